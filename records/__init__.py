@@ -1,0 +1,1 @@
+"""The records domain: models, services, access rules, files and the audit trail."""

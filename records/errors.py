@@ -1,0 +1,63 @@
+"""Named domain errors; the web and CLI edges translate them into statuses and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class RecordsError(Exception):
+    """Base of every domain error: a stable machine code and a human message (Vietnamese)."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # Field name -> message, for forms that show errors next to the input.
+        self.fields: dict[str, str] = dict(fields or {})
+
+
+class NotFound(RecordsError):
+    """The object does not exist, or the actor may not know that it exists."""
+
+    code = "not-found"
+
+
+class Invalid(RecordsError):
+    """The input breaks a rule; nothing was changed."""
+
+    code = "invalid"
+
+
+class Conflict(RecordsError):
+    """The input clashes with the current state (duplicate, illegal transition, final minutes)."""
+
+    code = "conflict"
+
+
+class Forbidden(RecordsError):
+    """The actor knows the object exists but may not do this to it."""
+
+    code = "forbidden"
+
+
+class TooLarge(Invalid):
+    """An upload is over the size limit."""
+
+    code = "too-large"
+
+
+class Unauthenticated(RecordsError):
+    """No valid identity was presented (or the credentials were wrong)."""
+
+    code = "unauthenticated"
+
+
+class Throttled(RecordsError):
+    """Too many attempts; try again later."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,190 @@
+"""Configuration: TELEMED_* environment variables, an optional TOML file, command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the application needs to start; validated on construction."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    redis_url: str | None = None
+    secret_key: str = ""  # empty: generated once into data_dir/secret_key
+    # Public origin(s) allowed for cookie-authenticated writes and WebSockets.
+    allowed_origins: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Sessions and login throttling.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    token_ttl_hours: int = 24
+    # Access: how long an invited specialist keeps access after the minutes are final.
+    followup_days: int = 30
+    # Attachments.
+    max_upload_bytes: int = 200 * 1024 * 1024
+    # Signalling.
+    room_max_peers: int = 6
+    resume_grace_seconds: float = 20.0
+    heartbeat_seconds: float = 10.0
+    join_token_ttl_seconds: int = 300
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+    turn_ttl_seconds: int = 3600
+    # Server-side WebRTC peers.
+    echo_max_peers: int = 4
+    echo_max_seconds: float = 30.0
+    # Demo/test conveniences.
+    default_locale: str = "vi"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (0 < self.port < 65536):
+            raise ConfigError(f"port must be between 1 and 65535, got {self.port}")
+        if self.database_url and not self.database_url.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ConfigError(
+                "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://, "
+                f"got {self.database_url!r}"
+            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"redis_url must be a redis:// URL, got {self.redis_url!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key must be given together")
+        if self.turn_urls and not self.turn_secret:
+            raise ConfigError("turn_urls needs turn_secret (coturn use-auth-secret)")
+        for name in (
+            "session_idle_minutes",
+            "session_max_hours",
+            "token_ttl_hours",
+            "max_upload_bytes",
+            "room_max_peers",
+            "join_token_ttl_seconds",
+            "turn_ttl_seconds",
+            "echo_max_peers",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.default_locale not in ("vi", "en"):
+            raise ConfigError("default_locale must be 'vi' or 'en'")
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'telemed.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Where content-addressed files live."""
+        return self.data_dir / "blobs"
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether the server itself terminates TLS."""
+        return self.tls_cert is not None
+
+    def with_secret(self) -> Settings:
+        """Return settings whose secret key is set, generating one into data_dir once."""
+        if self.secret_key:
+            return self
+        return dataclasses.replace(self, secret_key=load_or_create_secret(self.data_dir))
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """Read data_dir/secret_key, creating it with 256 random bits (mode 0600) the first time."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    try:
+        value = path.read_text().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Turn a raw string/TOML value into the field's type, with a clear error."""
+    f = _FIELDS[name]
+    kind = str(f.type)
+    try:
+        if raw is None:
+            return None
+        if "tuple" in kind:
+            if isinstance(raw, str):
+                return tuple(part.strip() for part in raw.split(",") if part.strip())
+            return tuple(str(v) for v in raw)
+        if "Path" in kind:
+            return Path(str(raw)) if str(raw) else None
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: cannot read {raw!r} as {kind}") from exc
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from a TOML file, then TELEMED_* variables, then explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["TELEMED_CONFIG"]) if env.get("TELEMED_CONFIG") else None)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"configuration file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from exc
+        section = data.get("telemed", data)
+        for key, raw in section.items():
+            if key not in _FIELDS or key == "extra":
+                raise ConfigError(f"unknown setting {key!r} in {path}")
+            values[key] = _coerce(key, raw)
+    for name in _FIELDS:
+        var = "TELEMED_" + name.upper()
+        if var in env and name != "extra":
+            values[name] = _coerce(name, env[var])
+    for key, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if key not in _FIELDS:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = raw if not isinstance(raw, str) else _coerce(key, raw)
+    return Settings(**values)
