@@ -1,0 +1,67 @@
+"""The application factory: builds the whole server from settings, with nothing global."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from records.blobs import BlobStore
+from records.db import create_engine, session_maker
+from signaling import setup_signaling
+from web.app import setup_web
+from web.config import WebConfig
+
+from .keys import engine_key, settings_key
+from .room_bridge import RecordsAuthorizer, RecordsEventSink, signaling_config
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Multipart uploads are streamed; this only bounds bodies read whole (JSON, forms).
+MAX_BODY = 4 * 1024 * 1024
+
+
+def web_config(settings: Settings) -> WebConfig:
+    """The web layer's view of the settings."""
+    return WebConfig(
+        secret_key=settings.secret_key,
+        secure_cookies=settings.uses_tls,
+        allowed_origins=settings.allowed_origins,
+        session_idle_minutes=settings.session_idle_minutes,
+        session_max_hours=settings.session_max_hours,
+        token_ttl_hours=settings.token_ttl_hours,
+        followup_days=settings.followup_days,
+        max_upload_bytes=settings.max_upload_bytes,
+        join_token_ttl_seconds=settings.join_token_ttl_seconds,
+        default_locale=settings.default_locale,
+    )
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the server: database, file store, web layer and signalling, wired together."""
+    settings = settings.with_secret()
+    app = web.Application(client_max_size=MAX_BODY)
+    app[settings_key] = settings
+    engine = create_engine(settings.effective_database_url)
+    app[engine_key] = engine
+    sessions = session_maker(engine)
+    blobs = BlobStore(settings.blob_dir)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        blobs.sweep_tmp()
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app.cleanup_ctx.append(database)
+    setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
+    setup_signaling(
+        app,
+        config=signaling_config(settings),
+        authorizer=RecordsAuthorizer(sessions, followup_days=settings.followup_days),
+        sink=RecordsEventSink(sessions),
+    )
+    return app

@@ -1,0 +1,99 @@
+"""Shared fixtures: real SQLite and PostgreSQL engines, real Redis, test data factories."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import SQLModel
+
+import records.models  # noqa: F401  (registers every table)
+from records.db import create_engine, session_maker
+
+PG_URL = os.environ.get(
+    "TELEMED_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TELEMED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url.replace("+asyncpg", ""))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(url: str, default_port: int, name: str) -> None:
+    """Skip when a service is down on a developer machine; fail in CI, where it must run."""
+    if _reachable(url, default_port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not reachable at {url}; CI must run these tests")
+    pytest.skip(f"{name} is not reachable at {url}")
+
+
+async def make_engine(kind: str, tmp_path: Path) -> tuple[AsyncEngine, str | None]:
+    """An empty engine: a SQLite file, or a private schema in the PostgreSQL test database."""
+    if kind == "sqlite":
+        return create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"), None
+    require_service(PG_URL, 5432, "PostgreSQL")
+    # A schema per test keeps concurrent test runs on one database apart.
+    schema = "t_" + secrets.token_hex(6)
+    admin = create_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    engine = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    return engine, schema
+
+
+async def drop_engine(engine: AsyncEngine, schema: str | None) -> None:
+    """Dispose of an engine and drop its PostgreSQL schema."""
+    await engine.dispose()
+    if schema:
+        admin = create_engine(PG_URL)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    """Which database a test runs on; every records test runs on both."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def engine(db_kind: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine with every table created."""
+    eng, schema = await make_engine(db_kind, tmp_path)
+    try:
+        async with eng.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+        yield eng
+    finally:
+        await drop_engine(eng, schema)
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session on the test database."""
+    async with session_maker(engine)() as s:
+        yield s
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis URL for tests (fails in CI when Redis is down, skips elsewhere)."""
+    require_service(REDIS_URL, 6379, "Redis")
+    return REDIS_URL

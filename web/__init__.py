@@ -1,0 +1,1 @@
+"""Pages, the JSON API, authentication and the browser code."""

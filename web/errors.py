@@ -1,0 +1,116 @@
+"""One place that turns domain errors and unexpected failures into HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from records.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RecordsError,
+    Throttled,
+    TooLarge,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Pages register a renderer here so HTML requests get a page; JSON otherwise.
+html_error_key = web.AppKey(
+    "html_error_renderer",
+    Callable[[web.Request, int, str, str], Awaitable[web.StreamResponse]],
+)
+
+STATUS: list[tuple[type[RecordsError], int]] = [
+    (TooLarge, 413),
+    (Invalid, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Forbidden, 403),
+    (Unauthenticated, 401),
+    (Throttled, 429),
+]
+
+_HTTP_MESSAGES = {
+    400: ("bad-request", "Yêu cầu không hợp lệ"),
+    401: ("unauthenticated", "Vui lòng đăng nhập"),
+    403: ("forbidden", "Bạn không có quyền thực hiện thao tác này"),
+    404: ("not-found", "Không tìm thấy"),
+    405: ("method-not-allowed", "Phương thức không được hỗ trợ"),
+    413: ("too-large", "Dữ liệu gửi lên quá lớn"),
+    415: ("unsupported-media-type", "Định dạng dữ liệu không được hỗ trợ"),
+    429: ("throttled", "Quá nhiều yêu cầu, vui lòng thử lại sau"),
+    500: ("internal", "Đã có lỗi phía máy chủ. Vui lòng thử lại sau."),
+}
+
+
+def status_for(exc: RecordsError) -> int:
+    """The HTTP status of a domain error."""
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def wants_json(request: web.Request) -> bool:
+    """Whether the client should get a JSON error rather than a page."""
+    if request.path.startswith("/api/") or request.path.startswith("/ws/"):
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, object]:
+    """The JSON shape of every API error."""
+    err: dict[str, object] = {"code": code, "message": message}
+    if fields:
+        err["fields"] = fields
+    return {"error": err}
+
+
+async def _respond(
+    request: web.Request,
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    renderer = request.app.get(html_error_key)
+    if renderer is not None and not wants_json(request):
+        resp = await renderer(request, status, code, message)
+    else:
+        resp = web.json_response(error_body(code, message, fields), status=status)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer domain errors with a 4xx and anything unexpected with a plain 500, never a trace."""
+    try:
+        return await handler(request)
+    except RecordsError as exc:
+        headers = {}
+        if isinstance(exc, Throttled) and exc.retry_after:
+            headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+        return await _respond(
+            request, status_for(exc), exc.code, exc.message, exc.fields or None, headers
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.status == 101:
+            raise
+        code, message = _HTTP_MESSAGES.get(exc.status, ("error", exc.reason))
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "location")}
+        return await _respond(request, exc.status, code, message, headers=headers)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        code, message = _HTTP_MESSAGES[500]
+        return await _respond(request, 500, code, message)

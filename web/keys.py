@@ -1,0 +1,23 @@
+"""Typed application and request keys of the web layer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from records.actor import Actor
+from records.blobs import BlobStore
+from records.db import SessionMaker
+from records.models import User
+
+from .config import WebConfig
+
+config_key = web.AppKey("web_config", WebConfig)
+sessions_key = web.AppKey("db_sessions", SessionMaker)
+blobs_key = web.AppKey("blobs", BlobStore)
+
+# Set by the authentication middleware for every request.
+user_key = web.RequestKey("user", User | None)  # type: ignore[arg-type]
+actor_key = web.RequestKey("actor", Actor | None)  # type: ignore[arg-type]
+# How the request was authenticated: "cookie", "bearer" or None.
+auth_method_key = web.RequestKey("auth_method", str | None)  # type: ignore[arg-type]
+csp_nonce_key = web.RequestKey("csp_nonce", str)
