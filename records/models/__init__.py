@@ -107,5 +107,6 @@ __all__ = [
     "UserPublic",
     "UserUpdate",
     "metadata",
+    "utcnow",
     "user_public",
 ]

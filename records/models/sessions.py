@@ -173,9 +173,7 @@ class Minutes(MinutesBase, table=True):
     """The minutes of one consultation about one case; final minutes never change."""
 
     __tablename__ = "minutes"
-    __table_args__ = (
-        sa.UniqueConstraint("consultation_id", "case_id", name="uq_minutes_case"),
-    )
+    __table_args__ = (sa.UniqueConstraint("consultation_id", "case_id", name="uq_minutes_case"),)
 
     id: uuid.UUID = id_field()
     consultation_id: uuid.UUID = Field(foreign_key="consultation.id", index=True)

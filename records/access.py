@@ -1,0 +1,346 @@
+"""Who may see and do what: the only place access to records is decided.
+
+- admin: facilities, users, the audit log, the dashboard; no clinical content by default.
+- doctor: patients and cases of their own facility (read and write); the consultations their
+  facility requested (read).
+- coordinator: consultations hosted by their facility (read and manage: schedule, invite,
+  admit, chair) and the cases and patient headers attached to them (read); the consultations
+  their own facility requested (read).
+- anyone invited to a consultation (a Participant row, or its chair): the consultation, and its
+  cases with their patient header, attachments and minutes, from the invitation until the
+  minutes for that case are final plus ``followup_days``; a cancelled consultation grants none.
+- the chair of a consultation writes and finalises its minutes.
+- the system actor may do everything.
+
+An actor who may not know an object exists gets NotFound, so ids cannot be probed; Forbidden
+only when they may see it but not do this. Every refusal is audited as ``denied``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from . import audit
+from .actor import Actor
+from .errors import Forbidden, NotFound
+from .models import (
+    Case,
+    Consultation,
+    ConsultationCase,
+    ConsultationStatus,
+    Minutes,
+    MinutesStatus,
+    Participant,
+    ParticipantRole,
+    Patient,
+    Role,
+)
+from .models.base import utcnow
+
+DEFAULT_FOLLOWUP_DAYS = 30
+Clause = Any
+
+_NOT_FOUND = {
+    "patient": "Không tìm thấy bệnh nhân",
+    "case": "Không tìm thấy hồ sơ",
+    "consultation": "Không tìm thấy phiên hội chẩn",
+}
+
+
+def _participating_case_ids(actor: Actor, now: datetime, followup_days: int) -> sa.Select[Any]:
+    """Case ids the actor reaches through an invitation still inside its follow-up window."""
+    cutoff = now - timedelta(days=followup_days)
+    closed = (
+        select(Minutes.id)
+        .where(
+            Minutes.consultation_id == ConsultationCase.consultation_id,
+            Minutes.case_id == ConsultationCase.case_id,
+            Minutes.status == MinutesStatus.final,
+            Minutes.finalized_at < cutoff,  # type: ignore[operator]
+        )
+        .exists()
+    )
+    invited = sa.or_(
+        col(Consultation.chair_id) == actor.user_id,
+        select(Participant.id)
+        .where(
+            Participant.consultation_id == Consultation.id,
+            Participant.user_id == actor.user_id,
+        )
+        .exists(),
+    )
+    return (
+        select(ConsultationCase.case_id)
+        .join(Consultation, Consultation.id == ConsultationCase.consultation_id)  # type: ignore[arg-type]
+        .where(invited, Consultation.status != ConsultationStatus.cancelled, ~closed)
+    )
+
+
+def _hosted_case_ids(facility_id: uuid.UUID | None) -> sa.Select[Any]:
+    return (
+        select(ConsultationCase.case_id)
+        .join(Consultation, Consultation.id == ConsultationCase.consultation_id)  # type: ignore[arg-type]
+        .where(Consultation.host_facility_id == facility_id)
+    )
+
+
+def cases_filter(
+    actor: Actor, now: datetime | None = None, followup_days: int = DEFAULT_FOLLOWUP_DAYS
+) -> Clause:
+    """A where-clause on Case selecting the cases the actor may read."""
+    if actor.is_system:
+        return sa.true()
+    now = now or utcnow()
+    clauses: list[Any] = [col(Case.id).in_(_participating_case_ids(actor, now, followup_days))]
+    if actor.role == Role.doctor:
+        clauses.append(Case.facility_id == actor.facility_id)
+    elif actor.role == Role.coordinator:
+        clauses.append(col(Case.id).in_(_hosted_case_ids(actor.facility_id)))
+    return sa.or_(*clauses)
+
+
+def patients_filter(
+    actor: Actor, now: datetime | None = None, followup_days: int = DEFAULT_FOLLOWUP_DAYS
+) -> Clause:
+    """A where-clause on Patient selecting the patients the actor may read."""
+    if actor.is_system:
+        return sa.true()
+    own: Clause = sa.false()
+    if actor.role == Role.doctor:
+        own = col(Patient.facility_id) == actor.facility_id
+    # Others see the header of a patient whose case they may read.
+    reachable = select(Case.patient_id).where(cases_filter(actor, now, followup_days))
+    return sa.or_(own, col(Patient.id).in_(reachable))
+
+
+def consultations_filter(actor: Actor) -> Clause:
+    """A where-clause on Consultation selecting the consultations the actor may read."""
+    if actor.is_system:
+        return sa.true()
+    clauses: list[Any] = [
+        col(Consultation.chair_id) == actor.user_id,
+        col(Consultation.id).in_(
+            select(Participant.consultation_id).where(Participant.user_id == actor.user_id)
+        ),
+    ]
+    if actor.role == Role.doctor:
+        clauses.append(Consultation.requesting_facility_id == actor.facility_id)
+    elif actor.role == Role.coordinator:
+        clauses.append(Consultation.host_facility_id == actor.facility_id)
+        clauses.append(Consultation.requesting_facility_id == actor.facility_id)
+    return sa.or_(*clauses)
+
+
+async def deny(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    object_type: str,
+    object_id: object,
+    need: str,
+    patient_id: uuid.UUID | None = None,
+    forbidden: str | None = None,
+) -> Exception:
+    """Audit a refusal and return the error to raise (Forbidden if a message is given)."""
+    await audit.record_now(
+        session,
+        actor=actor,
+        action="denied",
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        outcome="denied",
+        detail={"need": need},
+    )
+    if forbidden is not None:
+        return Forbidden(forbidden)
+    return NotFound(_NOT_FOUND.get(object_type, "Không tìm thấy"))
+
+
+def can_write_clinical(actor: Actor, facility_id: uuid.UUID) -> bool:
+    """Whether the actor may create or edit patients and cases of a facility."""
+    return actor.is_system or (actor.role == Role.doctor and actor.facility_id == facility_id)
+
+
+async def require_patient(
+    *, session: AsyncSession, actor: Actor, patient_id: uuid.UUID, write: bool = False
+) -> Patient:
+    """The patient if the actor may read it (and write it, when asked), else NotFound/Forbidden."""
+    patient = (
+        await session.execute(
+            select(Patient).where(Patient.id == patient_id, patients_filter(actor))
+        )
+    ).scalar_one_or_none()
+    if patient is None:
+        # The audit names the patient who was probed, if real, for the privacy officer.
+        exists = await session.get(Patient, patient_id) is not None
+        raise await deny(
+            session, actor=actor, object_type="patient", object_id=patient_id, need="read",
+            patient_id=patient_id if exists else None,
+        )
+    if write and not can_write_clinical(actor, patient.facility_id):
+        raise await deny(
+            session,
+            actor=actor,
+            object_type="patient",
+            object_id=patient_id,
+            patient_id=patient_id,
+            need="write",
+            forbidden="Bạn không có quyền sửa thông tin bệnh nhân này",
+        )
+    return patient
+
+
+async def require_case(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    case_id: uuid.UUID,
+    write: bool = False,
+    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
+) -> Case:
+    """The case if the actor may read it (and write it, when asked), else NotFound/Forbidden."""
+    case = (
+        await session.execute(
+            select(Case).where(Case.id == case_id, cases_filter(actor, utcnow(), followup_days))
+        )
+    ).scalar_one_or_none()
+    if case is None:
+        probed = await session.get(Case, case_id)
+        raise await deny(
+            session, actor=actor, object_type="case", object_id=case_id, need="read",
+            patient_id=probed.patient_id if probed else None,
+        )
+    if write and not can_write_clinical(actor, case.facility_id):
+        raise await deny(
+            session,
+            actor=actor,
+            object_type="case",
+            object_id=case_id,
+            patient_id=case.patient_id,
+            need="write",
+            forbidden="Bạn không có quyền sửa hồ sơ này",
+        )
+    return case
+
+
+def can_manage(actor: Actor, consultation: Consultation) -> bool:
+    """Whether the actor schedules, invites and admits for this consultation."""
+    return actor.is_system or (
+        actor.role == Role.coordinator and actor.facility_id == consultation.host_facility_id
+    )
+
+
+async def require_consultation(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    manage: bool = False,
+    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
+) -> Consultation:
+    """The consultation if the actor may read it (and manage it, when asked)."""
+    consultation = (
+        await session.execute(
+            select(Consultation).where(
+                Consultation.id == consultation_id, consultations_filter(actor)
+            )
+        )
+    ).scalar_one_or_none()
+    if consultation is None:
+        raise await deny(
+            session,
+            actor=actor,
+            object_type="consultation",
+            object_id=consultation_id,
+            need="read",
+        )
+    if manage and not can_manage(actor, consultation):
+        raise await deny(
+            session,
+            actor=actor,
+            object_type="consultation",
+            object_id=consultation_id,
+            need="manage",
+            forbidden="Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này",
+        )
+    return consultation
+
+
+async def is_chair(*, session: AsyncSession, actor: Actor, consultation: Consultation) -> bool:
+    """Whether the actor chairs the consultation (its chair, or a Participant with role chair)."""
+    if actor.is_system:
+        return True
+    if actor.user_id is None:
+        return False
+    if consultation.chair_id == actor.user_id:
+        return True
+    row = (
+        await session.execute(
+            select(Participant.id).where(
+                Participant.consultation_id == consultation.id,
+                Participant.user_id == actor.user_id,
+                Participant.role == ParticipantRole.chair,
+            )
+        )
+    ).first()
+    return row is not None
+
+
+async def require_chair(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> Consultation:
+    """The consultation if the actor chairs it; Forbidden for other readers."""
+    consultation = await require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id
+    )
+    if not await is_chair(session=session, actor=actor, consultation=consultation):
+        raise await deny(
+            session,
+            actor=actor,
+            object_type="consultation",
+            object_id=consultation_id,
+            need="chair",
+            forbidden="Chỉ chủ tọa được ghi và hoàn tất biên bản",
+        )
+    return consultation
+
+
+async def consultation_by_room(*, session: AsyncSession, room_id: str) -> Consultation | None:
+    """The consultation that owns a signalling room, if any."""
+    return (
+        await session.execute(select(Consultation).where(Consultation.room_id == room_id))
+    ).scalar_one_or_none()
+
+
+async def room_role(
+    *, session: AsyncSession, actor: Actor, consultation: Consultation
+) -> Literal["moderator", "participant"] | None:
+    """The actor's role in the consultation's room; None when they may not join."""
+    if consultation.status not in (ConsultationStatus.scheduled, ConsultationStatus.live):
+        return None
+    if can_manage(actor, consultation):
+        return "moderator"
+    if await is_chair(session=session, actor=actor, consultation=consultation):
+        return "moderator"
+    if actor.user_id is not None:
+        invited = (
+            await session.execute(
+                select(Participant.id).where(
+                    Participant.consultation_id == consultation.id,
+                    Participant.user_id == actor.user_id,
+                )
+            )
+        ).first()
+        if invited is not None:
+            return "participant"
+    # The requesting facility's doctors present their cases.
+    if actor.role == Role.doctor and actor.facility_id == consultation.requesting_facility_id:
+        return "participant"
+    return None

@@ -1,0 +1,342 @@
+"""The append-only, hash-chained audit trail.
+
+Every event stores the hash of the event before it (``prev_hash``, 64 zeros for the first) and
+its own ``hash``: SHA-256 over ``prev_hash`` and a canonical JSON of its content (seq, time,
+actor, action, object, patient, client address, outcome, detail). Editing or deleting any row
+breaks the chain at that row, which ``verify`` reports. ``seq`` is gap-free: writers take a
+transaction-scoped advisory lock on PostgreSQL, and the database write lock on SQLite, before
+reading the head of the chain, so concurrent writers never fork it.
+
+Actions:
+
+- ``login``, ``login-failed``, ``logout``: sign-in and sign-out;
+- ``view``, ``download``: reading a record or a file;
+- ``create``, ``update``, ``delete``: changes to records;
+- ``status``: a status transition (case, consultation, minutes);
+- ``join``, ``leave``: entering and leaving a consultation room;
+- ``admin``: administrative changes (facilities, users, roles, activation);
+- ``denied``: an access refused by the access rules;
+- ``export``: data leaving the system (CSV, PDF, FHIR).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from .actor import Actor
+from .errors import Forbidden
+from .models import AuditEvent, Role
+from .models.base import utcnow
+from .services import Page, clamp_page
+
+GENESIS = "0" * 64
+ACTIONS = frozenset(
+    {
+        "login",
+        "login-failed",
+        "logout",
+        "view",
+        "download",
+        "create",
+        "update",
+        "delete",
+        "status",
+        "join",
+        "leave",
+        "admin",
+        "denied",
+        "export",
+    }
+)
+# Arbitrary constant naming the chain's lock among the database's advisory locks.
+_PG_LOCK_KEY = 0x7E1E_A0D1_7C4A_1E01 & 0x7FFF_FFFF_FFFF_FFFF
+_VERIFY_BATCH = 1000
+
+CSV_HEADER = [
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "object_type",
+    "object_id",
+    "patient_id",
+    "client_addr",
+    "outcome",
+    "detail",
+    "hash",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The outcome of walking the chain: ok with a count, or the first broken link."""
+
+    ok: bool
+    count: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def _json_safe(detail: dict[str, Any] | None) -> dict[str, Any]:
+    # Round-trip through JSON so that what is hashed is exactly what the database gives back.
+    if not detail:
+        return {}
+    out: dict[str, Any] = orjson.loads(orjson.dumps(detail, default=str))
+    return out
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def content_hash(event: AuditEvent) -> str:
+    """The hash an event must carry, from its prev_hash and its content."""
+    content = {
+        "seq": event.seq,
+        "at": _iso(event.at),
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "patient_id": str(event.patient_id) if event.patient_id else None,
+        "client_addr": event.client_addr,
+        "outcome": event.outcome,
+        "detail": event.detail,
+    }
+    canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(event.prev_hash.encode("ascii") + canonical).hexdigest()
+
+
+async def _lock_head(session: AsyncSession) -> tuple[int, str]:
+    """Serialise chain writers for the rest of the transaction and return (last seq, hash)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    elif bind.dialect.name == "sqlite":
+        # A write statement opens the write transaction now, before the head is read, so a
+        # concurrent writer waits instead of reading the same head.
+        await session.execute(sa.update(AuditEvent).where(sa.false()).values(seq=AuditEvent.seq))
+    row = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[attr-defined]
+        )
+    ).first()
+    if row is None:
+        return 0, GENESIS
+    return int(row[0]), str(row[1])
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str = "",
+    object_id: object = None,
+    patient_id: uuid.UUID | None = None,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event to the session; it commits with the caller's change."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    last_seq, last_hash = await _lock_head(session)
+    event = AuditEvent(
+        seq=last_seq + 1,
+        at=utcnow(),
+        actor_id=actor.user_id,
+        actor_name=actor.username[:64],
+        action=action,
+        object_type=object_type[:40],
+        object_id=None if object_id is None else str(object_id)[:64],
+        patient_id=patient_id,
+        client_addr=actor.client_addr[:64] if actor.client_addr else None,
+        outcome=outcome[:20],
+        detail=_json_safe(detail),
+        prev_hash=last_hash,
+        hash="",
+    )
+    event.hash = content_hash(event)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def record_now(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str = "",
+    object_id: object = None,
+    patient_id: uuid.UUID | None = None,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event and commit it at once (views, denials, failed sign-ins)."""
+    event = await record(
+        session,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        outcome=outcome,
+        detail=detail,
+    )
+    await session.commit()
+    return event
+
+
+async def verify(session: AsyncSession) -> VerifyResult:
+    """Walk the chain in seq order; report the first broken link or ok with the count."""
+    expected_seq = 1
+    prev = GENESIS
+    count = 0
+    while True:
+        batch: Sequence[AuditEvent] = (
+            await session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.seq >= expected_seq)
+                .order_by(AuditEvent.seq)  # type: ignore[arg-type]
+                .limit(_VERIFY_BATCH)
+                .execution_options(populate_existing=True)
+            )
+        ).scalars().all()
+        if not batch:
+            return VerifyResult(ok=True, count=count)
+        for ev in batch:
+            if ev.seq != expected_seq:
+                return VerifyResult(False, count, expected_seq, "missing event (gap in seq)")
+            if ev.prev_hash != prev:
+                return VerifyResult(False, count, ev.seq, "prev_hash does not match the last event")
+            if ev.hash != content_hash(ev):
+                return VerifyResult(False, count, ev.seq, "content does not match its hash")
+            prev = ev.hash
+            expected_seq += 1
+            count += 1
+
+
+async def list_events(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    user_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = None,
+    limit: int | None = 50,
+    offset: int | None = 0,
+) -> Page[AuditEvent]:
+    """Audit events, newest first, for admins."""
+    if not (actor.is_system or actor.role == Role.admin):
+        await record_now(
+            session, actor=actor, action="denied", object_type="audit", outcome="denied"
+        )
+        raise Forbidden("Chỉ quản trị viên được xem nhật ký truy cập")
+    lim, off = clamp_page(limit, offset)
+    conds: list[Any] = []
+    if user_id is not None:
+        conds.append(AuditEvent.actor_id == user_id)
+    if patient_id is not None:
+        conds.append(AuditEvent.patient_id == patient_id)
+    if since is not None:
+        conds.append(AuditEvent.at >= since)
+    if until is not None:
+        conds.append(AuditEvent.at < until)
+    if action:
+        conds.append(AuditEvent.action == action)
+    total = (
+        await session.execute(select(sa.func.count()).select_from(AuditEvent).where(*conds))
+    ).scalar_one()
+    items = (
+        await session.execute(
+            select(AuditEvent)
+            .where(*conds)
+            .order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
+            .limit(lim)
+            .offset(off)
+        )
+    ).scalars().all()
+    return Page(items=list(items), total=int(total), limit=lim, offset=off)
+
+
+def to_csv_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
+    """The header, then one row of strings per event, for CSV export."""
+    yield list(CSV_HEADER)
+    for ev in events:
+        yield [
+            str(ev.seq),
+            _iso(ev.at),
+            str(ev.actor_id) if ev.actor_id else "",
+            ev.actor_name,
+            ev.action,
+            ev.object_type,
+            ev.object_id or "",
+            str(ev.patient_id) if ev.patient_id else "",
+            ev.client_addr or "",
+            ev.outcome,
+            orjson.dumps(ev.detail, option=orjson.OPT_SORT_KEYS).decode() if ev.detail else "",
+            ev.hash,
+        ]
+
+
+def to_csv(events: Iterable[AuditEvent]) -> str:
+    """Audit events as CSV text."""
+    buf = io.StringIO()
+    csv.writer(buf).writerows(to_csv_rows(events))
+    return buf.getvalue()
+
+
+EXPORT_LIMIT = 100_000
+
+
+async def export_csv(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    user_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = None,
+) -> str:
+    """The filtered audit log as CSV for admins; the export itself is audited."""
+    filters: dict[str, Any] = {
+        "user_id": user_id,
+        "patient_id": patient_id,
+        "since": since,
+        "until": until,
+        "action": action,
+    }
+    events: list[AuditEvent] = []
+    offset = 0
+    while len(events) < EXPORT_LIMIT:
+        page = await list_events(session=session, actor=actor, offset=offset, limit=200, **filters)
+        events.extend(page.items)
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            break
+    await record_now(
+        session,
+        actor=actor,
+        action="export",
+        object_type="audit",
+        detail={k: str(v) for k, v in filters.items() if v is not None} | {"rows": len(events)},
+    )
+    return to_csv(events)

@@ -1,0 +1,194 @@
+"""Case files (hồ sơ hội chẩn): create, edit while open, read (audited), status machine, history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from .. import access, audit
+from ..actor import Actor
+from ..errors import Conflict, Invalid
+from ..models import (
+    CASE_TRANSITIONS,
+    Case,
+    CaseCreate,
+    CaseEvent,
+    CaseStatus,
+    CaseUpdate,
+    Urgency,
+)
+from ..models.base import utcnow
+from . import Page, clamp_page
+from .patients import like_escape
+
+STATUS_LABELS: dict[CaseStatus, str] = {
+    CaseStatus.draft: "Nháp",
+    CaseStatus.submitted: "Đã gửi",
+    CaseStatus.scheduled: "Đã lên lịch",
+    CaseStatus.discussed: "Đã hội chẩn",
+    CaseStatus.closed: "Đã đóng",
+}
+EDITABLE = frozenset({CaseStatus.draft, CaseStatus.submitted})
+
+
+def add_event(
+    session: AsyncSession, *, case: Case, actor: Actor, action: str, detail: str = ""
+) -> CaseEvent:
+    """Add a history entry to a case (no commit)."""
+    event = CaseEvent(case_id=case.id, actor_id=actor.user_id, action=action, detail=detail[:500])
+    session.add(event)
+    return event
+
+
+async def apply_transition(
+    session: AsyncSession, *, case: Case, to: CaseStatus, actor: Actor, note: str = ""
+) -> None:
+    """Move a case to a new status if the machine allows it (no commit); else Conflict."""
+    current = CaseStatus(case.status)
+    if to not in CASE_TRANSITIONS[current]:
+        raise Conflict(
+            f"Không thể chuyển hồ sơ từ trạng thái «{STATUS_LABELS[current]}» "
+            f"sang «{STATUS_LABELS[to]}»"
+        )
+    case.status = to
+    case.updated_at = utcnow()
+    session.add(case)
+    add_event(session, case=case, actor=actor, action="status", detail=f"{current}→{to} {note}")
+    await audit.record(
+        session, actor=actor, action="status", object_type="case", object_id=case.id,
+        patient_id=case.patient_id, detail={"from": current, "to": to},
+    )
+
+
+async def create_case(
+    *, session: AsyncSession, data: CaseCreate, actor: Actor, author_id: uuid.UUID | None = None
+) -> Case:
+    """Open a case file for a patient the actor may write; it belongs to the patient's facility."""
+    data = CaseCreate.model_validate(data.model_dump())
+    patient = await access.require_patient(
+        session=session, actor=actor, patient_id=data.patient_id, write=True
+    )
+    author = actor.user_id or author_id
+    if author is None:
+        raise Invalid("Hồ sơ cần có bác sĩ lập", fields={"author_id": "Bắt buộc"})
+    case = Case.model_validate(
+        data, update={"facility_id": patient.facility_id, "author_id": author}
+    )
+    session.add(case)
+    add_event(session, case=case, actor=actor, action="created")
+    await audit.record(
+        session, actor=actor, action="create", object_type="case", object_id=case.id,
+        patient_id=case.patient_id,
+    )
+    await session.commit()
+    return case
+
+
+async def update_case(
+    *, session: AsyncSession, case_id: uuid.UUID, data: CaseUpdate, actor: Actor
+) -> Case:
+    """Edit a case's clinical summary while it is a draft or submitted."""
+    data = CaseUpdate.model_validate(data.model_dump(exclude_unset=True))
+    case = await access.require_case(session=session, actor=actor, case_id=case_id, write=True)
+    if case.status not in EDITABLE:
+        raise Conflict(
+            f"Hồ sơ ở trạng thái «{STATUS_LABELS[CaseStatus(case.status)]}», không thể sửa"
+        )
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("title", "specialty", "urgency"):
+        if key in changes and changes[key] is None:
+            raise Invalid("Trường này không được để trống", fields={key: "Bắt buộc"})
+    for key, value in changes.items():
+        setattr(case, key, value)
+    case.updated_at = utcnow()
+    session.add(case)
+    add_event(session, case=case, actor=actor, action="updated", detail=", ".join(sorted(changes)))
+    await audit.record(
+        session, actor=actor, action="update", object_type="case", object_id=case.id,
+        patient_id=case.patient_id, detail={"fields": sorted(changes)},
+    )
+    await session.commit()
+    return case
+
+
+async def get_case(
+    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, followup_days: int = 30
+) -> Case:
+    """One case; the read is audited."""
+    case = await access.require_case(
+        session=session, actor=actor, case_id=case_id, followup_days=followup_days
+    )
+    await audit.record_now(
+        session, actor=actor, action="view", object_type="case", object_id=case.id,
+        patient_id=case.patient_id,
+    )
+    return case
+
+
+async def transition(
+    *, session: AsyncSession, case_id: uuid.UUID, to: CaseStatus, actor: Actor, note: str = ""
+) -> Case:
+    """Change a case's status along CASE_TRANSITIONS (doctors of its facility)."""
+    case = await access.require_case(session=session, actor=actor, case_id=case_id, write=True)
+    await apply_transition(session, case=case, to=CaseStatus(to), actor=actor, note=note)
+    await session.commit()
+    return case
+
+
+async def history(
+    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, followup_days: int = 30
+) -> list[CaseEvent]:
+    """A case's history, oldest first."""
+    await access.require_case(
+        session=session, actor=actor, case_id=case_id, followup_days=followup_days
+    )
+    rows = await session.execute(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.at))
+    )
+    return list(rows.scalars().all())
+
+
+async def list_cases(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    status: CaseStatus | None = None,
+    patient_id: uuid.UUID | None = None,
+    urgency: Urgency | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    followup_days: int = 30,
+) -> Page[Case]:
+    """Cases the actor may see, most recently changed first."""
+    lim, off = clamp_page(limit, offset)
+    conds: list[Any] = [access.cases_filter(actor, utcnow(), followup_days)]
+    if status is not None:
+        conds.append(Case.status == status)
+    if patient_id is not None:
+        conds.append(Case.patient_id == patient_id)
+    if urgency is not None:
+        conds.append(Case.urgency == urgency)
+    if q and q.strip():
+        conds.append(col(Case.title).ilike(f"%{like_escape(q.strip())}%", escape="\\"))
+    where = sa.and_(*conds)
+    total = (
+        await session.execute(select(sa.func.count()).select_from(Case).where(where))
+    ).scalar_one()
+    items = (
+        await session.execute(
+            select(Case)
+            .where(where)
+            .order_by(
+                sa.func.coalesce(col(Case.updated_at), col(Case.created_at)).desc(),
+                col(Case.id),
+            )
+            .limit(lim)
+            .offset(off)
+        )
+    ).scalars().all()
+    return Page(items=list(items), total=int(total), limit=lim, offset=off)

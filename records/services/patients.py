@@ -1,0 +1,171 @@
+"""Patients of a facility: create, edit, read (audited) and accent-insensitive search."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from .. import access, audit
+from ..actor import Actor
+from ..errors import Conflict, Invalid
+from ..models import Patient, PatientCreate, PatientUpdate, Sex
+from ..models.base import utcnow
+from ..text import fold
+from . import Page, clamp_page
+
+
+def like_escape(s: str) -> str:
+    """Escape LIKE wildcards so user input matches literally (escape character: backslash)."""
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def _check_mrn_free(
+    session: AsyncSession, facility_id: uuid.UUID, mrn: str, exclude: uuid.UUID | None = None
+) -> None:
+    stmt = select(Patient.id).where(Patient.facility_id == facility_id, Patient.mrn == mrn)
+    if exclude is not None:
+        stmt = stmt.where(Patient.id != exclude)
+    if (await session.execute(stmt)).first() is not None:
+        msg = "Mã bệnh nhân đã tồn tại tại cơ sở này"
+        raise Conflict(msg, fields={"mrn": msg})
+
+
+async def create_patient(
+    *,
+    session: AsyncSession,
+    data: PatientCreate,
+    actor: Actor,
+    facility_id: uuid.UUID | None = None,
+) -> Patient:
+    """Register a patient at the actor's facility (the system names the facility)."""
+    data = PatientCreate.model_validate(data.model_dump())
+    target = facility_id or actor.facility_id
+    if target is None:
+        raise Invalid("Chưa chọn cơ sở y tế", fields={"facility_id": "Bắt buộc"})
+    if not access.can_write_clinical(actor, target):
+        raise await access.deny(
+            session, actor=actor, object_type="patient", object_id=None, need="create",
+            forbidden="Bạn không có quyền tạo bệnh nhân tại cơ sở này",
+        )
+    await _check_mrn_free(session, target, data.mrn)
+    patient = Patient.model_validate(
+        data,
+        update={
+            "facility_id": target,
+            "name_folded": fold(data.full_name),
+            "created_by": actor.user_id,
+        },
+    )
+    session.add(patient)
+    await audit.record(
+        session, actor=actor, action="create", object_type="patient", object_id=patient.id,
+        patient_id=patient.id,
+    )
+    await session.commit()
+    return patient
+
+
+def _check_birth(birth_date: date | None, birth_year: int | None) -> None:
+    if birth_date is None and birth_year is None:
+        raise Invalid("Cần ngày sinh hoặc năm sinh", fields={"birth_year": "Bắt buộc"})
+    if birth_date is not None and birth_date > date.today():
+        raise Invalid("Ngày sinh ở tương lai", fields={"birth_date": "Ngày sinh không hợp lệ"})
+
+
+async def update_patient(
+    *, session: AsyncSession, patient_id: uuid.UUID, data: PatientUpdate, actor: Actor
+) -> Patient:
+    """Edit a patient's details (doctors of the patient's facility)."""
+    data = PatientUpdate.model_validate(data.model_dump(exclude_unset=True))
+    patient = await access.require_patient(
+        session=session, actor=actor, patient_id=patient_id, write=True
+    )
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("full_name", "sex"):
+        if key in changes and changes[key] is None:
+            raise Invalid("Trường này không được để trống", fields={key: "Bắt buộc"})
+    birth_date = changes.get("birth_date", patient.birth_date)
+    birth_year = changes.get("birth_year", patient.birth_year)
+    if "birth_date" in changes and changes["birth_date"] is not None:
+        birth_year = changes["birth_date"].year
+        if "birth_year" in changes and changes["birth_year"] not in (None, birth_year):
+            raise Invalid("Năm sinh không khớp ngày sinh", fields={"birth_year": "Không khớp"})
+        changes["birth_year"] = birth_year
+    elif "birth_year" in changes and patient.birth_date is not None:
+        if changes["birth_year"] != patient.birth_date.year:
+            changes["birth_date"] = None
+            birth_date = None
+    _check_birth(birth_date, birth_year)
+    for key, value in changes.items():
+        setattr(patient, key, value)
+    if "full_name" in changes:
+        patient.full_name = " ".join(patient.full_name.split())
+        patient.name_folded = fold(patient.full_name)
+    patient.updated_at = utcnow()
+    session.add(patient)
+    await audit.record(
+        session, actor=actor, action="update", object_type="patient", object_id=patient.id,
+        patient_id=patient.id, detail={"fields": sorted(changes)},
+    )
+    await session.commit()
+    return patient
+
+
+async def get_patient(*, session: AsyncSession, patient_id: uuid.UUID, actor: Actor) -> Patient:
+    """One patient; the read is audited."""
+    patient = await access.require_patient(session=session, actor=actor, patient_id=patient_id)
+    await audit.record_now(
+        session, actor=actor, action="view", object_type="patient", object_id=patient.id,
+        patient_id=patient.id,
+    )
+    return patient
+
+
+async def list_patients(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    q: str | None = None,
+    sex: Sex | None = None,
+    facility_id: uuid.UUID | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> Page[Patient]:
+    """Patients the actor may see, by name; ``q`` matches name (any accents), MRN or BHYT."""
+    lim, off = clamp_page(limit, offset)
+    conds: list[Any] = [access.patients_filter(actor)]
+    if sex is not None:
+        conds.append(Patient.sex == sex)
+    if facility_id is not None:
+        conds.append(Patient.facility_id == facility_id)
+    if q and q.strip():
+        name = like_escape(fold(q))
+        code = like_escape(q.strip())
+        conds.append(
+            sa.or_(
+                col(Patient.name_folded).like(f"%{name}%", escape="\\"),
+                col(Patient.mrn).like(f"{code}%", escape="\\"),
+                col(Patient.insurance_number).like(
+                    f"{code.replace(' ', '').upper()}%", escape="\\"
+                ),
+            )
+        )
+    where = sa.and_(*conds)
+    total = (
+        await session.execute(select(sa.func.count()).select_from(Patient).where(where))
+    ).scalar_one()
+    items = (
+        await session.execute(
+            select(Patient)
+            .where(where)
+            .order_by(col(Patient.name_folded), col(Patient.mrn), col(Patient.id))
+            .limit(lim)
+            .offset(off)
+        )
+    ).scalars().all()
+    return Page(items=list(items), total=int(total), limit=lim, offset=off)

@@ -1,0 +1,165 @@
+"""What happened in a consultation room, as reported by signalling: attendance, chat, end."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from .. import access, audit
+from ..actor import Actor
+from ..errors import Conflict, NotFound
+from ..models import Attendance, ChatMessage, Consultation, ConsultationStatus, User
+from .consultations import finish, start_live
+
+
+async def _room(session: AsyncSession, room_id: str) -> Consultation:
+    consultation = await access.consultation_by_room(session=session, room_id=room_id)
+    if consultation is None:
+        raise NotFound("Không tìm thấy phòng hội chẩn")
+    return consultation
+
+
+async def _actor(session: AsyncSession, user_id: uuid.UUID) -> Actor:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("Không tìm thấy người dùng")
+    return Actor.of(user)
+
+
+async def record_join(
+    *, session: AsyncSession, room_id: str, user_id: uuid.UUID, peer_id: str, at: datetime
+) -> Attendance:
+    """Open an attendance interval; the first join makes a scheduled consultation live."""
+    consultation = await _room(session, room_id)
+    actor = await _actor(session, user_id)
+    attendance = Attendance(
+        consultation_id=consultation.id, user_id=user_id, peer_id=peer_id[:64], joined_at=at
+    )
+    session.add(attendance)
+    if consultation.status == ConsultationStatus.scheduled:
+        await start_live(session, consultation=consultation, actor=Actor.system(), at=at)
+    await audit.record(
+        session,
+        actor=actor,
+        action="join",
+        object_type="consultation",
+        object_id=consultation.id,
+        detail={"peer_id": peer_id},
+    )
+    await session.commit()
+    return attendance
+
+
+async def record_leave(
+    *,
+    session: AsyncSession,
+    room_id: str,
+    user_id: uuid.UUID,
+    peer_id: str,
+    at: datetime,
+    reason: str = "left",
+) -> Attendance | None:
+    """Close the peer's open attendance interval (a no-op when none is open)."""
+    consultation = await _room(session, room_id)
+    attendance = (
+        (
+            await session.execute(
+                select(Attendance)
+                .where(
+                    Attendance.consultation_id == consultation.id,
+                    Attendance.user_id == user_id,
+                    Attendance.peer_id == peer_id[:64],
+                    col(Attendance.left_at).is_(None),
+                )
+                .order_by(col(Attendance.joined_at).desc())
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if attendance is None:
+        return None
+    attendance.left_at = max(at, attendance.joined_at)
+    attendance.reason = reason[:40]
+    session.add(attendance)
+    await audit.record(
+        session,
+        actor=await _actor(session, user_id),
+        action="leave",
+        object_type="consultation",
+        object_id=consultation.id,
+        detail={"peer_id": peer_id, "reason": reason},
+    )
+    await session.commit()
+    return attendance
+
+
+async def record_chat(
+    *, session: AsyncSession, room_id: str, user_id: uuid.UUID, text: str, at: datetime
+) -> ChatMessage:
+    """Keep a chat line with the consultation."""
+    consultation = await _room(session, room_id)
+    message = ChatMessage(consultation_id=consultation.id, user_id=user_id, text=text[:2000], at=at)
+    session.add(message)
+    await session.commit()
+    return message
+
+
+async def record_room_ended(*, session: AsyncSession, room_id: str, at: datetime) -> Consultation:
+    """Close every open interval and end the consultation (its cases become discussed)."""
+    consultation = await _room(session, room_id)
+    open_rows = (
+        (
+            await session.execute(
+                select(Attendance).where(
+                    Attendance.consultation_id == consultation.id, col(Attendance.left_at).is_(None)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for attendance in open_rows:
+        attendance.left_at = max(at, attendance.joined_at)
+        attendance.reason = "ended"
+        session.add(attendance)
+    if consultation.status in (ConsultationStatus.scheduled, ConsultationStatus.live):
+        await finish(session, consultation=consultation, actor=Actor.system(), at=at)
+    await session.commit()
+    return consultation
+
+
+async def chat_log(
+    *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor, followup_days: int = 30
+) -> list[tuple[ChatMessage, str]]:
+    """The chat of a consultation, oldest first, with each sender's display name."""
+    await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
+    )
+    rows = await session.execute(
+        select(ChatMessage, User)
+        .join(User, col(User.id) == col(ChatMessage.user_id))
+        .where(ChatMessage.consultation_id == consultation_id)
+        .order_by(col(ChatMessage.at))
+    )
+    return [(message, user.display_name) for message, user in rows.all()]
+
+
+async def require_joinable(
+    *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor, followup_days: int = 30
+) -> tuple[Consultation, str]:
+    """The consultation and the actor's room role, if the actor may enter its room now."""
+    consultation = await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
+    )
+    if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
+        raise Conflict("Phiên hội chẩn đã kết thúc hoặc đã bị hủy")
+    role = await access.room_role(session=session, actor=actor, consultation=consultation)
+    if role is None:
+        if consultation.status == ConsultationStatus.requested:
+            raise Conflict("Phiên hội chẩn chưa được lên lịch")
+        raise NotFound("Không tìm thấy phiên hội chẩn")
+    return consultation, role

@@ -1,0 +1,152 @@
+"""The hash-chained audit trail: append, verify, tamper detection, concurrency, listing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import factories
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from records import audit
+from records.actor import Actor
+from records.db import session_maker
+from records.errors import Forbidden
+from records.models import AuditEvent, Role
+
+SYSTEM = Actor.system()
+
+
+async def test_empty_chain_verifies(session: AsyncSession) -> None:
+    result = await audit.verify(session)
+    assert result.ok and result.count == 0
+
+
+async def test_chain_links_and_verifies(session: AsyncSession) -> None:
+    first = await audit.record_now(session, actor=SYSTEM, action="login")
+    second = await audit.record(
+        session,
+        actor=SYSTEM,
+        action="create",
+        object_type="case",
+        object_id=uuid.uuid4(),
+        detail={"title": "Viêm phổi", "n": 3},
+    )
+    await session.commit()
+    assert first.seq == 1 and first.prev_hash == audit.GENESIS
+    assert second.seq == 2 and second.prev_hash == first.hash
+    assert len(second.hash) == 64
+    result = await audit.verify(session)
+    assert result.ok and result.count == 2
+
+
+async def test_uncommitted_event_rolls_back_with_the_change(session: AsyncSession) -> None:
+    await audit.record_now(session, actor=SYSTEM, action="login")
+    await audit.record(session, actor=SYSTEM, action="create")
+    await session.rollback()
+    await audit.record_now(session, actor=SYSTEM, action="logout")
+    result = await audit.verify(session)
+    assert result.ok and result.count == 2
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("action", "view"), ("outcome", "denied"), ("actor_name", "mallory"), ("hash", "0" * 64)],
+)
+async def test_tampering_is_detected_at_its_seq(
+    session: AsyncSession, column: str, value: str
+) -> None:
+    for action in ("login", "view", "create", "logout"):
+        await audit.record_now(session, actor=SYSTEM, action=action)
+    await session.execute(
+        sa.update(AuditEvent).where(sa.column("seq") == 3).values({column: value})
+    )
+    await session.commit()
+    result = await audit.verify(session)
+    assert not result.ok
+    assert result.broken_seq == 3
+    assert result.count == 2
+
+
+async def test_deleted_event_is_detected(session: AsyncSession) -> None:
+    for action in ("login", "view", "logout"):
+        await audit.record_now(session, actor=SYSTEM, action=action)
+    await session.execute(sa.delete(AuditEvent).where(sa.column("seq") == 2))
+    await session.commit()
+    result = await audit.verify(session)
+    assert not result.ok and result.broken_seq == 2
+
+
+async def test_edited_detail_is_detected(session: AsyncSession) -> None:
+    await audit.record_now(session, actor=SYSTEM, action="update", detail={"a": 1})
+    await session.execute(sa.update(AuditEvent).values(detail={"a": 2}))
+    await session.commit()
+    result = await audit.verify(session)
+    assert not result.ok and result.broken_seq == 1
+
+
+async def test_unknown_action_is_refused(session: AsyncSession) -> None:
+    with pytest.raises(ValueError):
+        await audit.record(session, actor=SYSTEM, action="frobnicate")
+
+
+async def test_concurrent_writers_do_not_fork_the_chain(engine: AsyncEngine) -> None:
+    maker = session_maker(engine)
+
+    async def writer(i: int) -> None:
+        async with maker() as s:
+            for _ in range(5):
+                await audit.record_now(s, actor=Actor.system(f"w{i}"), action="view")
+
+    await asyncio.gather(*(writer(i) for i in range(6)))
+    async with maker() as s:
+        result = await audit.verify(s)
+    assert result.ok and result.count == 30
+
+
+async def test_list_events_admin_only_and_filters(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    admin = Actor.of(await factories.user(session, facility=fac, role=Role.admin))
+    doctor_user = await factories.user(session, facility=fac, role=Role.doctor)
+    doctor = Actor.of(doctor_user, client_addr="10.0.0.7")
+    pid = uuid.uuid4()
+    await audit.record_now(session, actor=doctor, action="login")
+    await audit.record_now(
+        session, actor=doctor, action="view", object_type="patient", object_id=pid, patient_id=pid
+    )
+    await audit.record_now(session, actor=admin, action="admin")
+
+    page = await audit.list_events(session=session, actor=admin, limit=10, offset=0)
+    assert page.total == 3 and [e.seq for e in page.items] == [3, 2, 1]
+    mine = await audit.list_events(
+        session=session, actor=admin, user_id=doctor_user.id, limit=10, offset=0
+    )
+    assert mine.total == 2
+    about = await audit.list_events(
+        session=session, actor=admin, patient_id=pid, limit=10, offset=0
+    )
+    assert [e.action for e in about.items] == ["view"]
+    assert about.items[0].client_addr == "10.0.0.7"
+    views = await audit.list_events(
+        session=session, actor=admin, action="login", limit=10, offset=0
+    )
+    assert views.total == 1
+
+    with pytest.raises(Forbidden):
+        await audit.list_events(session=session, actor=doctor, limit=10, offset=0)
+    denied = await audit.list_events(
+        session=session, actor=admin, action="denied", limit=10, offset=0
+    )
+    assert denied.total == 1
+    assert (await audit.verify(session)).ok
+
+
+async def test_csv_rows(session: AsyncSession) -> None:
+    await audit.record_now(session, actor=SYSTEM, action="export", detail={"what": "audit"})
+    page = await audit.list_events(session=session, actor=SYSTEM, limit=10, offset=0)
+    rows = list(audit.to_csv_rows(page.items))
+    assert rows[0][0] == "seq" and rows[1][0] == "1" and rows[1][4] == "export"
+    assert all(isinstance(c, str) for c in rows[1])
+    assert "seq,at" in audit.to_csv(page.items)

@@ -1,0 +1,154 @@
+"""Case files: the status machine, edit rules, history, listing filters and isolation."""
+
+from __future__ import annotations
+
+import itertools
+
+import factories
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from records.actor import Actor
+from records.errors import Conflict, Forbidden, NotFound
+from records.models import (
+    CASE_TRANSITIONS,
+    CaseCreate,
+    CaseStatus,
+    CaseUpdate,
+    ParticipantRole,
+    Role,
+    Urgency,
+)
+from records.services import cases
+
+ILLEGAL = [
+    (a, b) for a, b in itertools.product(CaseStatus, CaseStatus) if b not in CASE_TRANSITIONS[a]
+]
+
+
+async def test_create_update_history(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    doc = Actor.of(await factories.user(session, facility=fac))
+    p = await factories.patient(session, facility=fac)
+    case = await cases.create_case(
+        session=session,
+        actor=doc,
+        data=CaseCreate(
+            patient_id=p.id,
+            title="Viêm phổi nặng",
+            specialty="Hô hấp",
+            urgency=Urgency.urgent,
+            icd10="j18.9",
+        ),
+    )
+    assert case.facility_id == fac.id and case.icd10 == "J18.9"
+    case = await cases.update_case(
+        session=session, case_id=case.id, actor=doc, data=CaseUpdate(diagnosis="Viêm phổi thùy")
+    )
+    await cases.transition(session=session, case_id=case.id, to=CaseStatus.submitted, actor=doc)
+    await cases.update_case(
+        session=session,
+        case_id=case.id,
+        actor=doc,
+        data=CaseUpdate(question="Có cần chuyển tuyến?"),
+    )
+    await cases.transition(session=session, case_id=case.id, to=CaseStatus.closed, actor=doc)
+    with pytest.raises(Conflict):
+        await cases.update_case(
+            session=session, case_id=case.id, actor=doc, data=CaseUpdate(question="?")
+        )
+    events = await cases.history(session=session, case_id=case.id, actor=doc)
+    assert [e.action for e in events] == ["created", "updated", "status", "updated", "status"]
+
+
+@pytest.mark.parametrize(("start", "to"), ILLEGAL, ids=[f"{a}->{b}" for a, b in ILLEGAL])
+async def test_illegal_transitions_are_refused(
+    session: AsyncSession, start: CaseStatus, to: CaseStatus
+) -> None:
+    fac = await factories.facility(session)
+    author = await factories.user(session, facility=fac)
+    p = await factories.patient(session, facility=fac)
+    case = await factories.case(session, patient=p, author=author, status=start)
+    with pytest.raises(Conflict) as err:
+        await cases.transition(session=session, case_id=case.id, to=to, actor=Actor.of(author))
+    assert "Không thể chuyển hồ sơ" in err.value.message
+    assert (
+        await cases.get_case(session=session, case_id=case.id, actor=Actor.system())
+    ).status == start
+
+
+async def test_legal_transitions_walk(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    author = await factories.user(session, facility=fac)
+    p = await factories.patient(session, facility=fac)
+    case = await factories.case(session, patient=p, author=author)
+    for to in (
+        CaseStatus.submitted,
+        CaseStatus.scheduled,
+        CaseStatus.discussed,
+        CaseStatus.scheduled,
+        CaseStatus.discussed,
+        CaseStatus.closed,
+    ):
+        case = await cases.transition(
+            session=session, case_id=case.id, to=to, actor=Actor.of(author)
+        )
+        assert case.status == to
+
+
+async def test_listing_filters_and_isolation(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    other = await factories.facility(session)
+    doc_user = await factories.user(session, facility=fac)
+    other_user = await factories.user(session, facility=other)
+    doc = Actor.of(doc_user)
+    p = await factories.patient(session, facility=fac)
+    q = await factories.patient(session, facility=other)
+    mine = await factories.case(session, patient=p, author=doc_user, title="Suy tim độ III")
+    await factories.case(
+        session, patient=p, author=doc_user, title="Đái tháo đường", status="submitted"
+    )
+    theirs = await factories.case(session, patient=q, author=other_user, title="Suy tim")
+
+    page = await cases.list_cases(session=session, actor=doc)
+    assert page.total == 2 and theirs.id not in {c.id for c in page.items}
+    page = await cases.list_cases(session=session, actor=doc, q="suy tim")
+    assert [c.id for c in page.items] == [mine.id]
+    page = await cases.list_cases(session=session, actor=doc, status=CaseStatus.submitted)
+    assert page.total == 1
+    page = await cases.list_cases(session=session, actor=doc, patient_id=q.id)
+    assert page.total == 0
+    with pytest.raises(NotFound):
+        await cases.get_case(session=session, case_id=theirs.id, actor=doc)
+    with pytest.raises(NotFound):
+        await cases.create_case(
+            session=session,
+            actor=doc,
+            data=CaseCreate(patient_id=q.id, title="Thử", specialty="Nội"),
+        )
+
+
+async def test_readers_who_may_not_write_get_forbidden(session: AsyncSession) -> None:
+    prov = await factories.facility(session, level="provincial")
+    fac = await factories.facility(session)
+    author = await factories.user(session, facility=fac)
+    spec_user = await factories.user(session, facility=prov, role=Role.specialist)
+    p = await factories.patient(session, facility=fac)
+    case = await factories.case(session, patient=p, author=author)
+    await factories.consultation(
+        session,
+        host=prov,
+        requesting=fac,
+        cases=[case],
+        participants={spec_user.id: ParticipantRole.specialist},
+    )
+    spec = Actor.of(spec_user)
+    assert (await cases.get_case(session=session, case_id=case.id, actor=spec)).id == case.id
+    with pytest.raises(Forbidden):
+        await cases.update_case(
+            session=session, case_id=case.id, actor=spec, data=CaseUpdate(diagnosis="x")
+        )
+    with pytest.raises(Forbidden):
+        await cases.transition(
+            session=session, case_id=case.id, to=CaseStatus.submitted, actor=spec
+        )
