@@ -1,0 +1,347 @@
+"""The rooms of this node: joining, resuming, replacing, leaving, and staying in step with
+the other nodes through the bus. No aiohttp here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from signaling import actions, sync
+from signaling.auth import (
+    EventSink,
+    Identity,
+    PeerJoined,
+    PeerLeft,
+    RecorderHook,
+    RoomEvent,
+    utcnow,
+)
+from signaling.bus import Bus, Entry
+from signaling.config import SignalingConfig
+from signaling.errors import CloseCode, Kicked, RoomClosed, RoomFull
+from signaling.ice import ice_servers
+from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
+
+log = logging.getLogger(__name__)
+
+# Frames superseded by a fresh `welcome` when a peer resumes.
+_PRESENCE = frozenset({"lobby-update"})
+
+
+class RoomRegistry:
+    """Rooms with at least one peer known to this node; the entry point of the domain."""
+
+    def __init__(
+        self, *, config: SignalingConfig, bus: Bus, sink: EventSink,
+        recorder: RecorderHook | None = None,
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.sink = sink
+        self.recorder = recorder
+        self.rooms: dict[str, Room] = {}
+        self._bus_jobs: asyncio.Queue[Callable[[], Awaitable[Any]] | None] = asyncio.Queue()
+        self._events: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._spawned: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    # lifecycle
+
+    async def start(self) -> None:
+        """Connect the bus and start the background workers."""
+        await self.bus.start(self._on_bus, self._resync)
+        self._tasks = [
+            asyncio.create_task(self._bus_worker()),
+            asyncio.create_task(self._event_worker()),
+            asyncio.create_task(self._sweep()),
+        ]
+
+    async def close(self) -> None:
+        """Say goodbye for every local peer, flush events, stop; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for room in list(self.rooms.values()):
+            for peer in room.local():
+                self.remove(room, peer, "shutdown", code=CloseCode.GOING_AWAY)
+        for task in list(self._spawned):
+            task.cancel()
+        await asyncio.gather(*self._spawned, return_exceptions=True)
+        self._bus_jobs.put_nowait(None)
+        self._events.put_nowait(None)
+        sweeper = self._tasks[-1] if self._tasks else None
+        if sweeper is not None:
+            sweeper.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.bus.close()
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run a coroutine in the background, kept until done (cancelled at close)."""
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("signalling task failed")
+        task = asyncio.create_task(run())
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    def to_bus(self, job: Callable[[], Awaitable[Any]]) -> None:
+        """Queue a bus call; calls run one at a time, in order."""
+        self._bus_jobs.put_nowait(job)
+
+    def publish(self, room_id: str, op: str, **fields: Any) -> None:
+        """Queue a notification for the other nodes."""
+        message = {"op": op, "room": room_id, "node": self.bus.node_id, **fields}
+        self.to_bus(lambda: self.bus.publish(message))
+
+    def emit(self, event: RoomEvent) -> None:
+        """Queue an event for the sink."""
+        self._events.put_nowait(event)
+
+    async def _bus_worker(self) -> None:
+        while (job := await self._bus_jobs.get()) is not None:
+            try:
+                await job()
+            except Exception as exc:
+                log.warning("signalling bus call failed: %s", exc)
+
+    async def _event_worker(self) -> None:
+        while (event := await self._events.get()) is not None:
+            try:
+                await self.sink.publish(event)
+            except Exception:
+                log.exception("event sink failed for %r", event)
+
+    # queries
+
+    def snapshot(self, room_id: str) -> list[dict[str, Any]]:
+        """Who is in the room as this node sees it (active and waiting), for the app."""
+        room = self.rooms.get(room_id)
+        if room is None:
+            return []
+        return [{**p.info(), "status": p.status} for p in room.peers.values()]
+
+    async def end_room(self, room_id: str) -> None:
+        """End a room from the application: everyone gets `ended`, joins are refused."""
+        await actions.end_room(self, room_id)
+
+    def local_peer_count(self) -> int:
+        """How many peers (connected or in grace) this node holds."""
+        return sum(len(r.local()) for r in self.rooms.values())
+
+    # joining
+
+    def _room(self, room_id: str) -> Room:
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = self.rooms[room_id] = Room(room_id)
+        return room
+
+    def _drop_if_empty(self, room: Room) -> None:
+        if room.empty and self.rooms.get(room.room_id) is room and not room.join_lock.locked():
+            room.close()
+            del self.rooms[room.room_id]
+
+    async def check(self, room_id: str, user_id: str) -> None:
+        """Raise `Kicked` or `RoomClosed` when this user may not enter now."""
+        barred = await self.bus.barred(room_id, user_id)
+        if barred == "ended":
+            raise RoomClosed("this session has ended")
+        if barred == "kicked":
+            raise Kicked("you were removed from this room")
+
+    async def join(
+        self, room_id: str, identity: Identity, outlet: Outlet, resume_token: str | None
+    ) -> Peer:
+        """Enter the room (or resume); sends `welcome` or `lobby`; raises RoomFull etc."""
+        room = self._room(room_id)
+        try:
+            async with room.join_lock:
+                if resume_token:
+                    peer = self._resume(room, identity, outlet, resume_token)
+                    if peer is not None:
+                        return peer
+                for old in room.by_user(identity.user_id):
+                    self.remove(room, old, "replaced", code=CloseCode.REPLACED)
+                for other in list(room.peers.values()):
+                    if not other.local and other.user_id == identity.user_id:
+                        self.publish(room_id, "replace", to=other.peer_id)
+                moderator = identity.moderator or identity.user_id in room.moderators
+                status = LOBBY if identity.needs_admission and not moderator else ACTIVE
+                peer = Peer.local_from(
+                    identity, role=MODERATOR if moderator else PARTICIPANT, status=status,
+                    node=self.bus.node_id, pending_limit=self.config.pending_while_away,
+                )
+                entry = await self._enter(room, peer)
+                peer.room_id = room_id
+                room.peers[peer.peer_id] = peer
+                if moderator:
+                    room.moderators.add(identity.user_id)
+                peer.outlet = outlet
+                if status == ACTIVE:
+                    self._activate(room, peer, entry)
+                else:
+                    peer.send({"type": "lobby", "peer_id": peer.peer_id,
+                               "resume_token": None, "name": peer.name})
+                    room.lobby_update()
+                    self.publish(room_id, "peer", peer=peer.record())
+                return peer
+        finally:
+            self._drop_if_empty(room)
+
+    async def _enter(self, room: Room, peer: Peer) -> Entry:
+        entry = await self.bus.enter(
+            room.room_id, peer.record(), active=peer.status == ACTIVE,
+            max_peers=self.config.max_peers,
+        )
+        if entry.outcome == "ended":
+            raise RoomClosed("this session has ended")
+        if entry.outcome == "kicked":
+            raise Kicked("you were removed from this room")
+        if entry.outcome == "full":
+            raise RoomFull(f"the room already has {self.config.max_peers} participants")
+        room.recording = room.recording or entry.recording
+        for record in entry.present:
+            pid = str(record["peer_id"])
+            if pid not in room.peers and pid not in room.departed:
+                room.peers[pid] = Peer.from_record(record)
+        return entry
+
+    def _activate(self, room: Room, peer: Peer, entry: Entry, *, admitted: bool = False) -> None:
+        """Send `welcome`, tell the others, record attendance."""
+        present = {str(r["peer_id"]) for r in entry.present} | {
+            p.peer_id for p in room.local()}
+        self._welcome(room, peer, present, resumed=False)
+        room.announce_joined(peer)
+        if admitted:
+            room.lobby_update()
+        self.publish(room.room_id, "peer", peer=peer.record())
+        self.emit(PeerJoined(room_id=room.room_id, user_id=peer.user_id, peer_id=peer.peer_id,
+                             time=utcnow(), name=peer.name, facility=peer.facility,
+                             role=peer.role))
+
+    def _welcome(self, room: Room, peer: Peer, present: set[str], *, resumed: bool) -> None:
+        others = [p for p in room.active() if p is not peer and p.peer_id in present]
+        peer.known = {p.peer_id for p in others}
+        frame = {
+            "type": "welcome", "peer_id": peer.peer_id, "resume_token": peer.resume_token,
+            "role": peer.role, "resumed": resumed, "room_id": room.room_id,
+            "self": peer.info(), "ice_servers": ice_servers(self.config, peer.user_id),
+            "peers": [p.info() for p in others], "recording": room.recording,
+            "max_peers": self.config.max_peers, "grace_seconds": self.config.grace_seconds,
+        }
+        if peer.outlet is not None:
+            peer.outlet.send(frame)
+        # Seen here but not when we entered: they joined after us, so they offer to us.
+        for other in room.active():
+            if other is not peer and other.peer_id not in peer.known:
+                peer.known.add(other.peer_id)
+                peer.send({"type": "peer-joined", "peer": other.info()})
+        if peer.moderator and room.waiting():
+            room.lobby_update()
+
+    def _resume(self, room: Room, identity: Identity, outlet: Outlet, token: str) -> Peer | None:
+        for peer in room.local():
+            if peer.resume_token != token or peer.user_id != identity.user_id:
+                continue
+            if peer.overflowed or peer.status != ACTIVE:
+                return None
+            old = peer.outlet
+            peer.outlet = None
+            if old is not None and old is not outlet:
+                old.close(CloseCode.REPLACED, "replaced by a newer connection")
+            peer.cancel_grace()
+            peer.pending = [f for f in peer.pending if f.get("type") not in _PRESENCE]
+            if identity.moderator:
+                peer.role = MODERATOR
+                room.moderators.add(identity.user_id)
+            outlet.send({
+                "type": "welcome", "peer_id": peer.peer_id, "resume_token": peer.resume_token,
+                "role": peer.role, "resumed": True, "room_id": room.room_id,
+                "self": peer.info(), "ice_servers": ice_servers(self.config, peer.user_id),
+                "peers": [p.info() for p in room.active() if p is not peer],
+                "recording": room.recording, "max_peers": self.config.max_peers,
+                "grace_seconds": self.config.grace_seconds,
+            })
+            peer.attach(outlet)
+            if peer.moderator and room.waiting():
+                room.lobby_update()
+            return peer
+        return None
+
+    async def admit(self, room: Room, peer: Peer) -> None:
+        """Move a local lobby peer into the room; raises RoomFull."""
+        async with room.join_lock:
+            if peer.closed or peer.status != LOBBY:
+                return
+            peer.status = ACTIVE
+            try:
+                entry = await self._enter(room, peer)
+            except BaseException:
+                peer.status = LOBBY
+                raise
+            if peer.closed:
+                return
+            self._activate(room, peer, entry, admitted=True)
+
+    # leaving
+
+    def detach(self, peer: Peer, outlet: Outlet) -> None:
+        """The socket `outlet` went away: start the grace period, unless it was replaced."""
+        room = self.rooms.get(peer.room_id)
+        if room is None or peer.closed or peer.outlet is not outlet:
+            return
+        peer.outlet = None
+        if peer.status != ACTIVE or self.closed:
+            self.remove(room, peer, "left")
+            return
+        loop = asyncio.get_running_loop()
+        peer.grace = loop.call_later(
+            self.config.grace_seconds, self._expire, room.room_id, peer)
+
+    def _expire(self, room_id: str, peer: Peer) -> None:
+        peer.grace = None
+        room = self.rooms.get(room_id)
+        if room is not None and not peer.connected:
+            self.remove(room, peer, "timeout")
+
+    def remove(self, room: Room, peer: Peer, reason: str, *, code: int | None = None,
+               close_reason: str = "") -> None:
+        """Take a peer out for good and tell everyone; idempotent."""
+        if room.peers.get(peer.peer_id) is not peer:
+            return
+        del room.peers[peer.peer_id]
+        room.departed.add(peer.peer_id)
+        was_active = peer.status == ACTIVE
+        peer.close(code, close_reason or reason)
+        if was_active:
+            room.announce_left(peer.peer_id, reason)
+        else:
+            room.lobby_update()
+        if peer.local:
+            room_id, peer_id = room.room_id, peer.peer_id
+            self.to_bus(lambda: self.bus.remove(room_id, peer_id))
+            self.publish(room_id, "left", peer_id=peer_id, reason=reason)
+            if was_active:
+                self.emit(PeerLeft(room_id=room_id, user_id=peer.user_id, peer_id=peer_id,
+                                   time=utcnow(), reason=reason))
+        self._drop_if_empty(room)
+
+    # the other nodes
+
+    def _on_bus(self, message: dict[str, Any]) -> None:
+        sync.apply(self, message)
+
+    async def _resync(self) -> None:
+        await sync.resync(self)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.bus_heartbeat_seconds)
+            with contextlib.suppress(Exception):
+                await sync.sweep(self)

@@ -1,0 +1,26 @@
+"""What `setup_signaling` keeps on the application."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from signaling.auth import Authorizer, EventSink, RecorderHook
+from signaling.bus import Bus
+from signaling.config import SignalingConfig
+from signaling.registry import RoomRegistry
+
+
+@dataclass
+class SignalingState:
+    """Configuration, injected collaborators, the registry while running, live sockets."""
+
+    config: SignalingConfig
+    authorizer: Authorizer
+    sink: EventSink
+    recorder: RecorderHook | None = None
+    bus: Bus | None = None
+    registry: RoomRegistry | None = None
+    sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
