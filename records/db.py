@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
@@ -31,6 +37,17 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # A `search_path` query parameter selects a schema (asyncpg takes it as a server setting).
+    parsed = make_url(url)
+    schema = parsed.query.get("search_path")
+    if schema:
+        parsed = parsed.difference_update_query(["search_path"])
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        settings = dict(connect_args.get("server_settings", {}))
+        settings["search_path"] = str(schema)
+        connect_args["server_settings"] = settings
+        kwargs["connect_args"] = connect_args
+        return create_async_engine(parsed, **kwargs)
     return create_async_engine(url, **kwargs)
 
 

@@ -89,6 +89,14 @@ class RecordingChanged(RoomEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingConsent(RoomEvent):
+    """A participant accepted or declined being recorded."""
+
+    name: str
+    accept: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoomEnded(RoomEvent):
     """The session was ended (by a moderator, or by the application when `user_id` is None)."""
 

@@ -134,9 +134,17 @@ class Record:
     id: MsgId = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingConsent:
+    """A participant's answer to `recording-consent-request` (may change it later)."""
+
+    accept: bool
+    id: MsgId = None
+
+
 ClientMessage = (
     Join | Offer | Answer | Candidate | State | Chat | Ping | Leave
-    | Admit | Deny | Mute | Kick | End | Record
+    | Admit | Deny | Mute | Kick | End | Record | RecordingConsent
 )
 
 
@@ -236,6 +244,7 @@ PARSERS: dict[str, Parser] = {
     "kick": lambda d, i: Kick(_str(d, "peer_id", MAX_ID, i), i),
     "end": lambda d, i: End(i),
     "record": lambda d, i: Record(_bool(d, "on", i), i),
+    "recording-consent": lambda d, i: RecordingConsent(_bool(d, "accept", i), i),
 }
 
 

@@ -183,6 +183,8 @@ class Room:
         self.departed: set[str] = set()
         self.moderators: set[str] = set()
         self.recording = False
+        # Recording consent decisions of this recording, by peer id; cleared when it starts.
+        self.consents: dict[str, bool] = {}
         self.closed = False
         self.join_lock = asyncio.Lock()
 

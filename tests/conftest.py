@@ -27,7 +27,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url.replace("+asyncpg", ""))
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+        address = (parsed.hostname or "127.0.0.1", parsed.port or default_port)
+        with socket.create_connection(address, 1):
             return True
     except OSError:
         return False
@@ -53,8 +54,13 @@ async def make_engine(kind: str, tmp_path: Path) -> tuple[AsyncEngine, str | Non
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     await admin.dispose()
-    engine = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-    return engine, schema
+    return create_engine(schema_url(schema)), schema
+
+
+def schema_url(schema: str) -> str:
+    """The PostgreSQL test URL restricted to one schema."""
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}search_path={schema}"
 
 
 async def drop_engine(engine: AsyncEngine, schema: str | None) -> None:

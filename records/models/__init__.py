@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from .audit import AuditEvent, AuditEventPublic
+from .auth import ApiToken, JoinToken, LoginThrottle, SessionInfo, UserSession
 from .base import UTCDateTime, utcnow
 from .clinical import (
     Attachment,
@@ -62,6 +63,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "CASE_TRANSITIONS",
     "CONSULTATION_TRANSITIONS",
+    "ApiToken",
     "Attachment",
     "AttachmentKind",
     "AttachmentPublic",
@@ -87,6 +89,8 @@ __all__ = [
     "FacilityLevel",
     "FacilityPublic",
     "FacilityUpdate",
+    "JoinToken",
+    "LoginThrottle",
     "Minutes",
     "MinutesPublic",
     "MinutesStatus",
@@ -99,12 +103,14 @@ __all__ = [
     "PatientPublic",
     "PatientUpdate",
     "Role",
+    "SessionInfo",
     "Sex",
     "UTCDateTime",
     "Urgency",
     "User",
     "UserCreate",
     "UserPublic",
+    "UserSession",
     "UserUpdate",
     "metadata",
     "utcnow",

@@ -15,6 +15,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import Facility, Role, User, UserCreate, UserUpdate
 from ..text import fold
 from . import Page, clamp_page
+from .auth import end_sessions_for
 from .facilities import require_admin
 
 
@@ -60,6 +61,9 @@ async def update_user(
         raise Conflict("Không thể tự khóa tài khoản của mình")
     for key, value in changes.items():
         setattr(user, key, value)
+    if changes.get("active") is False:
+        # A disabled account is signed out everywhere at once, API tokens included.
+        await end_sessions_for(session, user.id)
     session.add(user)
     await audit.record(
         session, actor=actor, action="admin", object_type="user", object_id=user.id,

@@ -112,7 +112,7 @@ async def test_full_flow(session: AsyncSession) -> None:
     with pytest.raises(Conflict):
         await consultations.cancel(session=session, consultation_id=c.id, actor=coord)
     chat = await room_events.chat_log(session=session, consultation_id=c.id, actor=doc)
-    assert [m.text for m in chat] == ["Chào các anh chị"]
+    assert [(m.text, bool(name)) for m, name in chat] == [("Chào các anh chị", True)]
     assert (await audit.verify(session)).ok
 
 

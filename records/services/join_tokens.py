@@ -1,0 +1,58 @@
+"""Single-use, short-lived tickets into one consultation room, for the signalling WebSocket."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import Unauthenticated
+from ..models import JoinToken
+from ..models.base import utcnow
+from ..passwords import new_secret, secret_hash
+
+
+async def issue_join_token(
+    *, session: AsyncSession, user_id: uuid.UUID | None, room_id: str, ttl_seconds: int
+) -> tuple[str, datetime]:
+    """A single-use ticket into one room for one user: (token, expires_at)."""
+    if user_id is None:
+        raise Unauthenticated("Vui lòng đăng nhập")
+    raw = new_secret()
+    now = utcnow()
+    row = JoinToken(
+        token_hash=secret_hash(raw), user_id=user_id, room_id=room_id, created_at=now,
+        expires_at=now + timedelta(seconds=max(1, ttl_seconds)),
+    )
+    session.add(row)
+    await session.commit()
+    return raw, row.expires_at
+
+
+async def consume_join_token(*, session: AsyncSession, room_id: str, token: str) -> uuid.UUID:
+    """Spend a join token: its user id; Unauthenticated if unknown, expired, used or elsewhere."""
+    if not token or len(token) > 200:
+        raise Unauthenticated("Mã vào phòng không hợp lệ")
+    now = utcnow()
+    t = JoinToken.__table__.c  # type: ignore[attr-defined]
+    # One conditional UPDATE: of two racing sockets, exactly one sees a row.
+    row = (
+        await session.execute(
+            sa.update(JoinToken)
+            .where(
+                t.token_hash == secret_hash(token),
+                t.room_id == room_id,
+                t.used_at.is_(None),
+                t.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(t.user_id)
+        )
+    ).first()
+    await session.commit()
+    if row is None:
+        raise Unauthenticated("Mã vào phòng không hợp lệ, đã hết hạn hoặc đã được dùng")
+    user_id: uuid.UUID = row[0]
+    return user_id
