@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.models import (
     Case,
+    CaseStatus,
     Consultation,
     ConsultationCase,
     ConsultationStatus,
@@ -117,7 +118,7 @@ async def case(
         patient_id=patient.id,
         facility_id=patient.facility_id,
         author_id=author.id,
-        status=status,
+        status=CaseStatus(status),
     )
     session.add(c)
     await session.commit()

@@ -1,0 +1,487 @@
+"""Attachments of a case file: streamed upload, listing, verified download, preview, removal.
+
+The bytes go to the content-addressed store first (hashed, counted, sniffed); the row is
+committed only once the file is in place, and a refused or interrupted upload leaves neither
+a row nor a file. Files can be added while the case is being prepared and until its session
+(new results often arrive the day before); they can be removed only before it is scheduled,
+so nothing a specialist has read disappears from the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import sys
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from .. import access, audit, dicom
+from ..actor import Actor
+from ..blobs import CHUNK, BlobStore, PendingBlob
+from ..errors import Conflict, Invalid, NotFound
+from ..models import (
+    Attachment,
+    AttachmentKind,
+    Case,
+    CaseStatus,
+    Consultation,
+    ConsultationCase,
+)
+from ..models.base import utcnow
+from ..sniff import Sniffed, sniff
+from .cases import EDITABLE, STATUS_LABELS, add_event
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+UPLOADABLE = EDITABLE | {CaseStatus.scheduled}
+MAX_FILENAME = 255
+MAX_DESCRIPTION = 500
+PREVIEW_SIZE = 1024
+# Decoding a bigger picture for a preview would take too much memory on a small server.
+MAX_PREVIEW_PIXELS = 60_000_000
+NOT_FOUND = "Không tìm thấy tệp đính kèm"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RESERVED = re.compile(r'[<>:"/\\|?*]')
+_EXT_BY_TYPE = {
+    "video/webm": ".webm",
+    "video/mp4": ".mp4",
+    "audio/webm": ".weba",
+    "audio/ogg": ".ogg",
+    "video/x-matroska": ".mkv",
+}
+
+
+def sanitize_filename(name: str, *, fallback: str = "tep-dinh-kem") -> str:
+    """A file name safe to store and to send back: no path, no control or reserved characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    # Browsers on Windows send the full path; keep only the last part.
+    name = re.split(r"[\\/]", name)[-1]
+    name = _RESERVED.sub("_", _CONTROL.sub("", name))
+    name = " ".join(name.split()).strip(" .")
+    if not name:
+        return fallback
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            name = stem[: MAX_FILENAME - len(ext) - 1] + "." + ext
+        else:
+            name = name[:MAX_FILENAME]
+    return name
+
+
+def _check_kind(kind: AttachmentKind, found: Sniffed) -> AttachmentKind:
+    """The kind to store: DICOM content is always kind dicom; other kinds must fit the bytes."""
+    if found.is_dicom:
+        return AttachmentKind.dicom
+    if kind == AttachmentKind.dicom:
+        msg = f"Tệp không phải DICOM (nhận diện được: {found.label})"
+        raise Invalid(msg, fields={"file": msg})
+    if kind == AttachmentKind.recording and not found.is_video:
+        msg = "Bản ghi hình phải là video MP4 hoặc WebM"
+        raise Invalid(msg, fields={"file": msg})
+    return kind
+
+
+def _image_meta(path: Path) -> dict[str, Any]:
+    try:
+        with Image.open(path) as im:
+            meta: dict[str, Any] = {"width": int(im.width), "height": int(im.height)}
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            if frames > 1:
+                meta["frames"] = frames
+            return meta
+    except Exception:
+        msg = "Ảnh bị hỏng, quá lớn hoặc không đọc được"
+        raise Invalid(msg, fields={"file": msg}) from None
+
+
+def extract_meta(path: Path, found: Sniffed) -> dict[str, Any]:
+    """Facts read from the file itself: DICOM tags, image size."""
+    if found.is_dicom:
+        return dicom.read_meta(path)
+    if found.is_image:
+        return _image_meta(path)
+    return {}
+
+
+def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = orjson.loads(orjson.dumps(meta, default=str))
+    return out
+
+
+def _check_open(case: Case) -> None:
+    if case.status not in UPLOADABLE:
+        label = STATUS_LABELS[CaseStatus(case.status)]
+        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể thêm tệp")
+
+
+async def _is_referenced(session: AsyncSession, sha256: str) -> bool:
+    row = (
+        await session.execute(select(Attachment.id).where(Attachment.sha256 == sha256).limit(1))
+    ).first()
+    # End the read so the next question sees rows committed since.
+    await session.commit()
+    return row is not None
+
+
+async def _commit_new(
+    session: AsyncSession,
+    *,
+    blobs: BlobStore,
+    pending: PendingBlob,
+    attachment: Attachment,
+    case: Case,
+    actor: Actor,
+    event: str,
+) -> None:
+    """Place the file, then commit the row, its history entry and its audit event together."""
+    created = await blobs.place(pending)
+    try:
+        session.add(attachment)
+        case.updated_at = utcnow()
+        session.add(case)
+        add_event(session, case=case, actor=actor, action=event, detail=attachment.filename)
+        await audit.record(
+            session,
+            actor=actor,
+            action="create",
+            object_type="attachment",
+            object_id=attachment.id,
+            patient_id=case.patient_id,
+            detail={
+                "case": str(case.id),
+                "kind": str(attachment.kind),
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "size": attachment.size,
+                "sha256": attachment.sha256,
+            },
+        )
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        if created:
+            await blobs.remove_unreferenced(
+                pending.sha256, is_referenced=lambda: _is_referenced(session, pending.sha256)
+            )
+        raise
+    blobs.ensure_placed(pending)
+
+
+async def upload(
+    *,
+    session: AsyncSession,
+    blobs: BlobStore,
+    actor: Actor,
+    case_id: uuid.UUID,
+    kind: AttachmentKind | str,
+    filename: str,
+    chunks: AsyncIterator[bytes],
+    max_bytes: int,
+    description: str = "",
+) -> Attachment:
+    """Stream a file into the store and attach it to a case the actor may edit."""
+    try:
+        wanted = AttachmentKind(kind)
+    except ValueError:
+        msg = "Chọn một trong: " + ", ".join(AttachmentKind)
+        raise Invalid("Loại tài liệu không hợp lệ", fields={"kind": msg}) from None
+    description = " ".join((description or "").split())
+    if len(description) > MAX_DESCRIPTION:
+        msg = f"Mô tả dài tối đa {MAX_DESCRIPTION} ký tự"
+        raise Invalid(msg, fields={"description": msg})
+    case = await access.require_case(session=session, actor=actor, case_id=case_id, write=True)
+    _check_open(case)
+    # No transaction stays open while a large file crawls in over a slow link.
+    await session.commit()
+
+    sniffed: list[Sniffed] = []
+
+    def check_head(head: bytes) -> None:
+        found = sniff(head)
+        _check_kind(wanted, found)
+        sniffed.append(found)
+
+    pending = await blobs.receive(chunks, max_bytes=max_bytes, check_head=check_head)
+    try:
+        found = sniffed[0]
+        meta = await asyncio.to_thread(extract_meta, pending.path, found)
+        # The case may have moved on while the bytes arrived.
+        await session.refresh(case)
+        _check_open(case)
+        attachment = Attachment(
+            case_id=case.id,
+            kind=_check_kind(wanted, found),
+            filename=sanitize_filename(filename, fallback="tep-dinh-kem" + found.extension),
+            content_type=found.content_type,
+            size=pending.size,
+            sha256=pending.sha256,
+            description=description,
+            meta=_json_safe(meta),
+            uploaded_by=actor.user_id,
+        )
+        await _commit_new(
+            session,
+            blobs=blobs,
+            pending=pending,
+            attachment=attachment,
+            case=case,
+            actor=actor,
+            event="attachment",
+        )
+    finally:
+        blobs.discard(pending)
+    return attachment
+
+
+async def list_for_case(
+    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID, followup_days: int = 30
+) -> list[Attachment]:
+    """A case's attachments, oldest first, for anyone who may read the case."""
+    await access.require_case(
+        session=session, actor=actor, case_id=case_id, followup_days=followup_days
+    )
+    rows = await session.execute(
+        select(Attachment)
+        .where(Attachment.case_id == case_id)
+        .order_by(col(Attachment.uploaded_at), col(Attachment.id))
+    )
+    return list(rows.scalars().all())
+
+
+async def _readable(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    attachment_id: uuid.UUID,
+    followup_days: int,
+    write: bool = False,
+) -> tuple[Attachment, Case]:
+    attachment = await session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound(NOT_FOUND)
+    try:
+        case = await access.require_case(
+            session=session,
+            actor=actor,
+            case_id=attachment.case_id,
+            write=write,
+            followup_days=followup_days,
+        )
+    except NotFound:
+        # Same answer as for an id that does not exist: ids cannot be probed.
+        raise NotFound(NOT_FOUND) from None
+    return attachment, case
+
+
+async def get_attachment(
+    *, session: AsyncSession, actor: Actor, attachment_id: uuid.UUID, followup_days: int = 30
+) -> Attachment:
+    """One attachment's row, for anyone who may read its case."""
+    attachment, _ = await _readable(
+        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
+    )
+    return attachment
+
+
+async def open_download(
+    *,
+    session: AsyncSession,
+    blobs: BlobStore,
+    actor: Actor,
+    attachment_id: uuid.UUID,
+    followup_days: int = 30,
+) -> tuple[Attachment, AsyncIterator[bytes]]:
+    """The attachment and its hash-checked bytes; the download is audited."""
+    attachment, case = await _readable(
+        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
+    )
+    chunks = blobs.open(attachment.sha256, size=attachment.size)
+    await audit.record_now(
+        session,
+        actor=actor,
+        action="download",
+        object_type="attachment",
+        object_id=attachment.id,
+        patient_id=case.patient_id,
+        detail={"case": str(case.id), "filename": attachment.filename},
+    )
+    return attachment, chunks
+
+
+def _render_image(path: Path, content_type: str) -> tuple[bytes, str]:
+    try:
+        with Image.open(path) as opened:
+            if opened.width * opened.height > MAX_PREVIEW_PIXELS:
+                raise Invalid("Ảnh quá lớn để xem trước, hãy tải tệp về máy")
+            opened.seek(0)
+            im: Image.Image = opened
+            im.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.LANCZOS)
+            buf = io.BytesIO()
+            if content_type in ("image/jpeg", "image/webp") and im.mode in ("RGB", "L"):
+                im.save(buf, format="JPEG", quality=85)
+                return buf.getvalue(), "image/jpeg"
+            if im.mode not in ("RGB", "RGBA", "L", "LA"):
+                im = im.convert("RGBA")
+            im.save(buf, format="PNG")
+            return buf.getvalue(), "image/png"
+    except Invalid:
+        raise
+    except Exception:
+        raise Invalid("Ảnh bị hỏng hoặc không đọc được") from None
+
+
+def _render(path: Path, content_type: str) -> tuple[bytes, str]:
+    if content_type == "application/dicom":
+        return dicom.render_png(path, max_size=PREVIEW_SIZE), "image/png"
+    return _render_image(path, content_type)
+
+
+_PREVIEW_EXT = {"image/png": "png", "image/jpeg": "jpg"}
+
+
+def _cached_preview(blobs: BlobStore, sha256: str) -> tuple[bytes, str] | None:
+    for media, ext in _PREVIEW_EXT.items():
+        data = blobs.read_preview(sha256, ext)
+        if data is not None:
+            return data, media
+    return None
+
+
+async def preview(
+    *,
+    session: AsyncSession,
+    blobs: BlobStore,
+    actor: Actor,
+    attachment_id: uuid.UUID,
+    followup_days: int = 30,
+) -> tuple[bytes, str]:
+    """An image the browser can show: DICOM rendered to PNG, large photos scaled down."""
+    attachment, case = await _readable(
+        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
+    )
+    ctype = attachment.content_type
+    if not (ctype == "application/dicom" or ctype.startswith("image/")):
+        raise Invalid("Tệp này không có bản xem trước")
+    cached = _cached_preview(blobs, attachment.sha256)
+    if cached is None:
+        await blobs.verify(attachment.sha256, size=attachment.size)
+        path = blobs.path_for(attachment.sha256)
+        cached = await asyncio.to_thread(_render, path, ctype)
+        blobs.write_preview(attachment.sha256, _PREVIEW_EXT[cached[1]], cached[0])
+    data, out_type = cached
+    await audit.record_now(
+        session,
+        actor=actor,
+        action="view",
+        object_type="attachment",
+        object_id=attachment.id,
+        patient_id=case.patient_id,
+        detail={"preview": True},
+    )
+    return data, out_type
+
+
+async def delete(
+    *, session: AsyncSession, blobs: BlobStore, actor: Actor, attachment_id: uuid.UUID
+) -> None:
+    """Remove an attachment while its case is a draft or submitted; the file goes if unshared."""
+    attachment, case = await _readable(
+        session, actor=actor, attachment_id=attachment_id, followup_days=30, write=True
+    )
+    if case.status not in EDITABLE:
+        label = STATUS_LABELS[CaseStatus(case.status)]
+        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể xóa tệp đính kèm")
+    sha = attachment.sha256
+    await session.delete(attachment)
+    case.updated_at = utcnow()
+    session.add(case)
+    add_event(
+        session, case=case, actor=actor, action="attachment-removed", detail=attachment.filename
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        object_type="attachment",
+        object_id=attachment.id,
+        patient_id=case.patient_id,
+        detail={"case": str(case.id), "filename": attachment.filename, "sha256": sha},
+    )
+    await session.commit()
+    await blobs.remove_unreferenced(sha, is_referenced=lambda: _is_referenced(session, sha))
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := await asyncio.to_thread(f.read, CHUNK):
+            yield chunk
+
+
+async def store_recording(
+    *,
+    session: AsyncSession,
+    blobs: BlobStore,
+    consultation_id: uuid.UUID,
+    path: Path,
+    content_type: str,
+    meta: dict[str, Any],
+) -> Attachment:
+    """Keep a finished recording as an attachment of the consultation's first case."""
+    actor = Actor.system("recorder")
+    consultation = await session.get(Consultation, consultation_id)
+    if consultation is None:
+        raise NotFound("Không tìm thấy phiên hội chẩn")
+    case = (
+        await session.execute(
+            select(Case)
+            .join(ConsultationCase, col(ConsultationCase.case_id) == Case.id)
+            .where(ConsultationCase.consultation_id == consultation_id)
+            .order_by(col(Case.created_at), col(Case.id))
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if case is None:
+        raise Conflict("Phiên hội chẩn không có hồ sơ nào để lưu bản ghi hình")
+    await session.commit()
+    content_type = (content_type or "application/octet-stream").strip()[:100]
+    ext = _EXT_BY_TYPE.get(content_type.split(";")[0].strip().lower(), ".bin")
+    when = (consultation.started_at or consultation.scheduled_start or utcnow()).astimezone(
+        LOCAL_TZ
+    )
+    pending = await blobs.receive(_file_chunks(path), max_bytes=sys.maxsize)
+    try:
+        attachment = Attachment(
+            case_id=case.id,
+            consultation_id=consultation.id,
+            kind=AttachmentKind.recording,
+            filename=f"ghi-hinh-hoi-chan-{when:%Y%m%d-%H%M}{ext}",
+            content_type=content_type,
+            size=pending.size,
+            sha256=pending.sha256,
+            description=f"Bản ghi hình phiên hội chẩn «{consultation.title}»"[:MAX_DESCRIPTION],
+            meta=_json_safe(meta),
+            uploaded_by=None,
+        )
+        await _commit_new(
+            session,
+            blobs=blobs,
+            pending=pending,
+            attachment=attachment,
+            case=case,
+            actor=actor,
+            event="recording",
+        )
+    finally:
+        blobs.discard(pending)
+    path.unlink(missing_ok=True)
+    return attachment
