@@ -18,6 +18,16 @@ from .settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
 
+# Exit codes: 1 the command failed (bad input, refused), 2 misconfigured or schema not migrated.
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+_NOT_MIGRATED = "Cơ sở dữ liệu chưa được cập nhật lược đồ: hãy chạy `telemed db upgrade` trước."
+
+
+class SchemaNotReady(Exception):
+    """The database is not at the newest migration."""
+
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
@@ -27,49 +37,61 @@ def _settings(args: argparse.Namespace) -> Settings:
         "database_url": getattr(args, "database_url", None),
         "redis_url": getattr(args, "redis_url", None),
     }
-    config = Path(args.config) if args.config else None
+    config = Path(args.config) if getattr(args, "config", None) else None
     return load_settings(config_file=config, overrides=overrides).with_secret()
 
 
-def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    async def runner() -> T:
-        return await coro_fn()
+def _require_schema(settings: Settings) -> None:
+    from records.migrate import is_at_head
 
-    return asyncio.run(runner())
+    if not asyncio.run(is_at_head(settings.effective_database_url)):
+        raise SchemaNotReady(_NOT_MIGRATED)
+
+
+async def _with_session(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from records.db import create_engine, session_maker
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with session_maker(engine)() as session:
+            return await fn(session)
+    finally:
+        await engine.dispose()
+
+
+def _in_session(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run one coroutine on a fresh session, on a fresh event loop."""
+    return asyncio.run(_with_session(settings, fn))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the server until interrupted."""
-    from aiohttp import web
+    """Run the server until interrupted (SIGINT or SIGTERM stop it cleanly)."""
+    settings = _settings(args)
+    _require_schema(settings)
 
-    from records.migrate import is_at_head
+    from aiohttp import web
 
     from .app import create_app
 
-    settings = _settings(args)
-    url = settings.effective_database_url
-    if not asyncio.run(is_at_head(url)):
-        print("The database schema is not up to date: run `telemed db upgrade` first.",
-              file=sys.stderr)
-        return 2
     ssl_context = None
     if settings.tls_cert and settings.tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
     scheme = "https" if ssl_context else "http"
-    print(f"Telemed {__version__} listening on {scheme}://{settings.host}:{settings.port}",
-          flush=True)
+    runner_kwargs: dict[str, Any] = {}
     try:
         import uvloop
 
-        loop_factory: Any = uvloop.new_event_loop
+        runner_kwargs["loop"] = uvloop.new_event_loop()
     except ImportError:  # pragma: no cover - uvloop is optional off Linux
-        loop_factory = None
-    runner_kwargs: dict[str, Any] = {}
-    if loop_factory is not None:
-        runner_kwargs["loop"] = loop_factory()
+        pass
+    app = create_app(settings)
+    print(
+        f"Telemed {__version__} đang phục vụ tại {scheme}://{settings.host}:{settings.port}",
+        flush=True,
+    )
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         ssl_context=ssl_context,
@@ -88,30 +110,25 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(upgrade(settings.effective_database_url))
-    print("Database is up to date.")
+    print("Lược đồ cơ sở dữ liệu đã ở phiên bản mới nhất.")
     return 0
 
 
-async def _with_session(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    from records.db import create_engine, session_maker
-
-    engine = create_engine(settings.effective_database_url)
-    try:
-        async with session_maker(engine)() as session:
-            return await fn(session)
-    finally:
-        await engine.dispose()
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Seed the demo world (refuses when data exists)."""
+    """Seed the demo world (refuses when data exists; `--if-empty` then prints the accounts)."""
+    settings = _settings(args)
+    _require_schema(settings)
+
     from records.blobs import BlobStore
     from records.db import create_engine, session_maker
     from records.demo import seed_demo
     from records.errors import RecordsError
     from records.services.auth import hash_password
+    from records.services.provisioning import database_is_empty
 
-    settings = _settings(args)
+    if args.if_empty and not _in_session(settings, lambda s: database_is_empty(session=s)):
+        # Second and later `make run`: keep the data, just remind who can log in.
+        return cmd_demo_info(args)
     password = args.password
     pw_file = settings.data_dir / "demo-password.txt"
     if password is None:
@@ -132,64 +149,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(run())
     except RecordsError as exc:
-        if args.if_empty:
-            # Second and later `make run`: keep the data, just remind who can log in.
-            return cmd_demo_info(args)
         print(f"telemed demo: {exc.message}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if args.password is None:
         fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(password + "\n")
-    print("Demo data created.")
-    print_demo_accounts(settings, summary_accounts(summary), password)
+    print("Đã tạo dữ liệu mẫu. Các tài khoản mẫu:")
+    print_demo_accounts(summary_accounts(summary), password)
     return 0
 
 
 def summary_accounts(summary: Any) -> list[tuple[str, str, str]]:
-    """(username, role, facility) rows from the demo summary."""
-    rows = []
+    """(username, role, facility) rows from the demo summary (objects, dicts or tuples)."""
+    rows: list[tuple[str, str, str]] = []
     for acc in getattr(summary, "accounts", []):
         if isinstance(acc, dict):
             rows.append((str(acc["username"]), str(acc["role"]), str(acc.get("facility", ""))))
+        elif isinstance(acc, tuple):
+            username, role, facility = (*map(str, acc), "", "")[:3]
+            rows.append((username, role, facility))
         else:
             rows.append((str(acc.username), str(acc.role), str(getattr(acc, "facility", ""))))
     return rows
 
 
-def print_demo_accounts(
-    settings: Settings, accounts: Sequence[tuple[str, str, str]], password: str | None
-) -> None:
-    """Print the demo accounts table."""
+def print_demo_accounts(accounts: Sequence[tuple[str, str, str]], password: str | None) -> None:
+    """Print the demo accounts table, and the shared password when it is known."""
     width = max((len(u) for u, _, _ in accounts), default=10)
     for username, role, facility in accounts:
         print(f"  {username:<{width}}  {role:<12} {facility}")
     if password:
-        print(f"  password for every demo account: {password}")
+        print(f"  mật khẩu của mọi tài khoản mẫu: {password}")
 
 
 def cmd_demo_info(args: argparse.Namespace) -> int:
     """Print the demo accounts and password, if the demo was seeded here."""
+    from records.services.provisioning import demo_accounts
+
     settings = _settings(args)
+    _require_schema(settings)
     pw_file = settings.data_dir / "demo-password.txt"
     password = pw_file.read_text().strip() if pw_file.exists() else None
-
-    async def accounts(session: Any) -> list[tuple[str, str, str]]:
-        from records.services.provisioning import demo_accounts
-
-        return await demo_accounts(session=session)
-
-    rows = _run(lambda: _with_session(settings, accounts))
-    print_demo_accounts(settings, rows, password)
+    rows = _in_session(settings, lambda s: demo_accounts(session=s))
+    if not rows:
+        print("Chưa có dữ liệu mẫu: hãy chạy `telemed demo`.")
+        return 0
+    print("Dữ liệu đã có sẵn. Các tài khoản mẫu:")
+    print_demo_accounts(rows, password)
     return 0
 
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Repeat password: "):
-        raise SystemExit("telemed: the passwords do not match")
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu: ")
+    if first != getpass.getpass("Nhập lại mật khẩu: "):
+        raise SystemExit("telemed: hai lần nhập mật khẩu không khớp")
     return first
 
 
@@ -199,6 +215,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from records.services.provisioning import add_user_with_password
 
     settings = _settings(args)
+    _require_schema(settings)
     password = _read_password(args)
 
     async def run(session: Any) -> Any:
@@ -214,111 +231,138 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         )
 
     try:
-        user = _run(lambda: _with_session(settings, run))
+        user = _in_session(settings, run)
     except RecordsError as exc:
         detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-        print(f"telemed user add: {exc.message}" + (f" ({detail})" if detail else ""),
-              file=sys.stderr)
-        return 1
-    print(f"User {user.username} created.")
+        print(
+            f"telemed user add: {exc.message}" + (f" ({detail})" if detail else ""),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"Đã tạo người dùng {user.username}.")
     return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    """Issue an API bearer token for a user."""
+    """Issue an API bearer token for a user: the token on stdout, its expiry on stderr."""
     from records.errors import RecordsError
     from records.services.provisioning import create_token_for_username
 
     settings = _settings(args)
+    _require_schema(settings)
+    if args.hours is not None and args.hours <= 0:
+        print("telemed token create: --hours phải lớn hơn 0", file=sys.stderr)
+        return EXIT_FAILED
 
-    async def run(session: Any) -> Any:
+    async def run(session: Any) -> tuple[str, Any]:
         return await create_token_for_username(
-            session=session, username=args.username, ttl_hours=args.hours or settings.token_ttl_hours
+            session=session,
+            username=args.username,
+            ttl_hours=args.hours or settings.token_ttl_hours,
         )
 
     try:
-        token, expires_at = _run(lambda: _with_session(settings, run))
+        token, expires_at = _in_session(settings, run)
     except RecordsError as exc:
         print(f"telemed token create: {exc.message}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(token)
-    print(f"expires {expires_at.isoformat()}", file=sys.stderr)
+    print(f"hết hạn lúc {expires_at.isoformat()}", file=sys.stderr)
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Walk the audit chain and report the first broken link."""
+    """Walk the audit chain and report the first broken link (exit 1 when broken)."""
     from records.audit import verify
 
     settings = _settings(args)
-    result = _run(lambda: _with_session(settings, lambda s: verify(s)))
+    _require_schema(settings)
+    result = _in_session(settings, verify)
     print(result.describe())
-    return 0 if result.ok else 1
+    return 0 if result.ok else EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `telemed` command."""
-    parser = argparse.ArgumentParser(prog="telemed", description="Telemed case conference server")
+    parser = argparse.ArgumentParser(prog="telemed", description="Máy chủ hội chẩn trực tuyến")
     parser.add_argument("--version", action="version", version=f"telemed {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="TOML configuration file (or TELEMED_CONFIG)")
-    common.add_argument("--data-dir", help="data directory (default ./var or TELEMED_DATA_DIR)")
-    common.add_argument("--database-url", help="sqlite+aiosqlite:///… or postgresql+asyncpg://…")
+    common.add_argument("--config", help="tệp cấu hình TOML (hoặc TELEMED_CONFIG)")
+    common.add_argument("--data-dir", help="thư mục dữ liệu (mặc định ./var hoặc TELEMED_DATA_DIR)")
+    common.add_argument("--database-url", help="sqlite+aiosqlite:///… hoặc postgresql+asyncpg://…")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", parents=[common], help="run the server")
+    serve = sub.add_parser("serve", parents=[common], help="chạy máy chủ")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--redis-url", help="redis://… to share rooms between processes")
+    serve.add_argument("--redis-url", help="redis://… để nhiều tiến trình dùng chung phòng")
     serve.set_defaults(func=cmd_serve)
 
-    db = sub.add_parser("db", help="database schema")
+    db = sub.add_parser("db", help="lược đồ cơ sở dữ liệu")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    up = db_sub.add_parser("upgrade", parents=[common], help="apply migrations")
+    up = db_sub.add_parser("upgrade", parents=[common], help="áp dụng các bản chuyển đổi lược đồ")
     up.set_defaults(func=cmd_db_upgrade)
 
-    demo = sub.add_parser("demo", parents=[common], help="seed the demo world")
-    demo.add_argument("--password", help="password for every demo account (default: random)")
-    demo.add_argument("--info", action="store_true", help="only print the demo accounts")
+    demo = sub.add_parser("demo", parents=[common], help="tạo dữ liệu mẫu")
     demo.add_argument(
-        "--if-empty", action="store_true", help="seed only an empty database, else print accounts"
+        "--password", help="mật khẩu chung của các tài khoản mẫu (mặc định: ngẫu nhiên)"
+    )
+    demo.add_argument("--info", action="store_true", help="chỉ in các tài khoản mẫu")
+    demo.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="chỉ tạo khi cơ sở dữ liệu trống, nếu không thì in các tài khoản mẫu",
     )
     demo.set_defaults(func=lambda a: cmd_demo_info(a) if a.info else cmd_demo(a))
 
-    user = sub.add_parser("user", help="users")
+    user = sub.add_parser("user", help="người dùng")
     user_sub = user.add_subparsers(dest="user_command", required=True)
-    add = user_sub.add_parser("add", parents=[common], help="create a user")
+    add = user_sub.add_parser("add", parents=[common], help="tạo người dùng")
     add.add_argument("username")
-    add.add_argument("--role", required=True, choices=["admin", "coordinator", "doctor", "specialist"])
-    add.add_argument("--facility", required=True, help="facility code")
+    add.add_argument(
+        "--role", required=True, choices=["admin", "coordinator", "doctor", "specialist"]
+    )
+    add.add_argument("--facility", required=True, help="mã cơ sở y tế")
     add.add_argument("--full-name")
     add.add_argument("--title")
     add.add_argument("--specialty")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--password-stdin", action="store_true", help="đọc mật khẩu từ stdin")
     add.set_defaults(func=cmd_user_add)
 
-    token = sub.add_parser("token", help="API tokens")
+    token = sub.add_parser("token", help="mã truy cập API")
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    create = token_sub.add_parser("create", parents=[common], help="issue a bearer token")
+    create = token_sub.add_parser("create", parents=[common], help="cấp một mã bearer")
     create.add_argument("username")
-    create.add_argument("--hours", type=int, help="lifetime in hours")
+    create.add_argument("--hours", type=int, help="thời hạn tính bằng giờ")
     create.set_defaults(func=cmd_token_create)
 
-    audit = sub.add_parser("audit", help="audit trail")
+    audit = sub.add_parser("audit", help="nhật ký kiểm tra")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", parents=[common], help="verify the hash chain")
+    verify = audit_sub.add_parser("verify", parents=[common], help="kiểm tra chuỗi băm")
     verify.set_defaults(func=cmd_audit_verify)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `telemed` console script."""
+    from sqlalchemy.exc import DBAPIError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"telemed: configuration error: {exc}", file=sys.stderr)
-        return 2
+        print(f"telemed: lỗi cấu hình: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SchemaNotReady as exc:
+        print(f"telemed: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DBAPIError as exc:
+        print(f"telemed: lỗi cơ sở dữ liệu: {exc.orig or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        # Database or Redis unreachable, port in use, data directory not writable.
+        print(f"telemed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
