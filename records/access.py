@@ -10,6 +10,8 @@
   cases with their patient header, attachments and minutes, from the invitation until the
   minutes for that case are final plus ``followup_days``; a cancelled consultation grants none.
 - the chair of a consultation writes and finalises its minutes.
+- admin: user accounts (sign-outs, unlocks, password resets) and the audit log, via
+  ``require_admin``.
 - the system actor may do everything.
 
 An actor who may not know an object exists gets NotFound, so ids cannot be probed; Forbidden
@@ -161,6 +163,22 @@ async def deny(
     if forbidden is not None:
         return Forbidden(forbidden)
     return NotFound(_NOT_FOUND.get(object_type, "Không tìm thấy"))
+
+
+async def require_admin(
+    session: AsyncSession, *, actor: Actor, object_type: str, object_id: object = None
+) -> None:
+    """Refuse anyone but an admin (or the system) with Forbidden; the refusal is audited."""
+    if actor.is_system or actor.role == Role.admin:
+        return
+    raise await deny(
+        session,
+        actor=actor,
+        object_type=object_type,
+        object_id=object_id,
+        need="admin",
+        forbidden="Chỉ quản trị viên được thực hiện thao tác này",
+    )
 
 
 def can_write_clinical(actor: Actor, facility_id: uuid.UUID) -> bool:
@@ -344,3 +362,19 @@ async def room_role(
     if actor.role == Role.doctor and actor.facility_id == consultation.requesting_facility_id:
         return "participant"
     return None
+
+
+async def require_room_role(
+    *, session: AsyncSession, actor: Actor, consultation: Consultation
+) -> Literal["moderator", "participant"]:
+    """The actor's role in the consultation's room, or NotFound (audited) when they may not join."""
+    role = await room_role(session=session, actor=actor, consultation=consultation)
+    if role is None:
+        raise await deny(
+            session,
+            actor=actor,
+            object_type="consultation",
+            object_id=consultation.id,
+            need="join",
+        )
+    return role

@@ -63,6 +63,9 @@ ACTIONS = frozenset(
 # Arbitrary constant naming the chain's lock among the database's advisory locks.
 _PG_LOCK_KEY = 0x7E1E_A0D1_7C4A_1E01 & 0x7FFF_FFFF_FFFF_FFFF
 _VERIFY_BATCH = 1000
+_GAP = "thiếu sự kiện (số thứ tự bị đứt quãng)"
+_BAD_LINK = "mã băm liên kết không khớp với sự kiện trước"
+_BAD_HASH = "nội dung không khớp với mã băm đã lưu"
 
 CSV_HEADER = [
     "seq",
@@ -88,6 +91,20 @@ class VerifyResult:
     count: int
     broken_seq: int | None = None
     reason: str | None = None
+    # The hash of the last event checked: written down elsewhere, it also reveals a cut tail.
+    head_hash: str = GENESIS
+
+    def describe(self) -> str:
+        """One line for the command line: the count, or where and why the chain breaks."""
+        if self.ok:
+            return (
+                f"Chuỗi nhật ký toàn vẹn: {self.count} sự kiện đã được kiểm tra; "
+                f"mã băm cuối: {self.head_hash}"
+            )
+        return (
+            f"Chuỗi nhật ký bị phá vỡ tại sự kiện số {self.broken_seq}: {self.reason} "
+            f"({self.count} sự kiện trước đó hợp lệ)"
+        )
 
 
 def _json_safe(detail: dict[str, Any] | None) -> dict[str, Any]:
@@ -218,17 +235,46 @@ async def verify(session: AsyncSession) -> VerifyResult:
             )
         ).scalars().all()
         if not batch:
-            return VerifyResult(ok=True, count=count)
+            return VerifyResult(ok=True, count=count, head_hash=prev)
         for ev in batch:
             if ev.seq != expected_seq:
-                return VerifyResult(False, count, expected_seq, "missing event (gap in seq)")
+                return VerifyResult(False, count, expected_seq, _GAP)
             if ev.prev_hash != prev:
-                return VerifyResult(False, count, ev.seq, "prev_hash does not match the last event")
+                return VerifyResult(False, count, ev.seq, _BAD_LINK)
             if ev.hash != content_hash(ev):
-                return VerifyResult(False, count, ev.seq, "content does not match its hash")
+                return VerifyResult(False, count, ev.seq, _BAD_HASH)
             prev = ev.hash
             expected_seq += 1
             count += 1
+
+
+async def _require_auditor(session: AsyncSession, actor: Actor) -> None:
+    if not (actor.is_system or actor.role == Role.admin):
+        await record_now(
+            session, actor=actor, action="denied", object_type="audit", outcome="denied"
+        )
+        raise Forbidden("Chỉ quản trị viên được xem nhật ký truy cập")
+
+
+def _conditions(
+    user_id: uuid.UUID | None,
+    patient_id: uuid.UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+    action: str | None,
+) -> list[Any]:
+    conds: list[Any] = []
+    if user_id is not None:
+        conds.append(AuditEvent.actor_id == user_id)
+    if patient_id is not None:
+        conds.append(AuditEvent.patient_id == patient_id)
+    if since is not None:
+        conds.append(AuditEvent.at >= since)
+    if until is not None:
+        conds.append(AuditEvent.at < until)
+    if action:
+        conds.append(AuditEvent.action == action)
+    return conds
 
 
 async def list_events(
@@ -244,23 +290,9 @@ async def list_events(
     offset: int | None = 0,
 ) -> Page[AuditEvent]:
     """Audit events, newest first, for admins."""
-    if not (actor.is_system or actor.role == Role.admin):
-        await record_now(
-            session, actor=actor, action="denied", object_type="audit", outcome="denied"
-        )
-        raise Forbidden("Chỉ quản trị viên được xem nhật ký truy cập")
+    await _require_auditor(session, actor)
     lim, off = clamp_page(limit, offset)
-    conds: list[Any] = []
-    if user_id is not None:
-        conds.append(AuditEvent.actor_id == user_id)
-    if patient_id is not None:
-        conds.append(AuditEvent.patient_id == patient_id)
-    if since is not None:
-        conds.append(AuditEvent.at >= since)
-    if until is not None:
-        conds.append(AuditEvent.at < until)
-    if action:
-        conds.append(AuditEvent.action == action)
+    conds = _conditions(user_id, patient_id, since, until, action)
     total = (
         await session.execute(select(sa.func.count()).select_from(AuditEvent).where(*conds))
     ).scalar_one()
@@ -276,6 +308,11 @@ async def list_events(
     return Page(items=list(items), total=int(total), limit=lim, offset=off)
 
 
+def _cell(value: str) -> str:
+    # A spreadsheet runs a cell that starts like a formula; names and details come from users.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def to_csv_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
     """The header, then one row of strings per event, for CSV export."""
     yield list(CSV_HEADER)
@@ -284,12 +321,12 @@ def to_csv_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
             str(ev.seq),
             _iso(ev.at),
             str(ev.actor_id) if ev.actor_id else "",
-            ev.actor_name,
+            _cell(ev.actor_name),
             ev.action,
-            ev.object_type,
-            ev.object_id or "",
+            _cell(ev.object_type),
+            _cell(ev.object_id or ""),
             str(ev.patient_id) if ev.patient_id else "",
-            ev.client_addr or "",
+            _cell(ev.client_addr or ""),
             ev.outcome,
             orjson.dumps(ev.detail, option=orjson.OPT_SORT_KEYS).decode() if ev.detail else "",
             ev.hash,
@@ -316,7 +353,8 @@ async def export_csv(
     until: datetime | None = None,
     action: str | None = None,
 ) -> str:
-    """The filtered audit log as CSV for admins; the export itself is audited."""
+    """The filtered audit log as CSV for admins, oldest first; the export itself is audited."""
+    await _require_auditor(session, actor)
     filters: dict[str, Any] = {
         "user_id": user_id,
         "patient_id": patient_id,
@@ -324,14 +362,15 @@ async def export_csv(
         "until": until,
         "action": action,
     }
-    events: list[AuditEvent] = []
-    offset = 0
-    while len(events) < EXPORT_LIMIT:
-        page = await list_events(session=session, actor=actor, offset=offset, limit=200, **filters)
-        events.extend(page.items)
-        offset += len(page.items)
-        if not page.items or offset >= page.total:
-            break
+    # One query, so events written meanwhile neither shift nor repeat rows.
+    events = (
+        await session.execute(
+            select(AuditEvent)
+            .where(*_conditions(user_id, patient_id, since, until, action))
+            .order_by(AuditEvent.seq)  # type: ignore[arg-type]
+            .limit(EXPORT_LIMIT)
+        )
+    ).scalars().all()
     await record_now(
         session,
         actor=actor,

@@ -17,13 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import audit
+from .. import access, audit
 from ..actor import Actor
 from ..errors import Invalid, NotFound, Unauthenticated
 from ..models import ApiToken, JoinToken, LoginThrottle, User, UserSession
 from ..models.base import utcnow
 from ..passwords import hash_password, new_secret, secret_hash, validate_new_password
-from .facilities import require_admin
 from .join_tokens import consume_join_token, issue_join_token
 from .login_throttle import (
     ACCOUNT_LOCKED,
@@ -52,7 +51,6 @@ __all__ = [
     "login",
     "logout",
     "purge_expired",
-    "require_admin",
     "reset_password",
     "resolve_api_token",
     "resolve_session_cookie",
@@ -342,7 +340,7 @@ async def _get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 async def end_all_sessions(*, session: AsyncSession, user_id: uuid.UUID, actor: Actor) -> int:
     """Sign a user out everywhere (admin): sessions and API tokens; how many were ended."""
-    require_admin(actor)
+    await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
     user = await _get_user(session, user_id)
     count = await end_sessions_for(session, user.id)
     await audit.record(
@@ -355,7 +353,7 @@ async def end_all_sessions(*, session: AsyncSession, user_id: uuid.UUID, actor: 
 
 async def unlock_user(*, session: AsyncSession, user_id: uuid.UUID, actor: Actor) -> User:
     """Lift the lock that repeated failed sign-ins put on an account (admin)."""
-    require_admin(actor)
+    await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
     user = await _get_user(session, user_id)
     await session.execute(
         sa.delete(LoginThrottle).where(col(LoginThrottle.key) == account_key(user.username))
@@ -420,7 +418,7 @@ async def reset_password(
     *, session: AsyncSession, user_id: uuid.UUID, new_password: str, actor: Actor
 ) -> User:
     """Set a user's password (admin); every session and token of the user ends."""
-    require_admin(actor)
+    await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
     user = await _get_user(session, user_id)
     try:
         await _set_password(session, user, new_password)

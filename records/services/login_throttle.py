@@ -153,6 +153,16 @@ async def check_password(
         refusal = await _refusal(session, keys, now) or Throttled(
             "Đăng nhập sai nhiều lần. Vui lòng thử lại sau 1 giây", retry_after=1.0
         )
+    if refusal is not None:
+        # Refused before the password was even looked at; still one event per attempt.
+        await audit.record(
+            session,
+            actor=_anonymous(client_addr),
+            action="login-failed",
+            object_type="user",
+            outcome="locked" if isinstance(refusal, Unauthenticated) else "throttled",
+            detail={"username": name[:64], "reason": "throttled", "via": purpose},
+        )
     await session.commit()
     if refusal is not None:
         raise refusal

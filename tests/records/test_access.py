@@ -70,9 +70,13 @@ async def world(session: AsyncSession) -> World:
     )
 
 
-async def can_read_case(session: AsyncSession, actor: Actor, w: World, **kw: int) -> bool:
+async def can_read_case(
+    session: AsyncSession, actor: Actor, w: World, followup_days: int = access.DEFAULT_FOLLOWUP_DAYS
+) -> bool:
     try:
-        await access.require_case(session=session, actor=actor, case_id=w.case.id, **kw)
+        await access.require_case(
+            session=session, actor=actor, case_id=w.case.id, followup_days=followup_days
+        )
     except NotFound:
         return False
     return True
@@ -210,3 +214,21 @@ async def test_room_roles(session: AsyncSession) -> None:
     assert await access.consultation_by_room(session=session, room_id="nope") is None
     c.status = ConsultationStatus.ended
     assert await access.room_role(session=session, actor=chair, consultation=c) is None
+
+
+async def test_refused_room_entry_is_audited(session: AsyncSession) -> None:
+    w = await world(session)
+    role = await access.require_room_role(
+        session=session, actor=w.specialist, consultation=w.consultation
+    )
+    assert role == "participant"
+    with pytest.raises(NotFound):
+        await access.require_room_role(
+            session=session, actor=w.other_doctor, consultation=w.consultation
+        )
+    page = await audit.list_events(session=session, actor=Actor.system(), action="denied")
+    assert page.total == 1
+    event = page.items[0]
+    assert event.actor_id == w.other_doctor.user_id
+    assert event.object_id == str(w.consultation.id) and event.detail == {"need": "join"}
+

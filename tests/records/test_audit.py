@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import sys
 import uuid
+from pathlib import Path
 
 import factories
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import SQLModel
 
 from records import audit
 from records.actor import Actor
@@ -150,3 +155,75 @@ async def test_csv_rows(session: AsyncSession) -> None:
     assert rows[0][0] == "seq" and rows[1][0] == "1" and rows[1][4] == "export"
     assert all(isinstance(c, str) for c in rows[1])
     assert "seq,at" in audit.to_csv(page.items)
+
+
+async def test_describe_for_the_command_line(session: AsyncSession) -> None:
+    await audit.record_now(session, actor=SYSTEM, action="login")
+    good = await audit.verify(session)
+    assert good.head_hash != audit.GENESIS
+    assert "1 sự kiện" in good.describe() and good.head_hash in good.describe()
+    await session.execute(sa.update(AuditEvent).values(outcome="failed"))
+    await session.commit()
+    bad = await audit.verify(session)
+    assert "số 1" in bad.describe() and "mã băm" in bad.describe()
+
+
+def _database_url(engine: AsyncEngine, schema: str | None) -> str:
+    url = engine.url.render_as_string(hide_password=False)
+    return f"{url}?search_path={schema}" if schema else url
+
+
+async def _telemed(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "telemed", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return int(proc.returncode or 0), out.decode()
+
+
+async def test_cli_verify_finds_the_edited_row(
+    engine: AsyncEngine, session: AsyncSession, tmp_path: Path
+) -> None:
+    schema = None
+    if engine.dialect.name == "postgresql":
+        schema = (await session.execute(sa.text("SELECT current_schema()"))).scalar_one()
+    args = ("audit", "verify", "--data-dir", str(tmp_path), "--database-url")
+    url = _database_url(engine, schema)
+    # The command line wants a migrated database: rebuild this one through the migrations.
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.drop_all)
+    code, out = await _telemed("db", "upgrade", "--data-dir", str(tmp_path), "--database-url", url)
+    assert code == 0, out
+    for action in ("login", "view", "download", "update", "logout"):
+        await audit.record_now(session, actor=SYSTEM, action=action, object_type="case")
+    code, out = await _telemed(*args, url)
+    assert code == 0 and "5 sự kiện" in out, out
+    # Someone with database access rewrites history: event 4 becomes a harmless view.
+    await session.execute(sa.text("UPDATE audit_event SET action = 'view' WHERE seq = 4"))
+    await session.commit()
+    code, out = await _telemed(*args, url)
+    assert code == 1 and "sự kiện số 4" in out and "3 sự kiện trước đó" in out, out
+
+
+async def test_csv_export_is_admin_only_audited_and_safe_for_spreadsheets(
+    session: AsyncSession,
+) -> None:
+    fac = await factories.facility(session)
+    admin = Actor.of(await factories.user(session, facility=fac, role=Role.admin))
+    doctor = Actor.of(await factories.user(session, facility=fac, role=Role.doctor))
+    formula = Actor(
+        user_id=None, username="=HYPERLINK(\"http://x\")", role=None, facility_id=None
+    )
+    await audit.record_now(session, actor=formula, action="login-failed")
+    await audit.record_now(session, actor=doctor, action="view", object_type="case")
+    with pytest.raises(Forbidden):
+        await audit.export_csv(session=session, actor=doctor)
+    text = await audit.export_csv(session=session, actor=admin, action="login-failed")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == audit.CSV_HEADER and len(rows) == 2
+    assert rows[1][3].startswith("'=")
+    last = await audit.list_events(session=session, actor=admin, limit=2, offset=0)
+    assert [e.action for e in last.items] == ["export", "denied"]
+    assert last.items[0].detail == {"action": "login-failed", "rows": 1}
+    assert (await audit.verify(session)).ok

@@ -197,6 +197,11 @@ async def test_admin_ends_all_sessions_and_disabling_ends_them(session: AsyncSes
     token, _ = await auth.create_api_token(session=session, user=user, ttl=timedelta(hours=1))
     with pytest.raises(Forbidden):
         await auth.end_all_sessions(session=session, user_id=user.id, actor=Actor.of(user))
+    denied = (
+        await session.execute(select(AuditEvent).where(AuditEvent.action == "denied"))
+    ).scalars().one()
+    assert denied.actor_id == user.id and denied.object_id == str(user.id)
+    assert denied.detail == {"need": "admin"}
     assert await auth.end_all_sessions(session=session, user_id=user.id, actor=admin) == 3
     for sid in (a.session_id, b.session_id):
         assert await auth.resolve_session_cookie(session=session, cookie_value=sid) is None
@@ -254,7 +259,7 @@ async def test_delay_after_five_failures_same_for_unknown_usernames(session: Asy
             for _ in range(5)
         ]
         assert all(
-            type(e) is Unauthenticated and e.message == auth.BAD_CREDENTIALS  # type: ignore[attr-defined]
+            isinstance(e, Unauthenticated) and e.message == auth.BAD_CREDENTIALS
             for e in answers
         )
         # Even the right password waits now; the wait doubles with each further failure.
@@ -275,7 +280,11 @@ async def test_delay_after_five_failures_same_for_unknown_usernames(session: Asy
     failed = (
         await session.execute(select(AuditEvent).where(AuditEvent.action == "login-failed"))
     ).scalars().all()
-    assert len(failed) == 12 and all(e.actor_id is None for e in failed)
+    assert all(e.actor_id is None for e in failed)
+    assert all(e.object_id is None for e in failed if e.outcome == "throttled")
+    assert [e.outcome for e in failed].count("failed") == 12
+    # Attempts refused by the delay are recorded too, without checking the password.
+    assert [e.outcome for e in failed].count("throttled") == 4
     assert {e.detail["username"] for e in failed} == {user.username, "khong.ton.tai"}
 
 
@@ -290,6 +299,32 @@ async def test_failures_from_one_address_are_delayed(session: AsyncSession) -> N
     )
     assert isinstance(err, Throttled)
     await auth.login(session=session, username=user.username, password=PASSWORD, client_addr="x")
+
+
+async def test_parallel_guesses_cannot_slip_past_the_delay(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    user = await make_user(session)
+    # Five failures so far and the delay already over: the next failure starts a new one.
+    session.add(LoginThrottle(key=f"u:{user.username}", failures=auth.FREE_FAILURES))
+    await session.commit()
+    maker = session_maker(engine)
+
+    async def guess(i: int) -> Exception:
+        async with maker() as s:
+            return await expect_error(
+                auth.login(
+                    session=s, username=user.username, password=f"doan-mo-{i}",
+                    client_addr=f"10.1.0.{i}",
+                )
+            )
+
+    answers = await asyncio.gather(*(guess(i) for i in range(6)))
+    checked = [a for a in answers if isinstance(a, Unauthenticated)]
+    assert len(checked) == 1 and checked[0].message == auth.BAD_CREDENTIALS
+    assert all(isinstance(a, Throttled) for a in answers if a is not checked[0])
+    row = await session.get(LoginThrottle, f"u:{user.username}", populate_existing=True)
+    assert row is not None and row.failures == auth.FREE_FAILURES + 1
 
 
 async def test_hundred_failures_lock_until_an_admin_unlocks(session: AsyncSession) -> None:
