@@ -12,9 +12,11 @@ from records.db import create_engine, session_maker
 from signaling import setup_signaling
 from web.app import setup_web
 from web.config import WebConfig
+from web.keys import ice_provider_key
 
 from .keys import engine_key, settings_key
-from .room_bridge import RecordsAuthorizer, RecordsEventSink, signaling_config
+from .recording import setup_media
+from .room_bridge import RecordsAuthorizer, RecordsEventSink, ice_provider, signaling_config
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,11 +59,15 @@ def create_app(settings: Settings) -> web.Application:
             await engine.dispose()
 
     app.cleanup_ctx.append(database)
+    sig_config = signaling_config(settings)
+    app[ice_provider_key] = ice_provider(sig_config)
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
+    media = setup_media(app, settings=settings, config=sig_config)
     setup_signaling(
         app,
-        config=signaling_config(settings),
+        config=sig_config,
         authorizer=RecordsAuthorizer(sessions, followup_days=settings.followup_days),
-        sink=RecordsEventSink(sessions),
+        sink=media.sink(RecordsEventSink(sessions), sessions=sessions, blobs=blobs),
+        recorder=media.recorder,
     )
     return app

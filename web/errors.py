@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from records.errors import (
@@ -21,11 +22,9 @@ from records.errors import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HtmlErrorRenderer = Callable[[web.Request, int, str, str], Awaitable[web.StreamResponse]]
 # Pages register a renderer here so HTML requests get a page; JSON otherwise.
-html_error_key = web.AppKey(
-    "html_error_renderer",
-    Callable[[web.Request, int, str, str], Awaitable[web.StreamResponse]],
-)
+html_error_key: web.AppKey[HtmlErrorRenderer] = web.AppKey("html_error_renderer")
 
 STATUS: list[tuple[type[RecordsError], int]] = [
     (TooLarge, 413),
@@ -67,11 +66,8 @@ def wants_json(request: web.Request) -> bool:
 
 
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, object]:
-    """The JSON shape of every API error."""
-    err: dict[str, object] = {"code": code, "message": message}
-    if fields:
-        err["fields"] = fields
-    return {"error": err}
+    """The one JSON shape of API errors: code, Vietnamese message, field messages (maybe {})."""
+    return {"error": {"code": code, "message": message, "fields": dict(fields or {})}}
 
 
 async def _respond(
@@ -83,10 +79,15 @@ async def _respond(
     headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     renderer = request.app.get(html_error_key)
+    resp: web.StreamResponse
     if renderer is not None and not wants_json(request):
         resp = await renderer(request, status, code, message)
     else:
-        resp = web.json_response(error_body(code, message, fields), status=status)
+        resp = web.Response(
+            body=orjson.dumps(error_body(code, message, fields)),
+            status=status,
+            content_type="application/json",
+        )
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aiohttp import web
 
 from records.actor import Actor
@@ -21,3 +24,7 @@ actor_key = web.RequestKey("actor", Actor | None)  # type: ignore[arg-type]
 # How the request was authenticated: "cookie", "bearer" or None.
 auth_method_key = web.RequestKey("auth_method", str | None)  # type: ignore[arg-type]
 csp_nonce_key = web.RequestKey("csp_nonce", str)
+
+# ICE servers (STUN/TURN with credentials) for a user id; provided by the application factory.
+IceProvider = Callable[[str], list[dict[str, Any]]]
+ice_provider_key: web.AppKey[IceProvider] = web.AppKey("ice_provider")

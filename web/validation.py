@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -54,6 +54,10 @@ _VALUE_ERRORS = {
 }
 
 
+UNKNOWN_FIELD = "Trường không được phép"
+INVALID_INPUT = "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu"
+
+
 def _message(err: Mapping[str, Any]) -> str:
     kind = str(err.get("type", ""))
     ctx = dict(err.get("ctx") or {})
@@ -75,14 +79,36 @@ def invalid_from(exc: ValidationError) -> Invalid:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ())) or "_"
         fields.setdefault(loc, _message(err))
-    return Invalid("Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu", fields=fields)
+    return Invalid(INVALID_INPUT, fields=fields)
 
 
-def parse(model: type[M], data: Any) -> M:
-    """Validate input into a model or raise Invalid with field errors."""
+def unknown_fields(
+    model: type[BaseModel], data: Mapping[str, Any], ignore: Collection[str] = ()
+) -> dict[str, str]:
+    """Keys the model does not declare: a typo must not be silently dropped."""
+    if model.model_config.get("extra") == "allow":
+        return {}
+    known: set[str] = set(ignore)
+    for name, info in model.model_fields.items():
+        known.add(name)
+        if info.alias:
+            known.add(info.alias)
+    return {str(key): UNKNOWN_FIELD for key in data if key not in known}
+
+
+def parse(model: type[M], data: Any, *, ignore: Collection[str] = ()) -> M:
+    """Validate input into a model or raise Invalid with field errors (unknown keys included).
+
+    ``ignore`` names keys that may be present and are not the model's (a form's CSRF token).
+    """
     if not isinstance(data, Mapping):
         raise Invalid("Dữ liệu gửi lên phải là một đối tượng JSON")
+    extra = unknown_fields(model, data, ignore)
     try:
-        return model.model_validate(dict(data))
+        value = model.model_validate({k: v for k, v in data.items() if k not in ignore})
     except ValidationError as exc:
-        raise invalid_from(exc) from None
+        invalid = invalid_from(exc)
+        raise Invalid(invalid.message, fields={**extra, **invalid.fields}) from None
+    if extra:
+        raise Invalid(INVALID_INPUT, fields=extra)
+    return value

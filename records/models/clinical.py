@@ -18,6 +18,22 @@ BHYT_PATTERN = r"^[A-Z]{2}[0-9]{13}$"
 ICD10_PATTERN = r"^[A-TV-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$"
 
 
+def _insurance_number(v: object) -> object:
+    """Health insurance numbers are written with spaces and in any case; store them bare."""
+    if isinstance(v, str):
+        v = v.replace(" ", "").upper()
+        return v or None
+    return v
+
+
+def _icd10(v: object) -> object:
+    """ICD-10 codes are upper case ("i50.0" is I50.0); an empty code means none."""
+    if isinstance(v, str):
+        v = v.strip().upper()
+        return v or None
+    return v
+
+
 class PatientBase(SQLModel):
     """Fields shared by every patient shape."""
 
@@ -26,7 +42,9 @@ class PatientBase(SQLModel):
     sex: Sex = enum_field()
     birth_date: date | None = None
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
-    insurance_number: str | None = Field(default=None, max_length=15, regex=BHYT_PATTERN)
+    insurance_number: str | None = Field(
+        default=None, max_length=15, schema_extra={"pattern": BHYT_PATTERN}
+    )
     address: str | None = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=30)
 
@@ -38,10 +56,7 @@ class PatientBase(SQLModel):
     @field_validator("insurance_number", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
-        if isinstance(v, str):
-            v = v.replace(" ", "").upper()
-            return v or None
-        return v
+        return _insurance_number(v)
 
 
 def _check_birth(birth_date: date | None, birth_year: int | None) -> None:
@@ -71,9 +86,16 @@ class PatientUpdate(SQLModel):
     sex: Sex | None = None
     birth_date: date | None = None
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
-    insurance_number: str | None = Field(default=None, max_length=15, regex=BHYT_PATTERN)
+    insurance_number: str | None = Field(
+        default=None, max_length=15, schema_extra={"pattern": BHYT_PATTERN}
+    )
     address: str | None = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=30)
+
+    @field_validator("insurance_number", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return _insurance_number(v)
 
 
 class Patient(PatientBase, table=True):
@@ -109,17 +131,14 @@ class CaseBase(SQLModel):
     examination: str = Field(default="", max_length=20000, description="Khám lâm sàng")
     results: str = Field(default="", max_length=20000, description="Cận lâm sàng đã có")
     diagnosis: str = Field(default="", max_length=2000, description="Chẩn đoán sơ bộ")
-    icd10: str | None = Field(default=None, max_length=10, regex=ICD10_PATTERN)
+    icd10: str | None = Field(default=None, max_length=10, schema_extra={"pattern": ICD10_PATTERN})
     treatment: str = Field(default="", max_length=20000, description="Điều trị đã thực hiện")
     question: str = Field(default="", max_length=5000, description="Câu hỏi cho hội chẩn")
 
     @field_validator("icd10", mode="before")
     @classmethod
     def _icd(cls, v: object) -> object:
-        if isinstance(v, str):
-            v = v.strip().upper()
-            return v or None
-        return v
+        return _icd10(v)
 
 
 class CaseCreate(CaseBase):
@@ -138,9 +157,14 @@ class CaseUpdate(SQLModel):
     examination: str | None = Field(default=None, max_length=20000)
     results: str | None = Field(default=None, max_length=20000)
     diagnosis: str | None = Field(default=None, max_length=2000)
-    icd10: str | None = Field(default=None, max_length=10, regex=ICD10_PATTERN)
+    icd10: str | None = Field(default=None, max_length=10, schema_extra={"pattern": ICD10_PATTERN})
     treatment: str | None = Field(default=None, max_length=20000)
     question: str | None = Field(default=None, max_length=5000)
+
+    @field_validator("icd10", mode="before")
+    @classmethod
+    def _icd(cls, v: object) -> object:
+        return _icd10(v)
 
 
 class Case(CaseBase, table=True):

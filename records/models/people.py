@@ -15,7 +15,7 @@ from .enums import FacilityLevel, Role
 class FacilityBase(SQLModel):
     """Fields shared by every facility shape."""
 
-    code: str = Field(min_length=2, max_length=32, regex=r"^[A-Za-z0-9_.-]+$")
+    code: str = Field(min_length=2, max_length=32, schema_extra={"pattern": r"^[A-Za-z0-9_.-]+$"})
     name: str = Field(min_length=2, max_length=200)
     level: FacilityLevel = enum_field()
     address: str | None = Field(default=None, max_length=300)
@@ -56,7 +56,9 @@ class FacilityPublic(FacilityBase):
 class UserBase(SQLModel):
     """Fields shared by every user shape."""
 
-    username: str = Field(min_length=3, max_length=64, regex=r"^[a-z0-9][a-z0-9_.-]*$")
+    username: str = Field(
+        min_length=3, max_length=64, schema_extra={"pattern": r"^[a-z0-9][a-z0-9_.-]*$"}
+    )
     full_name: str = Field(min_length=2, max_length=120)
     title: str = Field(default="", max_length=40)
     role: Role = enum_field()

@@ -15,6 +15,7 @@ from ..models import (
     Attendance,
     Case,
     CaseStatus,
+    Consultation,
     ConsultationCase,
     ConsultationStatus,
     Facility,
@@ -115,10 +116,44 @@ async def _find(
     ).scalar_one_or_none()
 
 
+async def _prefilled(
+    session: AsyncSession, actor: Actor, consultation: Consultation, case: Case
+) -> Minutes:
+    """A new draft pre-filled from attendance and the case file (not yet stored)."""
+    if not await access.is_chair(session=session, actor=actor, consultation=consultation):
+        raise NotFound("Chưa có biên bản cho hồ sơ này")
+    return Minutes(
+        consultation_id=consultation.id,
+        case_id=case.id,
+        attendees=await attendees(session, consultation.id),
+        summary=await _summary(session, case),
+        conclusion=case.diagnosis,
+        icd10=case.icd10,
+        author_id=actor.user_id,
+    )
+
+
+async def read_minutes(
+    *, session: AsyncSession, consultation_id: uuid.UUID, case_id: uuid.UUID, actor: Actor
+) -> Minutes:
+    """The stored minutes about a case (read audited), or for the chair an unsaved draft.
+
+    Reading never writes: the draft is stored by the chair's first save.
+    """
+    consultation = await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id
+    )
+    case = await _attached_case(session, actor, consultation_id, case_id)
+    minutes = await _find(session, consultation_id, case_id)
+    if minutes is None:
+        return await _prefilled(session, actor, consultation, case)
+    return await get_minutes(session=session, minutes_id=minutes.id, actor=actor)
+
+
 async def get_or_draft(
     *, session: AsyncSession, consultation_id: uuid.UUID, case_id: uuid.UUID, actor: Actor
 ) -> Minutes:
-    """The minutes for a case; the chair gets a pre-filled draft when none exists yet."""
+    """The minutes for a case; the chair gets a pre-filled draft stored when none exists yet."""
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
@@ -126,17 +161,7 @@ async def get_or_draft(
     minutes = await _find(session, consultation_id, case_id)
     if minutes is not None:
         return minutes
-    if not await access.is_chair(session=session, actor=actor, consultation=consultation):
-        raise NotFound("Chưa có biên bản cho hồ sơ này")
-    minutes = Minutes(
-        consultation_id=consultation_id,
-        case_id=case_id,
-        attendees=await attendees(session, consultation_id),
-        summary=await _summary(session, case),
-        conclusion=case.diagnosis,
-        icd10=case.icd10,
-        author_id=actor.user_id,
-    )
+    minutes = await _prefilled(session, actor, consultation, case)
     session.add(minutes)
     await audit.record(
         session, actor=actor, action="create", object_type="minutes", object_id=minutes.id,

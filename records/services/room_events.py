@@ -157,9 +157,9 @@ async def require_joinable(
     )
     if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
         raise Conflict("Phiên hội chẩn đã kết thúc hoặc đã bị hủy")
-    role = await access.room_role(session=session, actor=actor, consultation=consultation)
-    if role is None:
-        if consultation.status == ConsultationStatus.requested:
-            raise Conflict("Phiên hội chẩn chưa được lên lịch")
-        raise NotFound("Không tìm thấy phiên hội chẩn")
+    if consultation.status == ConsultationStatus.requested and (
+        await access.room_role(session=session, actor=actor, consultation=consultation) is None
+    ):
+        raise Conflict("Phiên hội chẩn chưa được lên lịch")
+    role = await access.require_room_role(session=session, actor=actor, consultation=consultation)
     return consultation, role

@@ -51,6 +51,16 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
         await minutes.get_or_draft(
             session=session, consultation_id=c.id, case_id=case.id, actor=spec
         )
+    # Reading never writes: the chair sees a pre-filled draft that is not stored yet.
+    unsaved = await minutes.read_minutes(
+        session=session, consultation_id=c.id, case_id=case.id, actor=chair
+    )
+    assert "Trần Văn Hùng" in unsaved.summary
+    assert await minutes.list_minutes(session=session, consultation_id=c.id, actor=chair) == []
+    with pytest.raises(NotFound):
+        await minutes.read_minutes(
+            session=session, consultation_id=c.id, case_id=case.id, actor=spec
+        )
     draft = await minutes.get_or_draft(
         session=session, consultation_id=c.id, case_id=case.id, actor=chair
     )
