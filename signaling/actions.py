@@ -5,8 +5,24 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from signaling.auth import ChatPosted, RecordingChanged, RoomEnded, StateChanged, utcnow
-from signaling.errors import CloseCode, InLobby, NotInRoom, NotModerator, RecorderFailed
+from signaling.auth import (
+    ChatPosted,
+    RecordingChanged,
+    RecordingConsent,
+    RoomEnded,
+    StateChanged,
+    utcnow,
+)
+from signaling.errors import (
+    CloseCode,
+    ConsentRequired,
+    InLobby,
+    NotInRoom,
+    NotModerator,
+    NotRecording,
+    RecorderFailed,
+)
+from signaling.media_hooks import consent_request
 from signaling.room import ACTIVE, LOBBY, Peer, Room
 
 if TYPE_CHECKING:
@@ -171,6 +187,10 @@ def close_ended(registry: RoomRegistry, room: Room, by: object) -> None:
 async def record(registry: RoomRegistry, peer: Peer, on: bool) -> None:
     """Switch recording; the recorder hook, when plugged in, may refuse."""
     room = _moderator(registry, peer)
+    if registry.media is not None and on == room.recording:
+        # Already so: keep the consents given, just confirm the state to the sender.
+        peer.send({"type": "recording", "on": on, "by": peer.peer_id})
+        return
     if registry.recorder is not None:
         try:
             if on:
@@ -180,9 +200,43 @@ async def record(registry: RoomRegistry, peer: Peer, on: bool) -> None:
         except Exception as exc:
             raise RecorderFailed(f"the recorder failed: {exc}") from exc
     room.recording = on
+    room.consents.clear()
     frame = {"type": "recording", "on": on, "by": peer.peer_id}
     room.broadcast(frame)
+    extra: dict[str, Any] = {}
+    if registry.media is not None and on:
+        request = consent_request(peer.peer_id)
+        room.broadcast(request)
+        extra["request"] = request
     await registry.bus.set_recording(room.room_id, on)
-    registry.publish(room.room_id, "recording", on=on, frame=frame)
+    registry.publish(room.room_id, "recording", on=on, frame=frame, **extra)
     registry.emit(RecordingChanged(room_id=room.room_id, user_id=peer.user_id,
                                    peer_id=peer.peer_id, time=utcnow(), on=on))
+
+
+def consent(registry: RoomRegistry, peer: Peer, accept: bool) -> None:
+    """Record a peer's answer to the consent request, tell the room, and the recorder."""
+    room = _active(registry, peer)
+    if registry.media is None or not room.recording:
+        raise NotRecording("the room is not being recorded")
+    before = room.consents.get(peer.peer_id)
+    room.consents[peer.peer_id] = accept
+    if before and not accept:
+        registry.media.withdraw(room.room_id, peer.peer_id)
+    frame = {"type": "recording-consent", "peer_id": peer.peer_id, "name": peer.name,
+             "accept": accept}
+    room.broadcast(frame)
+    registry.publish(room.room_id, "broadcast", frame=frame)
+    registry.emit(RecordingConsent(room_id=room.room_id, user_id=peer.user_id,
+                                   peer_id=peer.peer_id, time=utcnow(), name=peer.name,
+                                   accept=accept))
+
+
+def to_recorder(registry: RoomRegistry, peer: Peer, kind: str, body: dict[str, Any]) -> None:
+    """Pass an offer or candidate to the recorder, only from a peer who consented."""
+    room = _active(registry, peer)
+    if registry.media is None or not room.recording:
+        raise NotRecording("the room is not being recorded")
+    if not room.consents.get(peer.peer_id):
+        raise ConsentRequired("send recording-consent with accept true first")
+    registry.media.signal(room.room_id, peer.info(), kind, body)

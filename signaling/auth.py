@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 from signaling.errors import CloseCode, JoinRefused
@@ -94,6 +95,34 @@ class RecordingConsent(RoomEvent):
 
     name: str
     accept: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedFile:
+    """One participant's recorded media: a file with audio and/or video."""
+
+    peer_id: str
+    user_id: str
+    name: str
+    facility: str
+    path: Path
+    started: datetime
+    ended: datetime
+    duration: float
+    audio: bool
+    video: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingFinished(RoomEvent):
+    """A recording was finalised: one file per consenting participant (and segment).
+
+    `user_id`/`peer_id` are None; `failed` lists what could not be saved, as messages."""
+
+    started: datetime
+    ended: datetime
+    files: tuple[RecordedFile, ...]
+    failed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -125,6 +125,18 @@ class RecorderFailed(SignalingError):
     code = "recorder-failed"
 
 
+class NotRecording(SignalingError):
+    """A recording message arrived while the room is not being recorded."""
+
+    code = "not-recording"
+
+
+class ConsentRequired(SignalingError):
+    """Media was offered to the recorder by a peer who has not consented."""
+
+    code = "consent-required"
+
+
 class InternalError(SignalingError):
     """An unexpected failure; the connection stays open."""
 

@@ -1,30 +1,45 @@
-"""What the signalling server needs from a server-side media participant (the recorder),
-beyond `RecorderHook`: signalling relayed to it, consent decisions, and its lifetime."""
+"""What the signalling server and a server-side media participant (the recorder) need from
+each other, beyond `RecorderHook`: relayed signalling, consent decisions, and lifetimes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Awaitable
+from typing import Any, Protocol, runtime_checkable
 
-from signaling.errors import SignalingError
-
-if TYPE_CHECKING:
-    from signaling.registry import RoomRegistry
+from signaling.auth import RoomEvent
 
 # The recorder's peer id in a room: clients address their offers and candidates to it.
 RECORDER_ID = "recorder"
 RECORDER_NAME = "Ghi hình"
 
 
-class NotRecording(SignalingError):
-    """A recording message arrived while the room is not being recorded."""
+def consent_request(by: str | None) -> dict[str, Any]:
+    """The frame asking a peer whether it agrees to be recorded."""
+    return {"type": "recording-consent-request", "recorder": RECORDER_ID, "by": by}
 
-    code = "not-recording"
 
+class RoomLink(Protocol):
+    """The registry as the recorder sees it."""
 
-class ConsentRequired(SignalingError):
-    """Media was offered to the recorder by a peer who has not consented."""
+    def send_to_peer(self, room_id: str, peer_id: str, frame: dict[str, Any]) -> None:
+        """Deliver a frame (stamped `from: recorder`) to one local peer."""
+        ...
 
-    code = "consent-required"
+    def emit(self, event: RoomEvent) -> None:
+        """Hand an event to the application's sink."""
+        ...
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run a coroutine in the background until done or shutdown."""
+        ...
+
+    def recording_failed(self, room_id: str, message: str) -> None:
+        """The recorder gave up on a room: switch recording off and tell everyone."""
+        ...
+
+    def tell_moderators(self, room_id: str, frame: dict[str, Any]) -> None:
+        """Send a frame to the room's local moderators."""
+        ...
 
 
 @runtime_checkable
@@ -32,14 +47,14 @@ class SignalingRecorder(Protocol):
     """A recorder that takes part in the room's signalling as the peer `recorder`."""
 
     async def start(self, room_id: str) -> None:
-        """Begin recording the room."""
+        """Begin recording the room (raising refuses it)."""
         ...
 
     async def stop(self, room_id: str) -> None:
-        """Stop recording the room."""
+        """Finish the room's recording; idempotent."""
         ...
 
-    def bind(self, registry: RoomRegistry) -> None:
+    def bind(self, link: RoomLink) -> None:
         """Start working for a running registry."""
         ...
 
@@ -49,9 +64,9 @@ class SignalingRecorder(Protocol):
 
     def signal(self, room_id: str, peer: dict[str, Any], kind: str,
                body: dict[str, Any]) -> None:
-        """An `offer` or `candidate` from a consenting peer (its `info()`)."""
+        """An `offer` or `candidate` from a consenting peer (`peer` is its `info()`)."""
         ...
 
-    def consent(self, room_id: str, peer_id: str, accept: bool) -> None:
-        """A peer's consent decision; a withdrawal ends its recording."""
+    def withdraw(self, room_id: str, peer_id: str) -> None:
+        """The peer declined, withdrew its consent or left: finish its media, if any."""
         ...

@@ -16,6 +16,7 @@ from signaling.auth import (
     PeerJoined,
     PeerLeft,
     RecorderHook,
+    RecordingChanged,
     RoomEvent,
     utcnow,
 )
@@ -23,6 +24,7 @@ from signaling.bus import Bus, Entry
 from signaling.config import SignalingConfig
 from signaling.errors import CloseCode, Kicked, RoomClosed, RoomFull
 from signaling.ice import ice_servers
+from signaling.media_hooks import RECORDER_ID, SignalingRecorder, consent_request
 from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ class RoomRegistry:
         self.bus = bus
         self.sink = sink
         self.recorder = recorder
+        # A recorder that joins rooms as the peer `recorder` (consent, relayed media).
+        self.media = recorder if isinstance(recorder, SignalingRecorder) else None
         self.rooms: dict[str, Room] = {}
         self._bus_jobs: asyncio.Queue[Callable[[], Awaitable[Any]] | None] = asyncio.Queue()
         self._events: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
@@ -54,6 +58,8 @@ class RoomRegistry:
     async def start(self) -> None:
         """Connect the bus and start the background workers."""
         await self.bus.start(self._on_bus, self._resync)
+        if self.media is not None:
+            self.media.bind(self)
         self._tasks = [
             asyncio.create_task(self._bus_worker()),
             asyncio.create_task(self._event_worker()),
@@ -71,6 +77,12 @@ class RoomRegistry:
         for task in list(self._spawned):
             task.cancel()
         await asyncio.gather(*self._spawned, return_exceptions=True)
+        if self.media is not None:
+            # Before the event worker stops: finished recordings are events.
+            try:
+                await self.media.aclose()
+            except Exception:
+                log.exception("recorder failed to close")
         self._bus_jobs.put_nowait(None)
         self._events.put_nowait(None)
         sweeper = self._tasks[-1] if self._tasks else None
@@ -146,6 +158,44 @@ class RoomRegistry:
         if room.empty and self.rooms.get(room.room_id) is room and not room.join_lock.locked():
             room.close()
             del self.rooms[room.room_id]
+            if self.media is not None and not self.closed:
+                self.spawn(self.media.stop(room.room_id))
+
+    # the recorder's side
+
+    def send_to_peer(self, room_id: str, peer_id: str, frame: dict[str, Any]) -> None:
+        """Deliver a frame from the recorder to one local active peer."""
+        room = self.rooms.get(room_id)
+        peer = room.peers.get(peer_id) if room is not None else None
+        if peer is not None and peer.local and peer.status == ACTIVE:
+            peer.send({**frame, "from": RECORDER_ID})
+
+    def tell_moderators(self, room_id: str, frame: dict[str, Any]) -> None:
+        """Send a frame to the room's local moderators."""
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        for peer in room.local():
+            if peer.status == ACTIVE and peer.moderator:
+                peer.send(frame)
+
+    def recording_failed(self, room_id: str, message: str) -> None:
+        """The recorder gave up: recording goes off, everyone is told, moderators get why."""
+        room = self.rooms.get(room_id)
+        if room is None or not room.recording:
+            return
+        room.recording = False
+        room.consents.clear()
+        frame = {"type": "recording", "on": False, "by": None, "reason": "failed"}
+        room.broadcast(frame)
+        self.tell_moderators(room_id, {"type": "error", "code": "recorder-failed",
+                                       "message": message})
+        self.to_bus(lambda: self.bus.set_recording(room_id, False))
+        self.publish(room_id, "recording", on=False, frame=frame)
+        self.emit(RecordingChanged(room_id=room_id, user_id=None, peer_id=None,
+                                   time=utcnow(), on=False))
+        if self.media is not None:
+            self.spawn(self.media.stop(room_id))
 
     async def check(self, room_id: str, user_id: str) -> None:
         """Raise `Kicked` or `RoomClosed` when this user may not enter now."""
@@ -244,6 +294,8 @@ class RoomRegistry:
                 peer.send({"type": "peer-joined", "peer": other.info()})
         if peer.moderator and room.waiting():
             room.lobby_update()
+        if room.recording and self.media is not None:
+            peer.send(consent_request(None))
 
     def _resume(self, room: Room, identity: Identity, outlet: Outlet, token: str) -> Peer | None:
         for peer in room.local():
@@ -319,6 +371,8 @@ class RoomRegistry:
         room.departed.add(peer.peer_id)
         was_active = peer.status == ACTIVE
         peer.close(code, close_reason or reason)
+        if room.consents.pop(peer.peer_id, None) and self.media is not None:
+            self.media.withdraw(room.room_id, peer.peer_id)
         if was_active:
             room.announce_left(peer.peer_id, reason)
         else:

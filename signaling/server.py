@@ -30,6 +30,7 @@ from signaling.errors import (
     SignalingError,
 )
 from signaling.keys import signaling_key
+from signaling.media_hooks import RECORDER_ID
 from signaling.redisbus import RedisBus
 from signaling.registry import RoomRegistry
 from signaling.room import Peer
@@ -224,7 +225,12 @@ async def on_signal(s: Session, msg: m.Offer | m.Answer | m.Candidate) -> None:
     """`offer`, `answer`, `candidate`: relay to one peer."""
     peer = s.joined(msg.id)
     try:
-        if isinstance(msg, m.Candidate):
+        if msg.to == RECORDER_ID and not isinstance(msg, m.Answer):
+            if isinstance(msg, m.Candidate):
+                actions.to_recorder(s.registry, peer, "candidate", {"candidate": msg.candidate})
+            else:
+                actions.to_recorder(s.registry, peer, "offer", {"sdp": msg.sdp})
+        elif isinstance(msg, m.Candidate):
             actions.relay(s.registry, peer, "candidate", msg.to, {"candidate": msg.candidate})
         else:
             kind = "offer" if isinstance(msg, m.Offer) else "answer"
@@ -283,4 +289,5 @@ HANDLERS: dict[type, Handler] = {
     m.Kick: _with_id(lambda s, msg, p: actions.kick(s.registry, p, msg.peer_id)),
     m.End: _with_id(lambda s, msg, p: actions.end(s.registry, p)),
     m.Record: _with_id(lambda s, msg, p: actions.record(s.registry, p, msg.on)),
+    m.RecordingConsent: _with_id(lambda s, msg, p: actions.consent(s.registry, p, msg.accept)),
 }

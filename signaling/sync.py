@@ -36,8 +36,7 @@ def apply(registry: RoomRegistry, message: dict[str, Any]) -> None:
     elif op == "broadcast":
         room.broadcast(message["frame"])
     elif op == "recording":
-        room.recording = bool(message["on"])
-        room.broadcast(message["frame"])
+        _recording(registry, room, bool(message["on"]), message)
     elif op == "hello":
         hello(registry, room)
     elif op == "ended":
@@ -46,6 +45,19 @@ def apply(registry: RoomRegistry, message: dict[str, Any]) -> None:
         actions.expel(registry, room, str(message["user_id"]), message.get("by"))
     elif op in ("admit", "deny", "replace"):
         _command(registry, room, op, message)
+
+
+def _recording(registry: RoomRegistry, room: Room, on: bool, message: dict[str, Any]) -> None:
+    # Each process records the peers connected to it.
+    room.recording = on
+    room.consents.clear()
+    room.broadcast(message["frame"])
+    request = message.get("request")
+    if isinstance(request, dict):
+        room.broadcast(request)
+    media = registry.media
+    if media is not None:
+        registry.spawn(media.start(room.room_id) if on else media.stop(room.room_id))
 
 
 def _peer(room: Room, record: dict[str, Any]) -> None:

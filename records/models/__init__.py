@@ -32,6 +32,13 @@ from .enums import (
     Sex,
     Urgency,
 )
+from .media import (
+    NetworkTestCreate,
+    NetworkTestPublic,
+    NetworkTestResult,
+    NetworkVerdict,
+    RecordingConsent,
+)
 from .people import (
     Facility,
     FacilityCreate,
@@ -91,6 +98,10 @@ __all__ = [
     "FacilityUpdate",
     "JoinToken",
     "LoginThrottle",
+    "NetworkTestCreate",
+    "NetworkTestPublic",
+    "NetworkTestResult",
+    "NetworkVerdict",
     "Minutes",
     "MinutesPublic",
     "MinutesStatus",
@@ -102,6 +113,7 @@ __all__ = [
     "PatientCreate",
     "PatientPublic",
     "PatientUpdate",
+    "RecordingConsent",
     "Role",
     "SessionInfo",
     "Sex",

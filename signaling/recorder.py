@@ -1,0 +1,355 @@
+"""The recorder: a server-side aiortc participant that writes each consenting peer's audio
+and video to its own file with aiortc's MediaRecorder, and reports the finished files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import shutil
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import av
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaRecorder
+from aiortc.sdp import candidate_from_sdp
+from av.frame import Frame
+from av.packet import Packet
+
+from signaling.auth import RecordedFile, RecordingFinished, utcnow
+from signaling.media_hooks import RoomLink
+
+log = logging.getLogger(__name__)
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Messages a peer may queue for the recorder before it catches up (offer + trickled candidates).
+_QUEUE = 64
+
+
+class _Tap(MediaStreamTrack):
+    """Passes a track through, noting whether the MediaRecorder still pulls from it."""
+
+    def __init__(self, inner: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = inner.kind
+        self.inner = inner
+        self.waiting = False
+        self.last = time.monotonic()
+
+    async def recv(self) -> Frame | Packet[Any]:
+        """The next frame of the inner track."""
+        self.waiting = True
+        try:
+            return await self.inner.recv()
+        finally:
+            self.waiting = False
+            self.last = time.monotonic()
+
+    def stalled(self, after: float) -> bool:
+        """Nobody asked for a frame for `after` seconds: the writer is dead."""
+        return not self.waiting and time.monotonic() - self.last > after
+
+
+@dataclass
+class _Segment:
+    """One peer connection and its file: from an offer until withdrawal, leave or stop."""
+
+    peer: dict[str, Any]
+    path: Path
+    pc: RTCPeerConnection
+    recorder: MediaRecorder
+    started: datetime
+    kinds: set[str] = field(default_factory=set)
+    taps: list[_Tap] = field(default_factory=list)
+    finished: bool = False
+
+
+@dataclass
+class _PeerMedia:
+    """A consenting peer's queue of signalling messages and its worker."""
+
+    peer_id: str
+    inbox: asyncio.Queue[tuple[dict[str, Any], str, dict[str, Any]] | None]
+    worker: asyncio.Task[None] | None = None
+    segment: _Segment | None = None
+    count: int = 0
+
+
+@dataclass
+class _RoomRecording:
+    room_id: str
+    directory: Path
+    started: datetime
+    peers: dict[str, _PeerMedia] = field(default_factory=dict)
+    files: list[RecordedFile] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    watchdog: asyncio.Task[None] | None = None
+    # Files being finished early (withdrawn consent, lost connection): part of this recording.
+    retiring: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def probe(path: Path) -> tuple[float, bool, bool]:
+    """Duration in seconds and whether the file has audio and video (blocking)."""
+    with av.open(str(path)) as container:
+        audio = any(s.type == "audio" for s in container.streams)
+        video = any(s.type == "video" for s in container.streams)
+        duration = float(container.duration or 0) / 1_000_000
+    return duration, audio, video
+
+
+class Recorder:
+    """Records rooms on request; implements `SignalingRecorder` for the registry."""
+
+    def __init__(self, directory: Path, *, ice_servers: list[RTCIceServer] | None = None,
+                 suffix: str = ".mp4", stall_seconds: float = 5.0) -> None:
+        self.directory = directory
+        self.stall_seconds = stall_seconds
+        self.ice_servers = ice_servers or []
+        self.suffix = suffix
+        # Fragmented MP4: what was written stays playable even if the process dies mid-way.
+        self.options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} \
+            if suffix == ".mp4" else {}
+        self._link: RoomLink | None = None
+        self._rooms: dict[str, _RoomRecording] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    # the registry's side
+
+    def bind(self, link: RoomLink) -> None:
+        """Start working for a running registry."""
+        self._link = link
+
+    def recording(self, room_id: str) -> bool:
+        """Whether the room is being recorded here."""
+        return room_id in self._rooms
+
+    def connections(self) -> int:
+        """How many peer connections are open (for tests and monitoring)."""
+        return sum(1 for r in self._rooms.values() for p in r.peers.values()
+                   if p.segment is not None and not p.segment.finished)
+
+    async def start(self, room_id: str) -> None:
+        """Begin recording a room; raises when the files cannot be written."""
+        if self.closed:
+            raise RuntimeError("the recorder is shut down")
+        if room_id in self._rooms:
+            return
+        started = utcnow()
+        directory = self.directory / _SAFE.sub("_", room_id) / started.strftime("%Y%m%dT%H%M%S")
+        directory.mkdir(parents=True, exist_ok=True)
+        rec = self._rooms[room_id] = _RoomRecording(room_id, directory, started)
+        rec.watchdog = asyncio.create_task(self._watch(rec))
+
+    async def stop(self, room_id: str) -> None:
+        """Finish the room's files and report them; idempotent, survives cancellation."""
+        rec = self._rooms.pop(room_id, None)
+        if rec is None:
+            return
+        if rec.watchdog is not None:
+            rec.watchdog.cancel()
+        task = asyncio.create_task(self._finish(rec))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        await asyncio.shield(task)
+
+    async def aclose(self) -> None:
+        """Finish every recording (server shutdown)."""
+        self.closed = True
+        await asyncio.gather(*(self.stop(r) for r in list(self._rooms)),
+                             return_exceptions=True)
+        await asyncio.gather(*list(self._finishing), return_exceptions=True)
+
+    def signal(self, room_id: str, peer: dict[str, Any], kind: str,
+               body: dict[str, Any]) -> None:
+        """Queue an offer or candidate from a consenting peer."""
+        rec = self._rooms.get(room_id)
+        if rec is None:
+            return
+        peer_id = str(peer["peer_id"])
+        media = rec.peers.get(peer_id)
+        if media is None:
+            media = rec.peers[peer_id] = _PeerMedia(peer_id, asyncio.Queue(_QUEUE))
+            media.worker = asyncio.create_task(self._work(rec, media))
+        with contextlib.suppress(asyncio.QueueFull):
+            media.inbox.put_nowait((peer, kind, body))
+
+    def withdraw(self, room_id: str, peer_id: str) -> None:
+        """Finish the peer's current file; a later consent starts a new one."""
+        rec = self._rooms.get(room_id)
+        media = rec.peers.pop(peer_id, None) if rec is not None else None
+        if rec is None or media is None:
+            return
+        self._track(rec, self._retire(rec, media))
+
+    # work
+
+    async def _work(self, rec: _RoomRecording, media: _PeerMedia) -> None:
+        while (item := await media.inbox.get()) is not None:
+            peer, kind, body = item
+            try:
+                if kind == "offer":
+                    await self._offer(rec, media, peer, str(body["sdp"]))
+                elif kind == "candidate" and media.segment is not None:
+                    await self._candidate(media.segment, body.get("candidate"))
+            except Exception as exc:
+                log.exception("recorder failed for peer %s", media.peer_id)
+                self._fail(rec, f"the recorder failed for {peer.get('name', '')}: {exc}")
+                return
+
+    async def _offer(self, rec: _RoomRecording, media: _PeerMedia, peer: dict[str, Any],
+                     sdp: str) -> None:
+        if media.segment is not None:
+            # A new offer (reconnect, renegotiation) starts a new file.
+            await self._close_segment(rec, media.segment)
+            media.segment = None
+        media.count += 1
+        name = _SAFE.sub("_", f"{peer.get('user_id', '')}-{media.peer_id}-{media.count}")
+        path = rec.directory / (name + self.suffix)
+        path.touch()  # fail now, loudly, if the storage is gone
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        segment = _Segment(peer, path, pc, MediaRecorder(str(path), options=self.options), utcnow())
+        media.segment = segment
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind not in segment.kinds:
+                segment.kinds.add(track.kind)
+                tap = _Tap(track)
+                segment.taps.append(tap)
+                segment.recorder.addTrack(tap)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "failed" and not segment.finished:
+                self._peer_lost(rec, media, segment)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            if not segment.kinds:
+                raise ValueError("the offer has no audio or video")
+        except Exception as exc:
+            # A bad offer is the sender's problem, not the recording's.
+            media.segment = None
+            await self._close_segment(rec, segment)
+            self._send(rec.room_id, media.peer_id, {
+                "type": "error", "code": "bad-offer",
+                "message": f"the recorder cannot use this offer: {exc}"})
+            return
+        await segment.recorder.start()
+        await pc.setLocalDescription(await pc.createAnswer())
+        self._send(rec.room_id, media.peer_id, {"type": "answer", "sdp": pc.localDescription.sdp})
+
+    async def _candidate(self, segment: _Segment, raw: dict[str, Any] | None) -> None:
+        if raw is None or not raw.get("candidate"):
+            return
+        text = str(raw["candidate"])
+        candidate = candidate_from_sdp(text.split(":", 1)[1] if text.startswith("candidate:")
+                                       else text)
+        candidate.sdpMid = raw.get("sdpMid")
+        candidate.sdpMLineIndex = raw.get("sdpMLineIndex")
+        await segment.pc.addIceCandidate(candidate)
+
+    async def _watch(self, rec: _RoomRecording) -> None:
+        """MediaRecorder's writers die quietly (disk full, encoder error): notice it."""
+        while True:
+            await asyncio.sleep(self.stall_seconds / 4)
+            for media in list(rec.peers.values()):
+                segment = media.segment
+                if segment is None or segment.finished:
+                    continue
+                if any(tap.stalled(self.stall_seconds) for tap in segment.taps):
+                    name = segment.peer.get("name", "")
+                    self._fail(rec, f"the recorder stopped writing the media of {name}")
+                    return
+
+    def _peer_lost(self, rec: _RoomRecording, media: _PeerMedia, segment: _Segment) -> None:
+        name = str(segment.peer.get("name", ""))
+        if self._link is not None:
+            self._link.tell_moderators(rec.room_id, {
+                "type": "error", "code": "recorder-failed",
+                "message": f"the recorder lost the connection to {name}"})
+            self._link.send_to_peer(rec.room_id, media.peer_id, {
+                "type": "error", "code": "recorder-failed",
+                "message": "the recorder lost the connection; offer again"})
+        if media.segment is segment:
+            media.segment = None
+        self._track(rec, self._close_segment(rec, segment))
+
+    def _track(self, rec: _RoomRecording, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        for tasks in (self._finishing, rec.retiring):
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    def _fail(self, rec: _RoomRecording, message: str) -> None:
+        rec.failed.append(message)
+        if self._link is not None:
+            self._link.recording_failed(rec.room_id, message)
+
+    def _send(self, room_id: str, peer_id: str, frame: dict[str, Any]) -> None:
+        if self._link is not None:
+            self._link.send_to_peer(room_id, peer_id, frame)
+
+    # finishing
+
+    async def _retire(self, rec: _RoomRecording, media: _PeerMedia) -> None:
+        if media.worker is not None:
+            media.worker.cancel()
+            await asyncio.gather(media.worker, return_exceptions=True)
+        if media.segment is not None:
+            await self._close_segment(rec, media.segment)
+            media.segment = None
+
+    async def _close_segment(self, rec: _RoomRecording, segment: _Segment) -> None:
+        if segment.finished:
+            return
+        segment.finished = True
+        ended = utcnow()
+        try:
+            await segment.recorder.stop()
+        except Exception as exc:
+            log.exception("could not finish %s", segment.path)
+            rec.failed.append(f"{segment.peer.get('name', '')}: {exc}")
+        finally:
+            await segment.pc.close()
+        if not segment.kinds:
+            segment.path.unlink(missing_ok=True)
+            return
+        try:
+            duration, audio, video = await asyncio.to_thread(probe, segment.path)
+        except Exception as exc:
+            rec.failed.append(f"{segment.peer.get('name', '')}: unreadable file ({exc})")
+            segment.path.unlink(missing_ok=True)
+            return
+        rec.files.append(RecordedFile(
+            peer_id=str(segment.peer["peer_id"]), user_id=str(segment.peer.get("user_id", "")),
+            name=str(segment.peer.get("name", "")),
+            facility=str(segment.peer.get("facility", "")), path=segment.path,
+            started=segment.started, ended=ended, duration=duration, audio=audio, video=video,
+        ))
+
+    async def _finish(self, rec: _RoomRecording) -> None:
+        await asyncio.gather(*(self._retire(rec, m) for m in list(rec.peers.values())),
+                             return_exceptions=True)
+        rec.peers.clear()
+        await asyncio.gather(*list(rec.retiring), return_exceptions=True)
+        if not rec.files:
+            shutil.rmtree(rec.directory, ignore_errors=True)
+        if self._link is not None:
+            self._link.emit(RecordingFinished(
+                room_id=rec.room_id, user_id=None, peer_id=None, time=utcnow(),
+                started=rec.started, ended=utcnow(), files=tuple(rec.files),
+                failed=tuple(rec.failed)))
