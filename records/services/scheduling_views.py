@@ -1,0 +1,423 @@
+"""Read models for the scheduling pages: inbox, agenda, session detail, calendar revision.
+
+Everything here reads through the same access rules as the services it complements; nothing
+here writes except through those services.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from .. import access
+from ..actor import Actor
+from ..errors import Conflict, NotFound
+from ..ical import CalendarAttendee, consultation_calendar
+from ..models import (
+    Attendance,
+    AuditEvent,
+    Case,
+    CaseStatus,
+    Consultation,
+    ConsultationCase,
+    ConsultationStatus,
+    Facility,
+    Minutes,
+    Participant,
+    ParticipantRole,
+    Role,
+    User,
+)
+from ..models.base import utcnow
+from . import consultations as consultations_svc
+from . import room_events
+
+# Cases a doctor may put into a new request.
+REQUESTABLE = (CaseStatus.draft, CaseStatus.submitted)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user as the scheduling pages show them."""
+
+    id: uuid.UUID
+    name: str
+    specialty: str
+    facility: str
+    role: Role
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantView:
+    """An invited person and their part in the session."""
+
+    person: Person
+    role: ParticipantRole
+    invited_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceView:
+    """One stay of one person in the room."""
+
+    person: Person
+    joined_at: datetime
+    left_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    """Another session that overlaps, for one participant."""
+
+    person: Person
+    other: Consultation
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """A line of the room's chat."""
+
+    name: str
+    text: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class ConsultationDetail:
+    """Everything the detail page shows about one consultation, for one actor."""
+
+    consultation: Consultation
+    host: Facility
+    requesting: Facility
+    requested_by: Person | None
+    can_manage: bool
+    is_chair: bool
+    may_join: bool
+    may_cancel: bool
+    cases: list[Case] = field(default_factory=list)
+    participants: list[ParticipantView] = field(default_factory=list)
+    attendance: list[AttendanceView] = field(default_factory=list)
+    chat: list[ChatView] = field(default_factory=list)
+    conflicts: list[ConflictView] = field(default_factory=list)
+    minutes: dict[uuid.UUID, Minutes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaItem:
+    """A session on the agenda, with the names the agenda shows."""
+
+    consultation: Consultation
+    host: str
+    requesting: str
+
+
+async def people(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Person]:
+    """Display details of some users, by id (names only; nothing clinical)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(User, Facility.name)
+        .join(Facility, col(Facility.id) == User.facility_id)
+        .where(col(User.id).in_(list(dict.fromkeys(user_ids))))
+    )
+    return {
+        user.id: Person(
+            id=user.id,
+            name=user.display_name,
+            specialty=user.specialty or "",
+            facility=facility_name,
+            role=Role(user.role),
+            email=user.email,
+        )
+        for user, facility_name in rows.all()
+    }
+
+
+async def facility_names(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Facility names by id."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Facility.id, Facility.name).where(col(Facility.id).in_(list(dict.fromkeys(ids))))
+    )
+    return {fid: name for fid, name in rows.all()}
+
+
+async def agenda(
+    *, session: AsyncSession, actor: Actor, start: datetime, end: datetime
+) -> list[AgendaItem]:
+    """Sessions the actor may see that start in [start, end), soonest first (a week at most)."""
+    page = await consultations_svc.list_consultations(
+        session=session, actor=actor, start=start, end=end, limit=200
+    )
+    items = [c for c in page.items if c.status != ConsultationStatus.cancelled]
+    names = await facility_names(
+        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
+    )
+    return [
+        AgendaItem(
+            consultation=c,
+            host=names.get(c.host_facility_id, ""),
+            requesting=names.get(c.requesting_facility_id, ""),
+        )
+        for c in items
+    ]
+
+
+async def inbox(*, session: AsyncSession, actor: Actor) -> list[AgendaItem]:
+    """Requests waiting for the actor: for a coordinator those their facility hosts."""
+    page = await consultations_svc.list_consultations(
+        session=session, actor=actor, status=ConsultationStatus.requested, limit=200
+    )
+    items = [c for c in page.items if access.can_manage(actor, c)]
+    items.sort(key=lambda c: c.created_at)
+    names = await facility_names(
+        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
+    )
+    return [
+        AgendaItem(c, names.get(c.host_facility_id, ""), names.get(c.requesting_facility_id, ""))
+        for c in items
+    ]
+
+
+async def overview(
+    *, session: AsyncSession, actor: Actor, status: ConsultationStatus | None = None
+) -> list[AgendaItem]:
+    """The latest consultations the actor may see (at most 200), with facility names."""
+    page = await consultations_svc.list_consultations(
+        session=session, actor=actor, status=status, limit=200
+    )
+    names = await facility_names(
+        session,
+        [c.host_facility_id for c in page.items] + [c.requesting_facility_id for c in page.items],
+    )
+    return [
+        AgendaItem(c, names.get(c.host_facility_id, ""), names.get(c.requesting_facility_id, ""))
+        for c in page.items
+    ]
+
+
+async def requestable_cases(*, session: AsyncSession, actor: Actor) -> list[Case]:
+    """Cases of the doctor's facility that may go into a new request (draft or submitted)."""
+    if actor.role != Role.doctor or actor.facility_id is None:
+        return []
+    open_cases = (
+        select(ConsultationCase.case_id)
+        .join(Consultation, col(Consultation.id) == ConsultationCase.consultation_id)
+        .where(col(Consultation.status).in_(consultations_svc.OPEN))
+    )
+    rows = await session.execute(
+        select(Case)
+        .where(
+            Case.facility_id == actor.facility_id,
+            col(Case.status).in_(REQUESTABLE),
+            col(Case.id).not_in(open_cases),
+        )
+        .order_by(col(Case.created_at).desc())
+        .limit(200)
+    )
+    return list(rows.scalars().all())
+
+
+async def _readable_cases(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, followup_days: int
+) -> list[Case]:
+    rows = await session.execute(
+        select(Case)
+        .join(ConsultationCase, col(ConsultationCase.case_id) == Case.id)
+        .where(
+            ConsultationCase.consultation_id == consultation_id,
+            access.cases_filter(actor, utcnow(), followup_days),
+        )
+        .order_by(col(Case.created_at))
+    )
+    return list(rows.scalars().all())
+
+
+async def _participants(
+    session: AsyncSession, consultation_id: uuid.UUID
+) -> list[tuple[Participant, Person]]:
+    parts = list(
+        (
+            await session.execute(
+                select(Participant)
+                .where(Participant.consultation_id == consultation_id)
+                .order_by(col(Participant.invited_at))
+            )
+        ).scalars().all()
+    )
+    who = await people(session, [p.user_id for p in parts])
+    return [(p, who[p.user_id]) for p in parts if p.user_id in who]
+
+
+async def _attendance(session: AsyncSession, consultation_id: uuid.UUID) -> list[AttendanceView]:
+    rows = list(
+        (
+            await session.execute(
+                select(Attendance)
+                .where(Attendance.consultation_id == consultation_id)
+                .order_by(col(Attendance.joined_at))
+            )
+        ).scalars().all()
+    )
+    who = await people(session, [a.user_id for a in rows])
+    return [
+        AttendanceView(who[a.user_id], a.joined_at, a.left_at, a.reason)
+        for a in rows
+        if a.user_id in who
+    ]
+
+
+async def conflicts_for(
+    *,
+    session: AsyncSession,
+    user_ids: list[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    exclude_id: uuid.UUID | None = None,
+) -> list[ConflictView]:
+    """Other sessions of these people that overlap [start, end), with their names."""
+    pairs = await consultations_svc.find_conflicts(
+        session=session, user_ids=user_ids, start=start, end=end, exclude_id=exclude_id
+    )
+    who = await people(session, [uid for uid, _ in pairs])
+    return [ConflictView(who[uid], other) for uid, other in pairs if uid in who]
+
+
+async def detail(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, followup_days: int = 30
+) -> ConsultationDetail:
+    """The detail page's view of a consultation; NotFound for those who may not see it."""
+    consultation = await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
+    )
+    host = await session.get(Facility, consultation.host_facility_id)
+    requesting = await session.get(Facility, consultation.requesting_facility_id)
+    if host is None or requesting is None:
+        raise NotFound("Không tìm thấy phiên hội chẩn")
+    requester = (
+        (await people(session, [consultation.requested_by])).get(consultation.requested_by)
+        if consultation.requested_by
+        else None
+    )
+    manage = access.can_manage(actor, consultation)
+    chair = await access.is_chair(session=session, actor=actor, consultation=consultation)
+    role = await access.room_role(session=session, actor=actor, consultation=consultation)
+    own_request = (
+        actor.user_id is not None
+        and consultation.requested_by == actor.user_id
+        and consultation.status == ConsultationStatus.requested
+    )
+    status = ConsultationStatus(consultation.status)
+    view = ConsultationDetail(
+        consultation=consultation,
+        host=host,
+        requesting=requesting,
+        requested_by=requester,
+        can_manage=manage,
+        is_chair=chair,
+        may_join=role is not None,
+        may_cancel=(manage and status in consultations_svc.OPEN and status != "live")
+        or own_request,
+    )
+    view.cases = await _readable_cases(session, actor, consultation.id, followup_days)
+    view.participants = [
+        ParticipantView(person, ParticipantRole(p.role), p.invited_at)
+        for p, person in await _participants(session, consultation.id)
+    ]
+    view.attendance = await _attendance(session, consultation.id)
+    view.chat = [
+        ChatView(name=name, text=m.text, at=m.at)
+        for m, name in await room_events.chat_log(
+            session=session, consultation_id=consultation.id, actor=actor,
+            followup_days=followup_days,
+        )
+    ]
+    start, end = consultation.scheduled_start, consultation.scheduled_end
+    if start is not None and end is not None and status in consultations_svc.BUSY:
+        view.conflicts = await conflicts_for(
+            session=session,
+            user_ids=[p.person.id for p in view.participants],
+            start=start,
+            end=end,
+            exclude_id=consultation.id,
+        )
+    readable = {c.id for c in view.cases}
+    rows = await session.execute(
+        select(Minutes).where(Minutes.consultation_id == consultation.id)
+    )
+    view.minutes = {m.case_id: m for m in rows.scalars().all() if m.case_id in readable}
+    return view
+
+
+def _when(raw: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+async def schedule_sequence(*, session: AsyncSession, consultation_id: uuid.UUID) -> int:
+    """The calendar SEQUENCE: how many times the session was moved or cancelled after its
+    first scheduling, read from the audit trail (which records every schedule and status)."""
+    rows = await session.execute(
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "consultation",
+            AuditEvent.object_id == str(consultation_id),
+            col(AuditEvent.action).in_(("update", "status")),
+        )
+        .order_by(col(AuditEvent.seq))
+    )
+    sequence = 0
+    last: tuple[datetime | None, datetime | None] | None = None
+    for event in rows.scalars().all():
+        detail = event.detail or {}
+        if event.action == "update" and "start" in detail:
+            times = (_when(detail.get("start")), _when(detail.get("end")))
+            if last is not None and times != last:
+                sequence += 1
+            last = times
+        elif event.action == "status" and detail.get("to") == ConsultationStatus.cancelled:
+            if last is not None:
+                sequence += 1
+    return sequence
+
+
+async def calendar_file(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    url: str | None = None,
+    followup_days: int = 30,
+) -> bytes:
+    """The ``.ics`` of a scheduled session for anyone who may see it; Conflict before that."""
+    consultation = await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
+    )
+    if consultation.scheduled_start is None or consultation.scheduled_end is None:
+        raise Conflict("Phiên hội chẩn chưa được lên lịch")
+    host = await session.get(Facility, consultation.host_facility_id)
+    attendees = [
+        CalendarAttendee(
+            name=person.name, email=person.email, chair=p.role == ParticipantRole.chair
+        )
+        for p, person in await _participants(session, consultation.id)
+    ]
+    return consultation_calendar(
+        consultation,
+        sequence=await schedule_sequence(session=session, consultation_id=consultation.id),
+        host_name=host.name if host is not None else "",
+        url=url,
+        attendees=attendees,
+    )

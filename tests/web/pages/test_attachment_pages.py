@@ -1,0 +1,146 @@
+"""Attachments in the browser: uploaded through the API as the page does, viewed inline."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import factories
+import pytest
+from aiohttp import FormData
+from pagetools import Site, csrf_of, running_site
+from PIL import Image
+from pydicom.data import get_testdata_file
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from records.models import Case
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture
+async def site(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Site]:
+    """The application with people of three facilities."""
+    async with running_site(engine, tmp_path) as running:
+        yield running
+
+
+def png_bytes() -> bytes:
+    """A small PNG photo."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+async def _case(site: Site) -> Case:
+    async with site.sessions() as s:
+        patient = await factories.patient(s, facility=site.district, full_name="Hoàng Thị Mai")
+        return await factories.case(s, patient=patient, author=site.users["doctor"])
+
+
+async def _upload(site: Site, case: Case, kind: str, name: str, data: bytes) -> dict[str, object]:
+    """Upload the way js/upload.js does: multipart to the API with the page's CSRF header."""
+    token = csrf_of(await site.page(f"/cases/{case.id}"))
+    form = FormData()
+    form.add_field("kind", kind)
+    form.add_field("description", "Tải lên từ trang hồ sơ")
+    form.add_field("file", data, filename=name)
+    resp = await site.client.post(
+        f"/api/v1/cases/{case.id}/attachments", data=form, headers={"X-CSRF-Token": token}
+    )
+    assert resp.status == 201, await resp.text()
+    body = await resp.json()
+    item = body["items"][0]
+    assert isinstance(item, dict)
+    return item
+
+
+async def test_an_image_is_listed_and_previewed(site: Site) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    item = await _upload(site, case, "photo", "tổn thương da.png", png_bytes())
+    html = await site.page(f"/cases/{case.id}")
+    assert "tổn thương da.png" in html
+    assert f"/attachments/{item['id']}/preview" in html
+    assert "Thêm tệp đính kèm" in html
+    view = await site.page(f"/attachments/{item['id']}")
+    assert 'class="preview-image"' in view and "Tải lên từ trang hồ sơ" in view
+    resp = await site.client.get(f"/attachments/{item['id']}/preview")
+    assert resp.status == 200 and resp.content_type in ("image/png", "image/jpeg")
+    image = Image.open(io.BytesIO(await resp.read()))
+    assert image.size == (64, 48)
+
+
+async def test_a_pdf_is_framed_by_our_own_viewer_only(site: Site) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    item = await _upload(site, case, "lab", "xét nghiệm máu.pdf", PDF)
+    view = await site.page(f"/attachments/{item['id']}")
+    assert f'<iframe class="preview-frame" src="/attachments/{item["id"]}/file"' in view
+    resp = await site.client.get(f"/attachments/{item['id']}/file")
+    assert resp.status == 200
+    assert await resp.read() == PDF
+    assert resp.headers["Content-Type"] == "application/pdf"
+    assert resp.headers["Content-Disposition"].startswith("inline")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in csp and "script-src" not in csp
+    # Every other response still refuses to be framed.
+    page = await site.client.get(f"/attachments/{item['id']}")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+async def test_a_dicom_study_is_shown_as_an_image_with_its_key_metadata(site: Site) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    data = Path(str(get_testdata_file("CT_small.dcm"))).read_bytes()
+    item = await _upload(site, case, "dicom", "ct-nguc.dcm", data)
+    view = await site.page(f"/attachments/{item['id']}")
+    assert "Thông tin DICOM" in view
+    assert "Kỹ thuật chụp" in view and "<dd>CT</dd>" in view
+    assert f'src="/attachments/{item["id"]}/preview"' in view
+    resp = await site.client.get(f"/attachments/{item['id']}/preview")
+    assert resp.status == 200 and resp.content_type == "image/png"
+    assert Image.open(io.BytesIO(await resp.read())).size[0] > 0
+
+
+async def test_another_facility_cannot_see_or_preview_an_attachment(site: Site) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    item = await _upload(site, case, "photo", "ảnh.png", png_bytes())
+    site.client.session.cookie_jar.clear()
+    await site.login("stranger")
+    for suffix in ("", "/preview", "/file"):
+        resp = await site.client.get(f"/attachments/{item['id']}{suffix}")
+        assert resp.status == 404, suffix
+        assert "ảnh.png" not in await resp.text()
+    status, _, _ = await site.post(f"/attachments/{item['id']}/delete", {})
+    assert status == 404
+
+
+async def test_a_doctor_removes_a_file_from_a_draft_case(site: Site) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    item = await _upload(site, case, "document", "giấy chuyển viện.pdf", PDF)
+    status, _, location = await site.post(f"/attachments/{item['id']}/delete", {})
+    assert status == 303 and location == f"/cases/{case.id}"
+    html = await site.page(location)
+    assert "Đã xóa tệp giấy chuyển viện.pdf" in html
+    assert "Xóa tệp đính kèm" in html
+    await site.page(f"/attachments/{item['id']}", status=404)
+
+
+async def test_a_file_that_is_not_what_it_claims_is_refused_in_vietnamese(site: Site) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    token = csrf_of(await site.page(f"/cases/{case.id}"))
+    form = FormData()
+    form.add_field("kind", "dicom")
+    form.add_field("file", PDF, filename="khong-phai-dicom.dcm")
+    resp = await site.client.post(
+        f"/api/v1/cases/{case.id}/attachments", data=form, headers={"X-CSRF-Token": token}
+    )
+    assert resp.status == 400
+    body = await resp.json()
+    assert "DICOM" in body["error"]["message"] or "DICOM" in str(body["error"].get("fields"))
+    assert "Chưa có tài liệu đính kèm." in await site.page(f"/cases/{case.id}")

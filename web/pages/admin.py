@@ -1,0 +1,567 @@
+"""Administration: facilities on the referral line, user accounts, and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from records import audit as audit_svc
+from records.actor import Actor
+from records.errors import Conflict, Invalid, RecordsError
+from records.models import (
+    Facility,
+    FacilityCreate,
+    FacilityLevel,
+    FacilityUpdate,
+    Role,
+    User,
+    UserCreate,
+    UserUpdate,
+)
+from records.services import auth as auth_svc
+from records.services import facilities as facilities_svc
+from records.services import provisioning
+from records.services import users as users_svc
+
+from ..i18n import LOCAL_TZ, N_, gettext
+from ..keys import sessions_key
+from ..security import require_actor
+from ..validation import parse
+from .common import (
+    PAGE_SIZE,
+    NavItem,
+    add_nav,
+    clean_form,
+    error_fields,
+    flash,
+    form_data,
+    page_offset,
+    pager,
+    parse_id,
+    render,
+    see_other,
+    url,
+)
+from .consultations import USER_ROLE_LABELS
+from .schedule import parse_local_date
+
+LEVEL_LABELS: dict[str, str] = {
+    FacilityLevel.commune: N_("Tuyến xã"),
+    FacilityLevel.district: N_("Tuyến huyện"),
+    FacilityLevel.provincial: N_("Tuyến tỉnh"),
+    FacilityLevel.central: N_("Tuyến trung ương"),
+}
+ACTION_LABELS: dict[str, str] = {
+    "login": N_("Đăng nhập"),
+    "login-failed": N_("Đăng nhập thất bại"),
+    "logout": N_("Đăng xuất"),
+    "view": N_("Xem"),
+    "download": N_("Tải xuống"),
+    "create": N_("Tạo mới"),
+    "update": N_("Cập nhật"),
+    "delete": N_("Xóa"),
+    "status": N_("Đổi trạng thái"),
+    "join": N_("Vào phòng"),
+    "leave": N_("Rời phòng"),
+    "admin": N_("Quản trị"),
+    "denied": N_("Bị từ chối"),
+    "export": N_("Xuất dữ liệu"),
+}
+OBJECT_LABELS: dict[str, str] = {
+    "api_token": N_("Mã truy cập API"),
+    "attachment": N_("Tệp đính kèm"),
+    "audit": N_("Nhật ký truy cập"),
+    "case": N_("Hồ sơ"),
+    "consultation": N_("Phiên hội chẩn"),
+    "facility": N_("Cơ sở y tế"),
+    "minutes": N_("Biên bản"),
+    "network_test": N_("Kiểm tra đường truyền"),
+    "patient": N_("Bệnh nhân"),
+    "user": N_("Người dùng"),
+}
+ADMINS = frozenset({Role.admin})
+USER_NOT_FOUND = "Không tìm thấy người dùng"
+FACILITY_NOT_FOUND = "Không tìm thấy cơ sở y tế"
+
+
+def _admin(request: web.Request) -> Actor:
+    who = require_actor(request)
+    facilities_svc.require_admin(who)
+    return who
+
+
+def _labels(request: web.Request, labels: dict[str, str]) -> dict[str, str]:
+    return {k: gettext(request, v) for k, v in labels.items()}
+
+
+def _errors(request: web.Request, exc: RecordsError) -> dict[str, str]:
+    return {k: gettext(request, v) for k, v in error_fields(exc).items()}
+
+
+def _as_text(model: BaseModel | None, names: tuple[str, ...]) -> dict[str, str]:
+    if model is None:
+        return dict.fromkeys(names, "")
+    return {
+        n: "" if getattr(model, n, None) is None else str(getattr(model, n)) for n in names
+    }
+
+
+async def _facilities(request: web.Request) -> list[Facility]:
+    async with request.app[sessions_key]() as session:
+        return (await facilities_svc.list_facilities(session=session, limit=200)).items
+
+
+def _facility_options(facilities: list[Facility], skip: uuid.UUID | None = None) -> list[Any]:
+    return [(str(f.id), f"{f.name} ({f.code})") for f in facilities if f.id != skip]
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """The administration starts with the users."""
+    _admin(request)
+    raise see_other(url(request, "admin-users"))
+
+
+# Facilities ---------------------------------------------------------------------------------------
+
+FACILITY_FIELDS = ("code", "name", "level", "address", "parent_id")
+
+
+async def facility_list(request: web.Request) -> web.StreamResponse:
+    """Every facility, highest level first, with its parent on the referral line."""
+    _admin(request)
+    q = request.query.get("q", "").strip()
+    raw_level = request.query.get("level", "")
+    level = FacilityLevel(raw_level) if raw_level in LEVEL_LABELS else None
+    offset = page_offset(request)
+    async with request.app[sessions_key]() as session:
+        result = await facilities_svc.list_facilities(
+            session=session, level=level, q=q or None, limit=PAGE_SIZE, offset=offset
+        )
+        everything = await facilities_svc.list_facilities(session=session, limit=200)
+    names = {f.id: f.name for f in everything.items}
+    context = {
+        "items": result.items,
+        "names": names,
+        "q": q,
+        "level": level or "",
+        "level_labels": _labels(request, LEVEL_LABELS),
+        "page": pager(
+            request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
+        ),
+    }
+    return await render(request, "admin/facilities.html", context)
+
+
+async def _facility_form(
+    request: web.Request,
+    *,
+    facility: Facility | None,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    facilities = await _facilities(request)
+    context = {
+        "facility": facility,
+        "values": values,
+        "errors": errors or {},
+        "error": error,
+        "level_options": list(_labels(request, LEVEL_LABELS).items()),
+        "parent_options": _facility_options(facilities, facility.id if facility else None),
+    }
+    return await render(request, "admin/facility_form.html", context, status=status)
+
+
+async def facility_new(request: web.Request) -> web.StreamResponse:
+    """The form for a new facility."""
+    _admin(request)
+    return await _facility_form(request, facility=None, values=_as_text(None, FACILITY_FIELDS))
+
+
+async def facility_create(request: web.Request) -> web.StreamResponse:
+    """Create a facility; a duplicate code or a parent not higher up is a field error."""
+    who = _admin(request)
+    raw = await form_data(request)
+    values = {k: raw.get(k, "").strip() for k in FACILITY_FIELDS}
+    try:
+        data = parse(FacilityCreate, clean_form(values, ("address", "parent_id")))
+        async with request.app[sessions_key]() as session:
+            facility = await facilities_svc.create_facility(session=session, data=data, actor=who)
+    except (Invalid, Conflict) as exc:
+        return await _facility_form(
+            request, facility=None, values=values, errors=_errors(request, exc),
+            error=gettext(request, exc.message), status=409 if isinstance(exc, Conflict) else 400,
+        )
+    response = see_other(url(request, "admin-facilities"))
+    flash(request, response, gettext(request, "Đã thêm cơ sở %(name)s", name=facility.name))
+    return response
+
+
+async def facility_edit(request: web.Request) -> web.StreamResponse:
+    """The form for changing a facility's name, address and parent."""
+    _admin(request)
+    facility_id = parse_id(request.match_info["id"], FACILITY_NOT_FOUND)
+    async with request.app[sessions_key]() as session:
+        facility = await facilities_svc.get_facility(session=session, facility_id=facility_id)
+    return await _facility_form(
+        request, facility=facility, values=_as_text(facility, FACILITY_FIELDS)
+    )
+
+
+async def facility_update(request: web.Request) -> web.StreamResponse:
+    """Save a facility; its code and level stay as they were created."""
+    who = _admin(request)
+    facility_id = parse_id(request.match_info["id"], FACILITY_NOT_FOUND)
+    raw = await form_data(request)
+    async with request.app[sessions_key]() as session:
+        facility = await facilities_svc.get_facility(session=session, facility_id=facility_id)
+    values = _as_text(facility, FACILITY_FIELDS)
+    values.update({k: raw.get(k, "").strip() for k in ("name", "address", "parent_id")})
+    try:
+        data = parse(
+            FacilityUpdate,
+            clean_form(
+                {k: values[k] for k in ("name", "address", "parent_id")}, ("address", "parent_id")
+            ),
+        )
+        async with request.app[sessions_key]() as session:
+            await facilities_svc.update_facility(
+                session=session, facility_id=facility_id, data=data, actor=who
+            )
+    except (Invalid, Conflict) as exc:
+        return await _facility_form(
+            request, facility=facility, values=values, errors=_errors(request, exc),
+            error=gettext(request, exc.message), status=409 if isinstance(exc, Conflict) else 400,
+        )
+    response = see_other(url(request, "admin-facilities"))
+    flash(request, response, gettext(request, "Đã lưu cơ sở %(name)s", name=values["name"]))
+    return response
+
+
+# Users --------------------------------------------------------------------------------------------
+
+USER_FIELDS = (
+    "username", "full_name", "title", "role", "specialty", "email", "phone", "facility_id",
+)
+USER_OPTIONAL = ("specialty", "email", "phone")
+
+
+async def user_list(request: web.Request) -> web.StreamResponse:
+    """Users by name, filtered by text, role and facility; disabled accounts included."""
+    who = _admin(request)
+    q = request.query.get("q", "").strip()
+    raw_role = request.query.get("role", "")
+    role = Role(raw_role) if raw_role in USER_ROLE_LABELS else None
+    raw_facility = request.query.get("facility_id", "")
+    try:
+        facility_id = uuid.UUID(raw_facility) if raw_facility else None
+    except ValueError:
+        facility_id = None
+    offset = page_offset(request)
+    async with request.app[sessions_key]() as session:
+        result = await users_svc.list_users(
+            session=session, actor=who, role=role, facility_id=facility_id, q=q or None,
+            include_inactive=True, limit=PAGE_SIZE, offset=offset,
+        )
+    facilities = await _facilities(request)
+    context = {
+        "items": result.items,
+        "names": {f.id: f.name for f in facilities},
+        "facility_options": _facility_options(facilities),
+        "filters": {"q": q, "role": role or "", "facility_id": raw_facility},
+        "role_labels": _labels(request, USER_ROLE_LABELS),
+        "page": pager(
+            request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
+        ),
+    }
+    return await render(request, "admin/users.html", context)
+
+
+async def _user_new_form(
+    request: web.Request,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    context = {
+        "values": values,
+        "errors": errors or {},
+        "error": error,
+        "role_options": list(_labels(request, USER_ROLE_LABELS).items()),
+        "facility_options": _facility_options(await _facilities(request)),
+    }
+    return await render(request, "admin/user_new.html", context, status=status)
+
+
+async def user_new(request: web.Request) -> web.StreamResponse:
+    """The form for a new account with its first password."""
+    _admin(request)
+    values = _as_text(None, USER_FIELDS)
+    values["title"] = "BS."
+    return await _user_new_form(request, values)
+
+
+async def user_create(request: web.Request) -> web.StreamResponse:
+    """Create an account; a weak password or a taken username is a field error."""
+    who = _admin(request)
+    raw = await form_data(request)
+    values = {k: raw.get(k, "").strip() for k in USER_FIELDS}
+    password = raw.get("password", "")
+    try:
+        fields: dict[str, str] = {}
+        if not password:
+            fields["password"] = "Trường này là bắt buộc"
+        data = None
+        try:
+            data = parse(UserCreate, clean_form(values, USER_OPTIONAL))
+        except Invalid as exc:
+            fields = {**exc.fields, **fields}
+        if fields or data is None:
+            raise Invalid(
+                "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu",
+                fields=fields,
+            )
+        async with request.app[sessions_key]() as session:
+            try:
+                user = await provisioning.create_user_with_password(
+                    session=session, data=data, password=password, actor=who
+                )
+            except Invalid as exc:
+                if exc.fields:
+                    raise
+                # The password rules speak about the password field.
+                raise Invalid(exc.message, fields={"password": exc.message}) from None
+    except (Invalid, Conflict) as exc:
+        return await _user_new_form(
+            request, values, _errors(request, exc), gettext(request, exc.message),
+            status=409 if isinstance(exc, Conflict) else 400,
+        )
+    response = see_other(url(request, "admin-user", id=str(user.id)))
+    flash(request, response, gettext(request, "Đã tạo tài khoản %(name)s", name=user.username))
+    return response
+
+
+async def _user_page(
+    request: web.Request,
+    user: User,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    facilities = await _facilities(request)
+    context = {
+        "account": user,
+        "facility_name": next((f.name for f in facilities if f.id == user.facility_id), ""),
+        "values": values or _as_text(user, USER_FIELDS),
+        "errors": errors or {},
+        "error": error,
+        "role_options": list(_labels(request, USER_ROLE_LABELS).items()),
+        "facility_options": _facility_options(facilities),
+        "is_self": require_actor(request).user_id == user.id,
+    }
+    return await render(request, "admin/user.html", context, status=status)
+
+
+async def _get_user(request: web.Request, who: Actor) -> User:
+    user_id = parse_id(request.match_info["id"], USER_NOT_FOUND)
+    async with request.app[sessions_key]() as session:
+        return await users_svc.get_user(session=session, user_id=user_id, actor=who)
+
+
+async def user_edit(request: web.Request) -> web.StreamResponse:
+    """One account: details, role and facility, and the security actions."""
+    who = _admin(request)
+    return await _user_page(request, await _get_user(request, who))
+
+
+async def user_update(request: web.Request) -> web.StreamResponse:
+    """Save an account's details; errors keep what was typed."""
+    who = _admin(request)
+    user = await _get_user(request, who)
+    raw = await form_data(request)
+    values = _as_text(user, USER_FIELDS)
+    editable = ("full_name", "title", "role", "specialty", "email", "phone", "facility_id")
+    values.update({k: raw.get(k, "").strip() for k in editable})
+    try:
+        data = parse(UserUpdate, clean_form({k: values[k] for k in editable}, USER_OPTIONAL))
+        async with request.app[sessions_key]() as session:
+            user = await users_svc.update_user(
+                session=session, user_id=user.id, data=data, actor=who
+            )
+    except (Invalid, Conflict) as exc:
+        return await _user_page(
+            request, user, values=values, errors=_errors(request, exc),
+            error=gettext(request, exc.message), status=409 if isinstance(exc, Conflict) else 400,
+        )
+    response = see_other(url(request, "admin-user", id=str(user.id)))
+    flash(request, response, gettext(request, "Đã lưu tài khoản"))
+    return response
+
+
+async def user_active(request: web.Request) -> web.StreamResponse:
+    """Disable an account (its sessions end at once) or enable it again."""
+    who = _admin(request)
+    user = await _get_user(request, who)
+    raw = await form_data(request)
+    active = raw.get("active") == "1"
+    try:
+        async with request.app[sessions_key]() as session:
+            await users_svc.set_active(session=session, user_id=user.id, active=active, actor=who)
+    except Conflict as exc:
+        return await _user_page(request, user, error=gettext(request, exc.message), status=409)
+    response = see_other(url(request, "admin-user", id=str(user.id)))
+    if active:
+        flash(request, response, gettext(request, "Đã mở lại tài khoản"))
+    else:
+        message = "Đã khóa tài khoản và kết thúc mọi phiên đăng nhập"
+        flash(request, response, gettext(request, message))
+    return response
+
+
+async def user_password(request: web.Request) -> web.StreamResponse:
+    """Set a new password; every session and token of the user ends."""
+    who = _admin(request)
+    user = await _get_user(request, who)
+    raw = await form_data(request)
+    password = raw.get("new_password", "")
+    try:
+        if not password:
+            raise Invalid(
+                "Trường này là bắt buộc", fields={"new_password": "Trường này là bắt buộc"}
+            )
+        async with request.app[sessions_key]() as session:
+            await auth_svc.reset_password(
+                session=session, user_id=user.id, new_password=password, actor=who
+            )
+    except Invalid as exc:
+        return await _user_page(
+            request, user, errors=_errors(request, exc), error=gettext(request, exc.message),
+            status=400,
+        )
+    response = see_other(url(request, "admin-user", id=str(user.id)))
+    message = "Đã đặt lại mật khẩu. Mọi phiên đăng nhập đã kết thúc"
+    flash(request, response, gettext(request, message))
+    return response
+
+
+async def user_sessions(request: web.Request) -> web.StreamResponse:
+    """Sign the user out everywhere: browser sessions and API tokens."""
+    who = _admin(request)
+    user = await _get_user(request, who)
+    async with request.app[sessions_key]() as session:
+        count = await auth_svc.end_all_sessions(session=session, user_id=user.id, actor=who)
+    response = see_other(url(request, "admin-user", id=str(user.id)))
+    flash(
+        request,
+        response,
+        gettext(request, "Đã kết thúc %(count)d phiên đăng nhập", count=count),
+    )
+    return response
+
+
+async def user_unlock(request: web.Request) -> web.StreamResponse:
+    """Lift the lock that repeated failed sign-ins put on the account."""
+    who = _admin(request)
+    user = await _get_user(request, who)
+    async with request.app[sessions_key]() as session:
+        await auth_svc.unlock_user(session=session, user_id=user.id, actor=who)
+    response = see_other(url(request, "admin-user", id=str(user.id)))
+    flash(request, response, gettext(request, "Đã mở khóa đăng nhập"))
+    return response
+
+
+# Audit log ----------------------------------------------------------------------------------------
+
+
+def _audit_filters(request: web.Request) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """Service filters, the values typed (to show back) and field errors."""
+    typed = {
+        k: request.query.get(k, "").strip()
+        for k in ("user_id", "patient_id", "since", "until", "action")
+    }
+    errors: dict[str, str] = {}
+    filters: dict[str, Any] = {}
+    for name in ("user_id", "patient_id"):
+        if typed[name]:
+            try:
+                filters[name] = uuid.UUID(typed[name])
+            except ValueError:
+                errors[name] = gettext(request, "Mã định danh không hợp lệ")
+    for name in ("since", "until"):
+        if typed[name]:
+            day = parse_local_date(typed[name])
+            if day is None:
+                errors[name] = gettext(request, "Ngày không hợp lệ (ngày/tháng/năm)")
+                continue
+            start = datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
+            # "Until" a day includes that whole day.
+            filters[name] = start + timedelta(days=1) if name == "until" else start
+    if typed["action"]:
+        if typed["action"] in ACTION_LABELS:
+            filters["action"] = typed["action"]
+        else:
+            errors["action"] = gettext(request, "Giá trị không hợp lệ")
+    return filters, typed, errors
+
+
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    """Audit events, newest first, filtered by person, patient, day and action; CSV export."""
+    who = _admin(request)
+    filters, typed, errors = _audit_filters(request)
+    offset = page_offset(request)
+    async with request.app[sessions_key]() as session:
+        result = await audit_svc.list_events(
+            session=session, actor=who, limit=PAGE_SIZE, offset=offset, **filters
+        )
+        people = await users_svc.list_users(
+            session=session, actor=who, include_inactive=True, limit=200
+        )
+    csv_query = {
+        k: (v.isoformat() if isinstance(v, datetime) else str(v)) for k, v in filters.items()
+    }
+    context = {
+        "events": result.items,
+        "values": typed,
+        "errors": errors,
+        "user_options": [(str(u.id), f"{u.display_name} ({u.username})") for u in people.items],
+        "action_options": list(_labels(request, ACTION_LABELS).items()),
+        "action_labels": _labels(request, ACTION_LABELS),
+        "object_labels": _labels(request, OBJECT_LABELS),
+        "csv_url": url(request, "api-audit-csv", query=csv_query),
+        "page": pager(
+            request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
+        ),
+    }
+    return await render(request, "admin/audit.html", context, status=400 if errors else 200)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the administration pages."""
+    r = app.router
+    r.add_get("/admin", index, name="admin")
+    r.add_get("/admin/facilities", facility_list, name="admin-facilities")
+    r.add_get("/admin/facilities/new", facility_new, name="admin-facility-new")
+    r.add_post("/admin/facilities/new", facility_create, name="admin-facility-create")
+    r.add_get("/admin/facilities/{id}", facility_edit, name="admin-facility")
+    r.add_post("/admin/facilities/{id}", facility_update, name="admin-facility-update")
+    r.add_get("/admin/users", user_list, name="admin-users")
+    r.add_get("/admin/users/new", user_new, name="admin-user-new")
+    r.add_post("/admin/users/new", user_create, name="admin-user-create")
+    r.add_get("/admin/users/{id}", user_edit, name="admin-user")
+    r.add_post("/admin/users/{id}", user_update, name="admin-user-update")
+    r.add_post("/admin/users/{id}/active", user_active, name="admin-user-active")
+    r.add_post("/admin/users/{id}/password", user_password, name="admin-user-password")
+    r.add_post("/admin/users/{id}/sessions", user_sessions, name="admin-user-sessions")
+    r.add_post("/admin/users/{id}/unlock", user_unlock, name="admin-user-unlock")
+    r.add_get("/admin/audit", audit_page, name="admin-audit")
+    add_nav(app, NavItem("admin-users", N_("Người dùng"), ADMINS, order=80))
+    add_nav(app, NavItem("admin-facilities", N_("Cơ sở y tế"), ADMINS, order=81))
+    add_nav(app, NavItem("admin-audit", N_("Nhật ký truy cập"), ADMINS, order=82))

@@ -1,0 +1,161 @@
+"""Attachments in the browser: a viewer page, inline files for it, DICOM previews, removal.
+
+Uploads go to the JSON API (``POST /api/v1/cases/{id}/attachments``) from ``js/upload.js``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from records.models import Attachment, AttachmentKind, CaseStatus, Role
+from records.services import attachments as attachments_svc
+from records.services import cases as cases_svc
+
+from ..api.attachments import stream_attachment
+from ..i18n import gettext
+from ..keys import blobs_key, config_key, sessions_key
+from ..security import require_actor
+from .common import flash, parse_id, render, see_other, url
+
+NOT_FOUND = "Không tìm thấy tệp đính kèm"
+# Types a browser may show inside our page; anything else is only offered as a download.
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
+PREVIEW_TYPES = frozenset(
+    {"application/dicom", "image/png", "image/jpeg", "image/gif", "image/webp"}
+)
+# The inline file lives in a frame of our own viewer page, and runs nothing itself.
+INLINE_CSP = (
+    "default-src 'none'; img-src 'self' data: blob:; style-src 'unsafe-inline'; "
+    "object-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
+_frame_csp_key = web.RequestKey("attachment_frame_csp", str)
+# The DICOM facts worth showing, in reading order.
+DICOM_FIELDS = (
+    "modality",
+    "study_date",
+    "study_description",
+    "series_description",
+    "body_part",
+    "rows",
+    "columns",
+    "frames",
+    "institution",
+    "manufacturer",
+)
+
+
+def preview_kind(attachment: Attachment) -> str:
+    """How the viewer shows a file: ``image`` (via the preview), ``pdf`` (framed), or ``none``."""
+    if attachment.content_type == "application/pdf":
+        return "pdf"
+    if attachment.content_type in PREVIEW_TYPES:
+        return "image"
+    return "none"
+
+
+def dicom_facts(attachment: Attachment) -> list[tuple[str, Any]]:
+    """The key DICOM metadata present on an attachment, as (key, value) pairs."""
+    meta = attachment.meta or {}
+    return [(key, meta[key]) for key in DICOM_FIELDS if meta.get(key) not in (None, "")]
+
+
+async def attachment_view(request: web.Request) -> web.StreamResponse:
+    """A file of a case shown in the page: image, PDF or DICOM image with its metadata."""
+    actor = require_actor(request)
+    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
+    followup = request.app[config_key].followup_days
+    async with request.app[sessions_key]() as session:
+        attachment = await attachments_svc.get_attachment(
+            session=session, actor=actor, attachment_id=attachment_id, followup_days=followup
+        )
+        case = await cases_svc.get_case(
+            session=session, case_id=attachment.case_id, actor=actor, followup_days=followup
+        )
+    can_remove = (
+        actor.role == Role.doctor
+        and actor.facility_id == case.facility_id
+        and case.status in (CaseStatus.draft, CaseStatus.submitted)
+        and attachment.kind != AttachmentKind.recording
+    )
+    context = {
+        "attachment": attachment,
+        "case": case,
+        "preview": preview_kind(attachment),
+        "dicom": dicom_facts(attachment) if attachment.kind == AttachmentKind.dicom else [],
+        "can_remove": can_remove,
+    }
+    return await render(request, "cases/attachment.html", context)
+
+
+async def attachment_file(request: web.Request) -> web.StreamResponse:
+    """The file itself, inline when a browser can show it safely (audited as a download)."""
+    actor = require_actor(request)
+    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
+    async with request.app[sessions_key]() as session:
+        attachment = await attachments_svc.get_attachment(
+            session=session,
+            actor=actor,
+            attachment_id=attachment_id,
+            followup_days=request.app[config_key].followup_days,
+        )
+    inline = attachment.content_type in INLINE_TYPES
+    if inline:
+        request[_frame_csp_key] = INLINE_CSP
+    return await stream_attachment(request, disposition="inline" if inline else "attachment")
+
+
+async def _allow_framing(request: web.Request, response: web.StreamResponse) -> None:
+    """Let our own viewer page frame an inline file; runs after the security headers are set."""
+    csp = request.get(_frame_csp_key)
+    if csp is not None:
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+
+
+async def attachment_preview(request: web.Request) -> web.StreamResponse:
+    """A PNG/JPEG the browser can show: a DICOM image rendered, a large photo scaled down."""
+    actor = require_actor(request)
+    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
+    async with request.app[sessions_key]() as session:
+        data, content_type = await attachments_svc.preview(
+            session=session,
+            blobs=request.app[blobs_key],
+            actor=actor,
+            attachment_id=attachment_id,
+            followup_days=request.app[config_key].followup_days,
+        )
+    return web.Response(
+        body=data,
+        content_type=content_type,
+        headers={"Content-Disposition": "inline", "Cache-Control": "private, no-store"},
+    )
+
+
+async def attachment_delete(request: web.Request) -> web.StreamResponse:
+    """Remove a file from a case that is still being prepared."""
+    actor = require_actor(request)
+    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
+    followup = request.app[config_key].followup_days
+    async with request.app[sessions_key]() as session:
+        attachment = await attachments_svc.get_attachment(
+            session=session, actor=actor, attachment_id=attachment_id, followup_days=followup
+        )
+        case_id = attachment.case_id
+        filename = attachment.filename
+        await attachments_svc.delete(
+            session=session, blobs=request.app[blobs_key], actor=actor, attachment_id=attachment_id
+        )
+    response = see_other(url(request, "case", id=str(case_id)))
+    flash(request, response, gettext(request, "Đã xóa tệp %(name)s", name=filename))
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the attachment viewer, its inline file and preview, and removal."""
+    app.router.add_get("/attachments/{id}", attachment_view, name="attachment-view")
+    app.router.add_get("/attachments/{id}/file", attachment_file, name="attachment-file")
+    app.router.add_get("/attachments/{id}/preview", attachment_preview, name="attachment-preview")
+    app.router.add_post("/attachments/{id}/delete", attachment_delete, name="attachment-delete")
+    app.on_response_prepare.append(_allow_framing)

@@ -1,0 +1,94 @@
+"""The home page of each role: upcoming sessions, requests waiting, recent cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from records.models import Case, Consultation, ConsultationStatus, Role
+from records.models.base import utcnow
+from records.services import cases as cases_svc
+from records.services import consultations as consultations_svc
+
+from ..i18n import N_
+from ..keys import config_key, sessions_key
+from ..security import require_actor
+from .common import NavItem, add_nav, render, url
+
+# The Join button becomes active this long before the scheduled start.
+JOIN_EARLY = timedelta(minutes=10)
+RECENT_CASES = 8
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """An upcoming session as the home page lists it."""
+
+    consultation: Consultation
+    join_from: datetime
+    can_join: bool
+    room_url: str | None
+    detail_url: str | None
+
+
+def session_views(
+    request: web.Request, items: list[Consultation], now: datetime
+) -> list[SessionView]:
+    """Upcoming sessions with when their Join button turns active."""
+    views = []
+    has_room = "room" in request.app.router
+    has_detail = "consultation" in request.app.router
+    for c in items:
+        start = c.scheduled_start or now
+        join_from = start - JOIN_EARLY
+        views.append(
+            SessionView(
+                consultation=c,
+                join_from=join_from,
+                can_join=c.status == ConsultationStatus.live or now >= join_from,
+                room_url=url(request, "room", id=str(c.id)) if has_room else None,
+                detail_url=url(request, "consultation", id=str(c.id)) if has_detail else None,
+            )
+        )
+    return views
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    """What needs the user's attention today."""
+    actor = require_actor(request)
+    now = utcnow()
+    waiting: list[Consultation] = []
+    recent: list[Case] = []
+    upcoming: list[Consultation] = []
+    followup = request.app[config_key].followup_days
+    async with request.app[sessions_key]() as session:
+        if actor.role != Role.admin:
+            upcoming = await consultations_svc.upcoming_for(
+                session=session, actor=actor, now=now, limit=10
+            )
+            requested = await consultations_svc.list_consultations(
+                session=session, actor=actor, status=ConsultationStatus.requested, limit=50
+            )
+            if actor.role == Role.coordinator:
+                waiting = [c for c in requested.items if c.host_facility_id == actor.facility_id]
+            elif actor.role == Role.doctor:
+                waiting = [c for c in requested.items if c.requested_by == actor.user_id]
+            page = await cases_svc.list_cases(
+                session=session, actor=actor, limit=RECENT_CASES, followup_days=followup
+            )
+            recent = page.items
+    context = {
+        "sessions": session_views(request, upcoming, now),
+        "waiting": waiting,
+        "recent_cases": recent,
+        "now": now,
+    }
+    return await render(request, "home/index.html", context)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the home page."""
+    app.router.add_get("/", home, name="home")
+    add_nav(app, NavItem("home", N_("Trang chủ"), order=0))

@@ -1,0 +1,181 @@
+"""The week agenda of sessions and each session's calendar file (.ics)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from aiohttp import web
+
+from records.errors import Invalid
+from records.models import Role
+from records.services import scheduling_views as views
+
+from ..i18n import LOCAL_TZ, N_, gettext
+from ..keys import config_key, sessions_key
+from ..security import require_actor
+from .common import NavItem, add_nav, parse_id, render, url
+
+# Monday first, as Vietnamese calendars print the week ("Thứ Hai" … "Chủ Nhật").
+DAY_NAMES = (
+    N_("Thứ Hai"),
+    N_("Thứ Ba"),
+    N_("Thứ Tư"),
+    N_("Thứ Năm"),
+    N_("Thứ Sáu"),
+    N_("Thứ Bảy"),
+    N_("Chủ Nhật"),
+)
+_DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+_HM = re.compile(r"^\s*(\d{1,2})[:hg](\d{2})\s*$")
+
+
+def parse_local_date(text: str) -> date | None:
+    """A date typed as 2026-11-30 (date inputs) or 30/11/2026 (by hand); None if unreadable."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    match = _DMY.match(text)
+    try:
+        if match:
+            return date(int(match[3]), int(match[2]), int(match[1]))
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def parse_local_time(text: str) -> time | None:
+    """A time of day typed as 14:30 (or 14h30); None if unreadable."""
+    match = _HM.match((text or "").strip())
+    if not match:
+        return None
+    try:
+        return time(int(match[1]), int(match[2]))
+    except ValueError:
+        return None
+
+
+def local_moment(
+    date_text: str, time_text: str, *, date_field: str, time_field: str, required: bool = True
+) -> datetime | None:
+    """A moment in Asia/Ho_Chi_Minh from a date and a time field, or Invalid naming the field."""
+    if not (date_text or "").strip() and not (time_text or "").strip() and not required:
+        return None
+    fields: dict[str, str] = {}
+    day = parse_local_date(date_text)
+    at = parse_local_time(time_text)
+    if day is None:
+        fields[date_field] = (
+            "Trường này là bắt buộc" if not (date_text or "").strip()
+            else "Ngày không hợp lệ (ngày/tháng/năm)"
+        )
+    if at is None:
+        fields[time_field] = (
+            "Trường này là bắt buộc" if not (time_text or "").strip()
+            else "Giờ không hợp lệ (giờ:phút)"
+        )
+    if day is None or at is None:
+        raise Invalid(
+            "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu", fields=fields
+        )
+    return datetime.combine(day, at, tzinfo=LOCAL_TZ)
+
+
+def week_of(day: date) -> date:
+    """The Monday of the week a day falls in."""
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass
+class AgendaDay:
+    """One column of the week: a day and its sessions."""
+
+    day: date
+    name: str
+    today: bool
+    items: list[views.AgendaItem] = field(default_factory=list)
+
+
+async def agenda_page(request: web.Request) -> web.StreamResponse:
+    """Sessions of one week (Monday to Sunday, local time), with links to move week by week."""
+    who = require_actor(request)
+    today = datetime.now(LOCAL_TZ).date()
+    raw = request.query.get("week", "")
+    picked = parse_local_date(raw) if raw else today
+    error = None
+    if picked is None:
+        error = gettext(request, "Ngày không hợp lệ (ngày/tháng/năm)")
+        picked = today
+    monday = week_of(picked)
+    start = datetime.combine(monday, time(0), tzinfo=LOCAL_TZ)
+    end = start + timedelta(days=7)
+    async with request.app[sessions_key]() as session:
+        items = await views.agenda(session=session, actor=who, start=start, end=end)
+    days = [
+        AgendaDay(
+            day=monday + timedelta(days=i),
+            name=gettext(request, DAY_NAMES[i]),
+            today=monday + timedelta(days=i) == today,
+        )
+        for i in range(7)
+    ]
+    for item in items:
+        when = item.consultation.scheduled_start
+        if when is None:
+            continue
+        index = (when.astimezone(LOCAL_TZ).date() - monday).days
+        if 0 <= index < 7:
+            days[index].items.append(item)
+    here = url(request, "schedule")
+    context = {
+        "days": days,
+        "monday": monday,
+        "sunday": monday + timedelta(days=6),
+        "total": len(items),
+        "error": error,
+        "picked": picked.isoformat(),
+        "prev_url": f"{here}?week={(monday - timedelta(days=7)).isoformat()}",
+        "next_url": f"{here}?week={(monday + timedelta(days=7)).isoformat()}",
+        "this_week_url": here,
+    }
+    return await render(request, "consultations/agenda.html", context)
+
+
+async def calendar_file(request: web.Request) -> web.StreamResponse:
+    """The session as an iCalendar file (Asia/Ho_Chi_Minh); the same UID on every download."""
+    who = require_actor(request)
+    consultation_id = parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn")
+    page_url = str(request.url.with_path(url(request, "consultation", id=str(consultation_id))))
+    async with request.app[sessions_key]() as session:
+        body = await views.calendar_file(
+            session=session,
+            actor=who,
+            consultation_id=consultation_id,
+            url=page_url.split("?")[0],
+            followup_days=request.app[config_key].followup_days,
+        )
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="hoi-chan-{consultation_id}.ics"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the agenda and the calendar download."""
+    app.router.add_get("/schedule", agenda_page, name="schedule")
+    app.router.add_get("/consultations/{id}/calendar.ics", calendar_file, name="consultation-ics")
+    add_nav(
+        app,
+        NavItem(
+            "schedule",
+            N_("Lịch hội chẩn"),
+            frozenset({Role.coordinator, Role.doctor, Role.specialist}),
+            order=30,
+        ),
+    )

@@ -1,0 +1,431 @@
+// The room's DOM: views, participant tiles, lists, controls, banners. No WebRTC code here.
+// User actions are reported as "action" events ({action, peerId, tab, value}) from elements
+// carrying data-action, so the wiring lives in main.js.
+
+const $ = (id) => document.getElementById(id);
+
+/** Fill "{name}"-style placeholders. */
+export function fmt(text, values = {}) {
+  return String(text).replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+}
+
+function initials(name) {
+  const words = String(name || "").replace(/^(BS|PGS|GS|TS|ThS|CN|ĐD|KTV)[.\s]+/i, "").trim().split(/\s+/);
+  const last = words[words.length - 1] || "";
+  return last.slice(0, 2).toUpperCase();
+}
+
+/** The title to show beside the name, unless the display name already starts with it. */
+function titleOf(peer) {
+  const title = String(peer.title || "").trim();
+  return title && !String(peer.name || "").startsWith(title) ? title : "";
+}
+
+export class RoomUI extends EventTarget {
+  constructor(root, strings) {
+    super();
+    this.root = root;
+    this.S = strings;
+    this.grid = $("room-grid");
+    this.tileTemplate = $("room-tile-template");
+    this.tiles = new Map();
+    this.speaking = null;
+    this.toastTimer = null;
+    root.addEventListener("click", (ev) => {
+      const el = ev.target.closest("[data-action]");
+      if (!el || !root.contains(el) || el.disabled) return;
+      if (el.tagName === "SELECT" || el.tagName === "INPUT") return;
+      ev.preventDefault();
+      const detail = { action: el.dataset.action, peerId: el.dataset.peerId || null, tab: el.dataset.tab || null };
+      if (detail.action === "tab") this.showTab(detail.tab);
+      this.dispatchEvent(new CustomEvent("action", { detail }));
+    });
+  }
+
+  // ---- views -------------------------------------------------------------------------------
+
+  /** prejoin | lobby | call | ended */
+  setView(view) {
+    this.root.dataset.state = view;
+  }
+
+  /** The one-line status under the title (also announced to screen readers). */
+  setStatus(text) {
+    $("room-status").textContent = text || "";
+  }
+
+  /** The banner over the grid, e.g. "Đang kết nối lại…"; null hides it. */
+  setBanner(text, kind = "warning") {
+    const el = $("room-banner");
+    el.textContent = text || "";
+    el.dataset.kind = kind;
+    el.hidden = !text;
+  }
+
+  /** A short message that goes away by itself. */
+  toast(text) {
+    let el = document.getElementById("room-toast");
+    if (!el) {
+      el = document.createElement("p");
+      el.id = "room-toast";
+      el.className = "room-toast";
+      el.setAttribute("role", "status");
+      this.root.appendChild(el);
+    }
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { el.hidden = true; }, 5000);
+  }
+
+  hideToast() {
+    clearTimeout(this.toastTimer);
+    const el = document.getElementById("room-toast");
+    if (el) el.hidden = true;
+  }
+
+  showEnded(title, text, canRejoin) {
+    $("room-ended-title").textContent = title;
+    $("room-ended-text").textContent = text || "";
+    $("room-rejoin").hidden = !canRejoin;
+    this.setBanner(null);
+    this.setView("ended");
+  }
+
+  // ---- pre-join ----------------------------------------------------------------------------
+
+  setPreview(track) {
+    const video = $("prejoin-video");
+    video.srcObject = track ? new MediaStream([track]) : null;
+    $("prejoin-novideo").hidden = Boolean(track);
+  }
+
+  setDevices(selectId, devices, selected, noneLabel) {
+    const select = $(selectId);
+    select.replaceChildren();
+    devices.forEach((d, i) => {
+      const opt = document.createElement("option");
+      opt.value = d.deviceId;
+      opt.textContent = d.label || `${noneLabel} ${i + 1}`;
+      opt.selected = d.deviceId === selected;
+      select.appendChild(opt);
+    });
+    if (!devices.length) {
+      const opt = document.createElement("option");
+      opt.value = "";
+      opt.textContent = this.S.noDevice;
+      select.appendChild(opt);
+    }
+    select.disabled = !devices.length;
+  }
+
+  onDeviceChange(handler) {
+    $("prejoin-camera").addEventListener("change", (ev) => handler("video", ev.target.value));
+    $("prejoin-mic").addEventListener("change", (ev) => handler("audio", ev.target.value));
+  }
+
+  setLevel(value) {
+    $("prejoin-level").value = value;
+  }
+
+  /** Explain why media is missing; offers the audio-only button when a microphone works. */
+  setMediaError(kind, hasAudio, hasVideo) {
+    const el = $("prejoin-error");
+    el.textContent = kind ? this.S.mediaErrors[kind] || this.S.mediaErrors.error : "";
+    el.hidden = !kind;
+    $("join-button").disabled = !hasAudio && !hasVideo;
+    $("join-audio-button").hidden = !(hasAudio && !hasVideo && kind);
+    if (hasAudio && !hasVideo && kind) $("join-button").hidden = true;
+    else $("join-button").hidden = false;
+  }
+
+  lowBandwidthChecked() {
+    return $("prejoin-lowbw").checked;
+  }
+
+  audioOnlyChecked() {
+    const box = $("prejoin-audio-only");
+    return Boolean(box && box.checked);
+  }
+
+  /** Pre-select the pre-join choices (from the last network test). */
+  setPrejoinChoices({ lowbw = false, audioOnly = false } = {}) {
+    $("prejoin-lowbw").checked = lowbw;
+    const box = $("prejoin-audio-only");
+    if (box) box.checked = audioOnly;
+  }
+
+  /** What the last network test said, and why the choices above are pre-selected. */
+  setNetworkNote(text, verdict) {
+    const el = $("prejoin-network-note");
+    if (!el) return;
+    el.textContent = text || "";
+    el.dataset.verdict = verdict || "";
+  }
+
+  // ---- tiles -------------------------------------------------------------------------------
+
+  /** Add or refresh a participant's tile. */
+  upsertTile(peer, { self = false } = {}) {
+    let tile = this.tiles.get(peer.peer_id);
+    if (!tile) {
+      tile = this.tileTemplate.content.firstElementChild.cloneNode(true);
+      tile.dataset.peerId = peer.peer_id;
+      if (self) {
+        tile.classList.add("tile-self");
+        tile.querySelector("video").muted = true;
+      }
+      this.tiles.set(peer.peer_id, tile);
+      if (self) this.grid.prepend(tile);
+      else this.grid.appendChild(tile);
+      this.grid.dataset.count = String(this.tiles.size);
+    }
+    const name = peer.name + (self ? ` ${this.S.you}` : "");
+    tile.querySelector(".tile-name").textContent = name;
+    tile.querySelector(".tile-initials").textContent = initials(peer.name);
+    tile.querySelector(".tile-meta").textContent = [titleOf(peer), peer.facility].filter(Boolean).join(" · ");
+    const showsVideo = peer.video !== false || Boolean(peer.screen);
+    tile.classList.toggle("is-muted", peer.audio === false);
+    tile.classList.toggle("has-video", showsVideo && Boolean(tile.dataset.stream));
+    tile.classList.toggle("video-off", !showsVideo);
+    tile.classList.toggle("hand-up", Boolean(peer.hand));
+    tile.classList.toggle("is-sharing", Boolean(peer.screen));
+    tile.classList.toggle("is-moderator", peer.role === "moderator");
+    tile.dataset.audio = String(peer.audio !== false);
+    tile.dataset.video = String(showsVideo);
+    return tile;
+  }
+
+  setTileStream(peerId, stream) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    const video = tile.querySelector("video");
+    if (video.srcObject !== stream) video.srcObject = stream;
+    tile.dataset.stream = stream ? "1" : "";
+    tile.classList.toggle("has-video", Boolean(stream) && tile.dataset.video !== "false");
+    if (stream) video.play().catch(() => {});
+  }
+
+  setTileConnecting(peerId, connecting) {
+    const tile = this.tiles.get(peerId);
+    if (tile) tile.classList.toggle("is-connecting", connecting);
+  }
+
+  removeTile(peerId) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    tile.querySelector("video").srcObject = null;
+    tile.remove();
+    this.tiles.delete(peerId);
+    this.grid.dataset.count = String(this.tiles.size);
+  }
+
+  clearTiles() {
+    for (const id of [...this.tiles.keys()]) this.removeTile(id);
+  }
+
+  setSpeaking(peerId) {
+    if (this.speaking === peerId) return;
+    const old = this.tiles.get(this.speaking);
+    if (old) old.classList.remove("is-speaking");
+    this.speaking = peerId;
+    const tile = this.tiles.get(peerId);
+    if (tile) tile.classList.add("is-speaking");
+  }
+
+  setQuality(peerId, level, title) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    const el = tile.querySelector(".tile-quality");
+    el.dataset.quality = level;
+    const label = this.S.quality[level] || "";
+    el.title = title ? `${label} · ${title}` : label;
+    el.setAttribute("aria-label", label);
+  }
+
+  // ---- side panel --------------------------------------------------------------------------
+
+  showTab(name) {
+    for (const tab of this.root.querySelectorAll(".side-tab")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+    }
+    for (const panel of this.root.querySelectorAll(".side-panel")) {
+      panel.hidden = panel.dataset.panel !== name;
+    }
+    this.dispatchEvent(new CustomEvent("tab", { detail: { tab: name } }));
+  }
+
+  currentTab() {
+    const sel = this.root.querySelector('.side-tab[aria-selected="true"]');
+    return sel ? sel.dataset.tab : null;
+  }
+
+  sideVisible() {
+    return !this.root.classList.contains("side-hidden");
+  }
+
+  toggleSide() {
+    this.root.classList.toggle("side-hidden");
+    $("control-side").setAttribute("aria-pressed", String(this.sideVisible()));
+  }
+
+  /**
+   * The participant list; moderators get mute and remove buttons. While recording, each
+   * person's consent decision (`consents`: peer_id -> true/false) is shown beside them.
+   */
+  renderPeople(peers, { selfId, moderator, recording = false, consents = new Map() }) {
+    const list = $("people-list");
+    list.replaceChildren();
+    for (const p of peers) {
+      const li = document.createElement("li");
+      li.className = "person";
+      li.dataset.peerId = p.peer_id;
+      const who = document.createElement("div");
+      who.className = "person-who";
+      const name = document.createElement("strong");
+      name.textContent = p.name + (p.peer_id === selfId ? ` ${this.S.you}` : "");
+      const meta = document.createElement("span");
+      meta.className = "person-meta";
+      meta.textContent = [titleOf(p), p.facility, p.role === "moderator" ? this.S.moderator : ""].filter(Boolean).join(" · ");
+      who.append(name, meta);
+      const state = document.createElement("span");
+      state.className = "person-state";
+      state.textContent = [p.hand ? this.S.handRaised : "", p.audio === false ? this.S.micOff : "", p.video === false ? this.S.camOff : ""]
+        .filter(Boolean).join(" · ");
+      li.append(who, state);
+      if (recording) {
+        const decided = consents.has(p.peer_id);
+        const accept = consents.get(p.peer_id);
+        // Others' pending answers are known only to whoever saw the request go out.
+        if (decided || moderator || p.peer_id === selfId) {
+          const consent = document.createElement("span");
+          consent.className = "person-consent";
+          consent.dataset.consent = !decided ? "pending" : accept ? "accepted" : "declined";
+          consent.textContent = !decided ? this.S.consentPending : accept ? this.S.consentYes : this.S.consentNo;
+          li.appendChild(consent);
+        }
+      }
+      if (moderator && p.peer_id !== selfId) {
+        const actions = document.createElement("div");
+        actions.className = "person-actions";
+        if (p.audio !== false) actions.appendChild(this._button(this.S.muteSomeone, "mute", p.peer_id));
+        actions.appendChild(this._button(this.S.kick, "kick", p.peer_id, "button-danger"));
+        li.appendChild(actions);
+      }
+      list.appendChild(li);
+    }
+    $("people-count").textContent = String(peers.length);
+  }
+
+  /** The lobby panel (moderators): who waits, with admit and deny. */
+  renderLobby(waiting) {
+    const list = $("lobby-list");
+    if (!list) return;
+    list.replaceChildren();
+    for (const p of waiting) {
+      const li = document.createElement("li");
+      li.className = "person";
+      li.dataset.peerId = p.peer_id;
+      const who = document.createElement("div");
+      who.className = "person-who";
+      const name = document.createElement("strong");
+      name.textContent = p.name;
+      const meta = document.createElement("span");
+      meta.className = "person-meta";
+      meta.textContent = [titleOf(p), p.facility].filter(Boolean).join(" · ");
+      who.append(name, meta);
+      const actions = document.createElement("div");
+      actions.className = "person-actions";
+      actions.append(
+        this._button(this.S.admit, "admit", p.peer_id, "button-primary"),
+        this._button(this.S.deny, "deny", p.peer_id),
+      );
+      li.append(who, actions);
+      list.appendChild(li);
+    }
+    $("lobby-empty").hidden = waiting.length > 0;
+    const count = $("lobby-count");
+    count.textContent = String(waiting.length);
+    count.hidden = waiting.length === 0;
+  }
+
+  _button(label, action, peerId, extra = "") {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = `button button-small ${extra}`.trim();
+    b.dataset.action = action;
+    b.dataset.peerId = peerId;
+    b.textContent = label;
+    return b;
+  }
+
+  // ---- recording ---------------------------------------------------------------------------
+
+  /**
+   * The recording indicator, shown the whole time the room is recorded, with our own answer
+   * (`mine`: true, false or null when not answered yet).
+   */
+  setRecording(on, mine = null) {
+    this.root.classList.toggle("is-recording", on);
+    $("room-recording").hidden = !on;
+    const text = mine === true ? this.S.mineAccepted : mine === false ? this.S.mineDeclined : this.S.minePending;
+    $("recording-mine").textContent = on ? text : "";
+    $("recording-mine").dataset.consent = mine === true ? "accepted" : mine === false ? "declined" : "pending";
+    const record = $("control-record");
+    if (record) {
+      record.setAttribute("aria-pressed", String(on));
+      record.textContent = on ? this.S.recordStop : this.S.recordStart;
+      record.disabled = false;
+    }
+    if (!on) this.hideConsentPrompt();
+  }
+
+  /** The chair's Record button while its request is on the way. */
+  setRecordBusy() {
+    const record = $("control-record");
+    if (record) record.disabled = true;
+  }
+
+  /** Ask whether we agree to be recorded; `started` says whether the chair just started it. */
+  showConsentPrompt(started) {
+    $("consent-title").textContent = started ? this.S.consentTitleStarted : this.S.consentTitleOngoing;
+    $("consent-prompt").hidden = false;
+    $("consent-accept").focus();
+  }
+
+  hideConsentPrompt() {
+    $("consent-prompt").hidden = true;
+  }
+
+  /** A recording problem that must not go unnoticed; null hides it. */
+  setRecordingAlert(text) {
+    const el = $("recording-alert");
+    $("recording-alert-text").textContent = text || "";
+    el.hidden = !text;
+  }
+
+  // ---- controls ----------------------------------------------------------------------------
+
+  /** Reflect our own media state on the control buttons. */
+  setControls({ audio, video, screen, hand, lowbw, audioOnly, hasMic, hasCamera, canShare }) {
+    const S = this.S;
+    this._control("control-audio", !audio, audio ? S.micTurnOff : S.micTurnOn, !hasMic);
+    this._control("control-video", !video, video ? S.camTurnOff : S.camTurnOn, !hasCamera || audioOnly);
+    this._control("control-screen", screen, screen ? S.shareStop : S.shareStart, !canShare || audioOnly);
+    this._control("control-hand", hand, hand ? S.handDown : S.handUp, false);
+    this._control("control-lowbw", lowbw, S.lowBandwidth, false);
+    this._control("control-audio-only", audioOnly, S.audioOnly, false);
+  }
+
+  _control(id, pressed, label, disabled) {
+    const el = $(id);
+    if (!el) return;
+    el.setAttribute("aria-pressed", String(Boolean(pressed)));
+    el.textContent = label;
+    el.disabled = Boolean(disabled);
+  }
+
+  confirm(text) {
+    return window.confirm(text);
+  }
+}
