@@ -3,12 +3,17 @@ recorder whose finished files and consent decisions go into the record."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import av
 from aiohttp import web
 from aiortc import RTCIceServer
 
@@ -27,6 +32,9 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "video/mp4"
+# A file untouched for this long belongs to no live recording (one writes every second),
+# so it was left by a process that died: it is safe to store it, even with several processes.
+ORPHAN_AGE_SECONDS = 600.0
 
 
 def stun_servers(config: SignalingConfig) -> list[RTCIceServer]:
@@ -108,6 +116,83 @@ class MediaEventSink:
                 log.exception("could not store the recording %s; the file is kept", file.path)
 
 
+def _probe(path: Path) -> tuple[float, bool, bool]:
+    """Duration in seconds and whether the file holds audio and video (PyAV; blocking)."""
+    with av.open(str(path)) as container:
+        audio = any(s.type == "audio" for s in container.streams)
+        video = any(s.type == "video" for s in container.streams)
+        if container.duration:
+            return container.duration / 1_000_000, audio, video
+        # A file cut short may lack its duration: the last packet's time tells it.
+        last = 0.0
+        for packet in container.demux():
+            if packet.pts is not None and packet.time_base is not None:
+                last = max(last, float(packet.pts * packet.time_base))
+        return last, audio, video
+
+
+def _orphans(directory: Path, min_age: float) -> list[Path]:
+    """Recording files under `directory` that no live recording is writing."""
+    now = time.time()
+    return sorted(
+        path for path in directory.glob("*/*/*.mp4")
+        if path.is_file() and now - path.stat().st_mtime >= min_age
+    )
+
+
+async def recover_orphans(
+    directory: Path, *, sessions: SessionMaker, blobs: BlobStore,
+    min_age: float = ORPHAN_AGE_SECONDS,
+) -> int:
+    """Store the recordings a crashed process left behind; return how many were stored.
+
+    Files are laid out by the recorder as ``<room_id>/<start>/<user_id>-<peer>-<n>.mp4``.
+    A file that cannot be read or placed is kept where it is and logged.
+    """
+    if not directory.is_dir():
+        return 0
+    stored = 0
+    for path in _orphans(directory, min_age):
+        room_id = path.parent.parent.name
+        if path.stat().st_size == 0:
+            path.unlink(missing_ok=True)  # the recorder touched it but no media ever came
+            continue
+        try:
+            user_id = str(uuid.UUID(path.name[:36]))
+            duration, audio, video = await asyncio.to_thread(_probe, path)
+        except (ValueError, av.FFmpegError, OSError) as exc:
+            log.error("unreadable recording %s is kept: %s", path, exc)
+            continue
+        async with sessions() as session:
+            consultation = await access.consultation_by_room(session=session, room_id=room_id)
+        if consultation is None:
+            log.error("recording %s of an unknown room is kept", path)
+            continue
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        meta = {
+            "duration": round(duration, 2), "audio": audio, "video": video,
+            "participant": {"user_id": user_id}, "room_id": room_id,
+            "ended": modified.isoformat(), "recovered": True,
+        }
+        try:
+            async with sessions() as session:
+                await attachments.store_recording(
+                    session=session, blobs=blobs, consultation_id=consultation.id,
+                    path=path, content_type=CONTENT_TYPE, meta=meta)
+        except (RecordsError, OSError):
+            log.exception("could not store the recovered recording %s; the file is kept", path)
+            continue
+        stored += 1
+        for folder in (path.parent, path.parent.parent):
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty: other files of that recording are still there
+    if stored:
+        log.warning("stored %d recording file(s) left by a stopped server", stored)
+    return stored
+
+
 @dataclass
 class Media:
     """What the application factory passes on to signalling."""
@@ -121,19 +206,27 @@ class Media:
         return MediaEventSink(inner, sessions=sessions, blobs=blobs)
 
 
-def setup_media(app: web.Application, *, settings: Settings,
-                config: SignalingConfig) -> Media:
+def setup_media(app: web.Application, *, settings: Settings, config: SignalingConfig,
+                sessions: SessionMaker, blobs: BlobStore) -> Media:
     """Create the echo service and the recorder; register the echo for the API and its
-    lifetime (the recorder's lifetime is the signalling registry's)."""
+    lifetime (the recorder's lifetime is the signalling registry's). At start, recordings
+    left by a server that died are stored in the background."""
     servers = stun_servers(config)
     echo = EchoService(max_peers=settings.echo_max_peers,
                        max_seconds=settings.echo_max_seconds, ice_servers=servers)
-    recorder = Recorder(settings.data_dir / "recordings", ice_servers=servers)
+    directory = settings.data_dir / "recordings"
+    recorder = Recorder(directory, ice_servers=servers)
     app[echo_key] = EchoAdapter(echo)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with echo.running():
-            yield
+        recovery = asyncio.create_task(
+            recover_orphans(directory, sessions=sessions, blobs=blobs))
+        try:
+            async with echo.running():
+                yield
+        finally:
+            recovery.cancel()
+            await asyncio.gather(recovery, return_exceptions=True)
 
     app.cleanup_ctx.append(lifetime)
     return Media(recorder=recorder, echo=echo)
