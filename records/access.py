@@ -21,6 +21,7 @@ only when they may see it but not do this. Every refusal is audited as ``denied`
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -178,6 +179,33 @@ async def require_admin(
         object_id=object_id,
         need="admin",
         forbidden="Chỉ quản trị viên được thực hiện thao tác này",
+    )
+
+
+async def require_role(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    roles: Iterable[Role],
+    object_type: str,
+    need: str,
+    object_id: object = None,
+    message: str = "Bạn không có quyền thực hiện thao tác này",
+) -> None:
+    """Refuse anyone whose role is not among ``roles`` (the system passes) with Forbidden, audited.
+
+    For screens and actions that belong to a role as a whole (a doctor's new-case form);
+    rules that depend on the object go through the ``require_*`` functions above.
+    """
+    if actor.is_system or actor.role in frozenset(roles):
+        return
+    raise await deny(
+        session,
+        actor=actor,
+        object_type=object_type,
+        object_id=object_id,
+        need=need,
+        forbidden=message,
     )
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import NotFound, RecordsError, TooLarge
+from .errors import NotFound, StorageFault, TooLarge
 
 CHUNK = 256 * 1024
 # A temp file of a process that is gone, or untouched this long, belongs to no live upload.
@@ -42,7 +42,7 @@ class BlobMissing(NotFound):
     code = "blob-missing"
 
 
-class BlobCorrupt(RecordsError):
+class BlobCorrupt(StorageFault):
     """The stored bytes no longer match their hash."""
 
     code = "blob-corrupt"
@@ -108,6 +108,9 @@ class BlobStore:
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.preview_dir = self.root / "previews"
+        # Blobs whose whole content this process has hashed, by (inode, size, mtime) then.
+        self._verified: dict[str, tuple[int, int, int]] = {}
+        self._verify_locks: dict[str, asyncio.Lock] = {}
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -290,6 +293,57 @@ class BlobStore:
         """Read the whole blob and check its hash (BlobMissing, BlobCorrupt)."""
         async for _ in self.open(sha256, size=size):
             pass
+
+    async def verify_once(self, sha256: str, *, size: int | None = None) -> None:
+        """Check the whole blob's hash the first time this process reads it in pieces.
+
+        A range cannot be checked against the hash of the whole file, so the file is hashed
+        once and remembered while it stays the same file (inode, size, modification time).
+        Damage that leaves all three unchanged is found by the next whole read or restart.
+        """
+        path = self.path_for(sha256)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise BlobMissing("Tệp không còn trong kho lưu trữ") from None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._verified.get(sha256) == stamp:
+            return
+        # The first seeks of a video arrive together; one of them hashes, the others wait.
+        async with self._verify_locks.setdefault(sha256, asyncio.Lock()):
+            if self._verified.get(sha256) == stamp:
+                return
+            await self.verify(sha256, size=size)
+            self._verified[sha256] = stamp
+
+    def open_range(self, sha256: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive) of the blob, not hash-checked (see verify_once).
+
+        BlobMissing now; BlobCorrupt if the file turns out shorter than the range.
+        """
+        if start < 0 or end < start:
+            raise ValueError(f"bad byte range {start}-{end}")
+        path = self.path_for(sha256)
+        if not path.is_file():
+            raise BlobMissing("Tệp không còn trong kho lưu trữ")
+        return self._read_range(path, start, end - start + 1)
+
+    async def _read_range(self, path: Path, start: int, length: int) -> AsyncIterator[bytes]:
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+        except FileNotFoundError:
+            raise BlobMissing("Tệp không còn trong kho lưu trữ") from None
+        try:
+            await asyncio.to_thread(f.seek, start)
+            left = length
+            while left > 0:
+                chunk = await asyncio.to_thread(f.read, min(CHUNK, left))
+                if not chunk:
+                    raise BlobCorrupt("Tệp lưu trữ bị hỏng: dung lượng không khớp")
+                left -= len(chunk)
+                yield chunk
+        finally:
+            f.close()
 
     # -- derived files ---------------------------------------------------------------------
 

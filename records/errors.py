@@ -61,3 +61,9 @@ class Throttled(RecordsError):
     def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StorageFault(RecordsError):
+    """Stored data failed its integrity check: the server's fault, not the caller's."""
+
+    code = "storage-fault"

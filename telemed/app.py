@@ -31,6 +31,7 @@ def web_config(settings: Settings) -> WebConfig:
         secret_key=settings.secret_key,
         secure_cookies=settings.uses_tls,
         allowed_origins=settings.allowed_origins,
+        trusted_proxies=settings.trusted_proxies,
         session_idle_minutes=settings.session_idle_minutes,
         session_max_hours=settings.session_max_hours,
         token_ttl_hours=settings.token_ttl_hours,

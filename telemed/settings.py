@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from web.config import parse_networks
+
 
 class ConfigError(ValueError):
     """A configuration value is missing or wrong; the message says which and why."""
@@ -28,6 +30,8 @@ class Settings:
     secret_key: str = ""  # empty: generated once into data_dir/secret_key
     # Public origin(s) allowed for cookie-authenticated writes and WebSockets.
     allowed_origins: tuple[str, ...] = ()
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For/-Proto headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
     # Sessions and login throttling.
@@ -82,6 +86,10 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ConfigError(f"trusted_proxies: {exc}") from None
         if self.default_locale not in ("vi", "en"):
             raise ConfigError("default_locale must be 'vi' or 'en'")
 

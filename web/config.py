@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """Addresses and CIDR blocks ("10.0.0.5", "10.0.0.0/24", "::1"); ValueError names a bad one."""
+    networks: list[IPNetwork] = []
+    for entry in entries:
+        text = entry.strip()
+        try:
+            # strict=False: "10.0.0.7/24" means the block 10.0.0.0/24, as operators expect.
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an IP address or network (examples: 10.0.0.5, 10.0.0.0/24, ::1)"
+            ) from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,3 +40,9 @@ class WebConfig:
     default_locale: str = "vi"
     # Loopback-only deployments without accounts are not supported: every request is identified.
     login_delay_base: float = 0.5
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses, CIDRs).
+    trusted_proxies: tuple[str, ...] = ()
+    proxy_networks: tuple[IPNetwork, ...] = field(init=False, default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "proxy_networks", parse_networks(self.trusted_proxies))

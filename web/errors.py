@@ -14,6 +14,7 @@ from records.errors import (
     Invalid,
     NotFound,
     RecordsError,
+    StorageFault,
     Throttled,
     TooLarge,
     Unauthenticated,
@@ -34,6 +35,8 @@ STATUS: list[tuple[type[RecordsError], int]] = [
     (Forbidden, 403),
     (Unauthenticated, 401),
     (Throttled, 429),
+    # Damaged stored data: logged, and reported as the server's failure it is.
+    (StorageFault, 500),
 ]
 
 _HTTP_MESSAGES = {
@@ -100,6 +103,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RecordsError as exc:
         headers = {}
+        if isinstance(exc, StorageFault):
+            log.error("storage fault on %s %s: %s", request.method, request.path, exc.message)
         if isinstance(exc, Throttled) and exc.retry_after:
             headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
         return await _respond(

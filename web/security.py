@@ -10,6 +10,10 @@
   with an opaque ``Origin: null`` (our own forms, under ``Referrer-Policy: no-referrer``) needs
   the pre-session token of the login page. Bearer requests need neither: a browser never
   attaches that header on its own.
+- Client address: ``client_address`` is the peer, or, when the peer is one of the configured
+  ``trusted_proxies``, the right-most address of ``X-Forwarded-For`` that is not itself a trusted
+  proxy; ``X-Forwarded-Proto`` is believed from trusted proxies only. Throttling, sessions and
+  the audit trail all use it.
 - Headers: CSP with a per-request nonce, nosniff, no referrer, no framing, and ``no-store`` on
   the API and on everything a signed-in user gets, added on ``on_response_prepare`` so streamed
   files and WebSocket upgrades get them too.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -35,6 +40,7 @@ from records.errors import Forbidden, Unauthenticated
 from records.models import User
 from records.services import auth as auth_svc
 
+from .config import IPNetwork
 from .keys import actor_key as _actor_key
 from .keys import auth_method_key as _auth_method_key
 from .keys import config_key, csp_nonce_key, sessions_key
@@ -70,6 +76,85 @@ ORIGIN_REFUSED = "Yêu cầu bị từ chối: không xuất phát từ trang c�
 LOGIN_REQUIRED = "Vui lòng đăng nhập"
 
 
+# Client address ---------------------------------------------------------------------------------
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _ip(text: str | None) -> IPAddress | None:
+    """An address from a peer name or a forwarded hop ("1.2.3.4", "1.2.3.4:80", "[::1]:80")."""
+    if not text:
+        return None
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        # IPv4 with a port, as some proxies write it; bare IPv6 has several colons.
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(address: IPAddress | None, networks: tuple[IPNetwork, ...]) -> bool:
+    return address is not None and any(address in net for net in networks)
+
+
+def _peer_is_trusted(request: web.Request) -> bool:
+    networks = request.app[config_key].proxy_networks
+    return bool(networks) and _trusted(_ip(request.remote), networks)
+
+
+def client_address(request: web.Request) -> str | None:
+    """The address of the client, seen through trusted reverse proxies only.
+
+    Each proxy appends the address it received the request from to ``X-Forwarded-For``, so
+    reading from the right, the first hop that is not a trusted proxy is the client; anything
+    further left was written by that client and may be forged.
+    """
+    networks = request.app[config_key].proxy_networks
+    peer = _ip(request.remote)
+    if peer is None:
+        return request.remote
+    if not _trusted(peer, networks):
+        return str(peer)
+    hops = [
+        hop
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    nearest = peer
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            # A hop that is not an address: nothing left of it can be trusted, so the last
+            # trusted proxy is the best we know.
+            break
+        if not _trusted(address, networks):
+            return str(address)
+        nearest = address
+    return str(nearest)
+
+
+def forwarded_proto(request: web.Request) -> str | None:
+    """The scheme a trusted proxy says the client used (``X-Forwarded-Proto``), else None."""
+    if not _peer_is_trusted(request):
+        return None
+    values = [
+        part.strip().lower()
+        for header in request.headers.getall("X-Forwarded-Proto", [])
+        for part in header.split(",")
+        if part.strip()
+    ]
+    # The right-most value was set by the proxy that talks to us, the one we trust directly.
+    return values[-1] if values else None
+
+
 # Identity ---------------------------------------------------------------------------------------
 
 
@@ -91,7 +176,7 @@ def require_actor(request: web.Request) -> Actor:
 
 def _set_identity(request: web.Request, user: User | None, method: str | None) -> None:
     request[user_key] = user
-    request[actor_key] = Actor.of(user, client_addr=request.remote) if user else None
+    request[actor_key] = Actor.of(user, client_addr=client_address(request)) if user else None
     request[auth_method_key] = method if user else None
 
 
@@ -128,14 +213,15 @@ async def _identify(request: web.Request) -> None:
 
 
 def served_over_tls(request: web.Request) -> bool:
-    """Whether the browser reached us over HTTPS: directly, or through a TLS-ending proxy.
+    """Whether the browser reached us over HTTPS: directly, or through a trusted TLS-ending proxy.
 
-    Trusting ``X-Forwarded-Proto`` here is safe: a forged value only makes cookies stricter.
+    ``X-Forwarded-Proto`` counts only from a trusted proxy, like ``X-Forwarded-For``: how the
+    browser reached us is a statement only the proxy in between can make.
     """
     config = request.app[config_key]
     if config.secure_cookies or request.secure:
         return True
-    return request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
+    return forwarded_proto(request) == "https"
 
 
 def _set_session_cookie(
@@ -175,7 +261,7 @@ async def sign_in(
             session=db,
             username=username,
             password=password,
-            client_addr=request.remote,
+            client_addr=client_address(request),
             user_agent=request.headers.get("User-Agent"),
             idle=idle,
             lifetime=lifetime,
@@ -192,7 +278,7 @@ async def start_session(request: web.Request, response: web.StreamResponse, user
         signed = await auth_svc.create_session(
             session=db,
             user=user,
-            client_addr=request.remote,
+            client_addr=client_address(request),
             user_agent=request.headers.get("User-Agent"),
             idle=idle,
             lifetime=lifetime,
@@ -206,7 +292,9 @@ async def end_session(request: web.Request, response: web.StreamResponse) -> Non
     session_id = request.get(_session_id_key) or request.cookies.get(SESSION_COOKIE)
     if session_id:
         async with request.app[sessions_key]() as db:
-            await auth_svc.logout(session=db, session_id=session_id, client_addr=request.remote)
+            await auth_svc.logout(
+                session=db, session_id=session_id, client_addr=client_address(request)
+            )
     response.del_cookie(SESSION_COOKIE, path="/")
     request.pop(_session_id_key, None)
     _set_identity(request, None, None)

@@ -8,18 +8,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import audit
+from .. import access, audit
 from ..actor import Actor
-from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Facility, FacilityCreate, FacilityLevel, FacilityUpdate, Role
+from ..errors import Conflict, Invalid, NotFound
+from ..models import Facility, FacilityCreate, FacilityLevel, FacilityUpdate
 from ..text import fold
 from . import Page, clamp_page
-
-
-def require_admin(actor: Actor) -> None:
-    """Refuse anyone but an admin (or the system) with Forbidden."""
-    if not (actor.is_system or actor.role == Role.admin):
-        raise Forbidden("Chỉ quản trị viên được thực hiện thao tác này")
 
 
 async def _check_parent(
@@ -39,7 +33,7 @@ async def _check_parent(
 
 async def create_facility(*, session: AsyncSession, data: FacilityCreate, actor: Actor) -> Facility:
     """Add a facility (admin); its code is unique and its parent sits higher on the line."""
-    require_admin(actor)
+    await access.require_admin(session, actor=actor, object_type="facility")
     data = FacilityCreate.model_validate(data.model_dump())
     existing = await session.execute(select(Facility.id).where(Facility.code == data.code))
     if existing.first() is not None:
@@ -59,7 +53,9 @@ async def update_facility(
     *, session: AsyncSession, facility_id: uuid.UUID, data: FacilityUpdate, actor: Actor
 ) -> Facility:
     """Change a facility's name, address or parent (admin)."""
-    require_admin(actor)
+    await access.require_admin(
+        session, actor=actor, object_type="facility", object_id=facility_id
+    )
     facility = await get_facility(session=session, facility_id=facility_id)
     changes = data.model_dump(exclude_unset=True)
     if "parent_id" in changes:

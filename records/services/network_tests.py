@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import audit
+from .. import access, audit
 from ..actor import Actor
-from ..errors import Forbidden, Unauthenticated
-from ..models import NetworkTestCreate, NetworkTestResult, NetworkVerdict, Role
+from ..errors import Unauthenticated
+from ..models import NetworkTestCreate, NetworkTestResult, NetworkVerdict, Participant, Role
 
 # (verdict, max RTT ms, max jitter ms, max loss %, min bitrate kbit/s, min frames/s),
 # best first. The bitrate and frame rate are those of the echoed video that got back.
@@ -68,13 +68,52 @@ def _may_see_others(actor: Actor) -> bool:
     return actor.is_system or actor.role in (Role.coordinator, Role.admin)
 
 
+async def _invitees(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """The people a chair may check on: everyone invited to the consultation they chair."""
+    consultation = await access.require_chair(
+        session=session, actor=actor, consultation_id=consultation_id
+    )
+    rows = await session.execute(
+        select(Participant.user_id).where(Participant.consultation_id == consultation.id)
+    )
+    people = set(rows.scalars())
+    if consultation.chair_id is not None:
+        people.add(consultation.chair_id)
+    return people
+
+
 async def latest_for_users(
-    *, session: AsyncSession, actor: Actor, user_ids: Iterable[uuid.UUID]
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    user_ids: Iterable[uuid.UUID],
+    consultation_id: uuid.UUID | None = None,
 ) -> dict[uuid.UUID, NetworkTestResult]:
-    """Each user's most recent result (coordinators and admins; anyone for themselves)."""
+    """Each user's most recent result.
+
+    Coordinators and admins see anyone's; everyone sees their own; with ``consultation_id``,
+    its chair sees those invited to it. Any other request is refused and audited.
+    """
     wanted = set(user_ids)
-    if not _may_see_others(actor) and wanted - {actor.user_id}:
-        raise Forbidden("Chỉ điều phối viên xem được kết quả kiểm tra của người khác")
+    others = wanted - {actor.user_id}
+    if others and not _may_see_others(actor):
+        allowed: set[uuid.UUID] = set()
+        if consultation_id is not None:
+            allowed = await _invitees(session, actor, consultation_id)
+        if others - allowed:
+            raise await access.deny(
+                session,
+                actor=actor,
+                object_type="network_test",
+                object_id=consultation_id,
+                need="read-others",
+                forbidden=(
+                    "Chỉ điều phối viên hoặc chủ tọa phiên hội chẩn xem được kết quả "
+                    "kiểm tra đường truyền của người khác"
+                ),
+            )
     if not wanted:
         return {}
     rows = (

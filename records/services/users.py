@@ -9,14 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import audit
+from .. import access, audit
 from ..actor import Actor
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..models import Facility, Role, User, UserCreate, UserUpdate
 from ..text import fold
 from . import Page, clamp_page
 from .auth import end_sessions_for
-from .facilities import require_admin
 
 
 async def _check_facility(session: AsyncSession, facility_id: uuid.UUID) -> None:
@@ -26,7 +25,7 @@ async def _check_facility(session: AsyncSession, facility_id: uuid.UUID) -> None
 
 async def create_user(*, session: AsyncSession, data: UserCreate, actor: Actor) -> User:
     """Add a user (admin); the username is unique and the facility must exist."""
-    require_admin(actor)
+    await access.require_admin(session, actor=actor, object_type="user")
     data = UserCreate.model_validate(data.model_dump())
     taken = await session.execute(select(User.id).where(User.username == data.username))
     if taken.first() is not None:
@@ -47,7 +46,7 @@ async def update_user(
     *, session: AsyncSession, user_id: uuid.UUID, data: UserUpdate, actor: Actor
 ) -> User:
     """Change a user's details, role, facility or activation (admin)."""
-    require_admin(actor)
+    await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("Không tìm thấy người dùng")
@@ -107,8 +106,14 @@ async def list_users(
     offset: int | None = None,
 ) -> Page[User]:
     """Users by name: for admins, and for coordinators and doctors searching invitees."""
-    if actor.role not in (Role.coordinator, Role.doctor) and not _is_admin(actor):
-        raise Forbidden("Bạn không có quyền tra cứu danh sách người dùng")
+    await access.require_role(
+        session,
+        actor=actor,
+        roles=(Role.admin, Role.coordinator, Role.doctor),
+        object_type="user",
+        need="list",
+        message="Bạn không có quyền tra cứu danh sách người dùng",
+    )
     lim, off = clamp_page(limit, offset)
     conds: list[Any] = []
     if role is not None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import factories
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from records import audit
 from records.actor import Actor
 from records.errors import Conflict, Forbidden, Invalid, NotFound
-from records.models import FacilityCreate, FacilityLevel, FacilityUpdate, Role
+from records.models import AuditEvent, FacilityCreate, FacilityLevel, FacilityUpdate, Role
 from records.services import facilities
 
 SYSTEM = Actor.system()
@@ -76,6 +77,33 @@ async def test_only_admins_write(session: AsyncSession) -> None:
     assert updated.name == "Trạm Y tế xã Minh Hưng"
     with pytest.raises(NotFound):
         await facilities.get_facility(session=session, facility_id=doctor.user_id)  # type: ignore[arg-type]
+
+
+async def test_refused_writes_are_audited(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    doctor = Actor.of(await factories.user(session, facility=fac, role=Role.doctor))
+    with pytest.raises(Forbidden):
+        await facilities.create_facility(
+            session=session,
+            data=FacilityCreate(code="X2", name="Trạm Y tế xã", level=FacilityLevel.commune),
+            actor=doctor,
+        )
+    with pytest.raises(Forbidden):
+        await facilities.update_facility(
+            session=session, facility_id=fac.id, data=FacilityUpdate(name="Đổi tên"), actor=doctor
+        )
+    denied = (
+        await session.execute(
+            select(AuditEvent).where(AuditEvent.action == "denied").order_by(col(AuditEvent.seq))
+        )
+    ).scalars().all()
+    assert [(e.actor_id, e.object_type, e.object_id, e.outcome, e.detail) for e in denied] == [
+        (doctor.user_id, "facility", None, "denied", {"need": "admin"}),
+        (doctor.user_id, "facility", str(fac.id), "denied", {"need": "admin"}),
+    ]
+    await session.refresh(fac)
+    assert fac.name != "Đổi tên"
+    assert (await audit.verify(session)).ok
 
 
 async def test_list_and_above(session: AsyncSession) -> None:

@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from records.actor import Actor
 from records.blobs import BlobStore
@@ -24,6 +24,7 @@ from records.models import (
     FacilityLevel,
     NetworkTestCreate,
     NetworkVerdict,
+    ParticipantRole,
     Role,
 )
 from records.services import network_tests as svc
@@ -85,8 +86,65 @@ async def test_results_are_stored_with_the_servers_verdict(session: AsyncSession
     own = await svc.latest_for_users(session=session, actor=doctor, user_ids=[doctor.user_id])
     assert set(own) == {doctor.user_id}
     audited = (await session.execute(
-        select(AuditEvent).where(AuditEvent.object_type == "network_test"))).scalars().all()
-    assert len(audited) == 2
+        select(AuditEvent).where(AuditEvent.object_type == "network_test")
+        .order_by(col(AuditEvent.seq)))).scalars().all()
+    # Two results stored, one refusal (the colleague asking for the doctor's result).
+    assert [(e.action, e.actor_id) for e in audited] == [
+        ("create", doctor.user_id), ("create", doctor.user_id), ("denied", other.user_id)
+    ]
+
+
+async def test_the_chair_sees_the_verdicts_of_the_invitees(session: AsyncSession) -> None:
+    host = await factories.facility(session, level=FacilityLevel.provincial)
+    requesting = await factories.facility(session)
+    chair = await factories.user(session, facility=host, role=Role.specialist)
+    invited = await factories.user(session, facility=host, role=Role.specialist)
+    presenter = await factories.user(session, facility=requesting)
+    stranger = await factories.user(session, facility=host, role=Role.specialist)
+    consultation = await factories.consultation(
+        session, host=host, requesting=requesting, chair=chair,
+        participants={invited.id: ParticipantRole.specialist,
+                      presenter.id: ParticipantRole.presenter},
+    )
+    other_session = await factories.consultation(
+        session, host=host, requesting=requesting, chair=invited,
+        participants={stranger.id: ParticipantRole.specialist},
+    )
+    for person in (chair, invited, presenter, stranger):
+        await svc.record_result(session=session, actor=Actor.of(person),
+                                data=NetworkTestCreate.model_validate({**GOOD, "verdict": "video"}))
+    people = [chair.id, invited.id, presenter.id]
+
+    seen = await svc.latest_for_users(session=session, actor=Actor.of(chair), user_ids=people,
+                                      consultation_id=consultation.id)
+    assert set(seen) == set(people)
+    assert {r.verdict for r in seen.values()} == {NetworkVerdict.video}
+
+    async def refused(actor: Actor, user_ids: list[uuid.UUID],
+                      consultation_id: uuid.UUID | None, error: type[Exception]) -> None:
+        with pytest.raises(error):
+            await svc.latest_for_users(session=session, actor=actor, user_ids=user_ids,
+                                       consultation_id=consultation_id)
+
+    # Without naming the consultation, or for someone not invited to it, the chair is refused;
+    await refused(Actor.of(chair), people, None, Forbidden)
+    await refused(Actor.of(chair), [stranger.id], consultation.id, Forbidden)
+    # an invitee who does not chair this one may not use it, and a consultation the asker
+    # does not know is not found.
+    await refused(Actor.of(presenter), [invited.id], consultation.id, Forbidden)
+    await refused(Actor.of(stranger), [chair.id], consultation.id, NotFound)
+    # Chairing another consultation gives nothing here.
+    await refused(Actor.of(invited), [presenter.id], other_session.id, Forbidden)
+    events = (await session.execute(
+        select(AuditEvent).where(AuditEvent.action == "denied")
+        .order_by(col(AuditEvent.seq)))).scalars().all()
+    assert [(e.actor_id, e.object_id, e.detail) for e in events] == [
+        (chair.id, None, {"need": "read-others"}),
+        (chair.id, str(consultation.id), {"need": "read-others"}),
+        (presenter.id, str(consultation.id), {"need": "chair"}),
+        (stranger.id, str(consultation.id), {"need": "read"}),
+        (invited.id, str(other_session.id), {"need": "read-others"}),
+    ]
 
 
 def test_out_of_range_figures_are_refused() -> None:

@@ -7,10 +7,11 @@ import uuid
 import factories
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from records.actor import Actor
 from records.errors import Conflict, Forbidden, Invalid, NotFound
-from records.models import FacilityLevel, Role, UserCreate, UserUpdate
+from records.models import AuditEvent, FacilityLevel, Role, User, UserCreate, UserUpdate
 from records.services import users
 
 
@@ -88,3 +89,33 @@ async def test_invitee_search(session: AsyncSession) -> None:
     assert page.total == 2
     with pytest.raises(Forbidden):
         await users.list_users(session=session, actor=spec)
+
+
+async def test_every_refusal_is_audited(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    target = await factories.user(session, facility=fac, role=Role.specialist)
+    doctor = Actor.of(await factories.user(session, facility=fac, role=Role.doctor))
+    spec = Actor.of(target)
+    data = UserCreate(
+        username="moi.nguoi", full_name="Người Mới", role=Role.admin, facility_id=fac.id
+    )
+    with pytest.raises(Forbidden):
+        await users.create_user(session=session, data=data, actor=doctor)
+    with pytest.raises(Forbidden):
+        await users.set_active(session=session, user_id=target.id, active=False, actor=doctor)
+    with pytest.raises(Forbidden):
+        await users.list_users(session=session, actor=spec)
+    denied = (
+        await session.execute(
+            select(AuditEvent).where(AuditEvent.action == "denied").order_by(col(AuditEvent.seq))
+        )
+    ).scalars().all()
+    assert [(e.actor_id, e.object_type, e.object_id, e.detail) for e in denied] == [
+        (doctor.user_id, "user", None, {"need": "admin"}),
+        (doctor.user_id, "user", str(target.id), {"need": "admin"}),
+        (spec.user_id, "user", None, {"need": "list"}),
+    ]
+    await session.refresh(target)
+    assert target.active is True
+    taken = await session.execute(select(User.id).where(User.username == "moi.nguoi"))
+    assert taken.first() is None

@@ -103,6 +103,7 @@ def test_version(cli: Cli) -> None:
         ("TELEMED_PORT", "abc", "port"),
         ("TELEMED_PORT", "70000", "port"),
         ("TELEMED_DATABASE_URL", "mysql://localhost/telemed", "database_url"),
+        ("TELEMED_TRUSTED_PROXIES", "10.0.0.1,proxy.local", "'proxy.local'"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(

@@ -12,7 +12,7 @@ from sqlmodel import col
 from webtools import PASSWORD, MakeWeb, Web
 
 from records.actor import Actor
-from records.models import Role, User, UserSession, utcnow
+from records.models import AuditEvent, Role, User, UserSession, utcnow
 from records.services import auth as auth_svc
 from records.services import users as users_svc
 from web.security import PRESESSION_COOKIE, SESSION_COOKIE
@@ -84,7 +84,8 @@ async def test_secure_cookie_behind_tls(make_web: MakeWeb) -> None:
     assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-async def test_secure_cookie_behind_a_tls_proxy(site: Web) -> None:
+async def test_secure_cookie_behind_a_tls_proxy(make_web: MakeWeb) -> None:
+    site = await make_web(trusted_proxies=("127.0.0.1",))
     user = await site.user()
     creds = {"username": user.username, "password": PASSWORD}
     resp = await site.client.post(
@@ -95,6 +96,18 @@ async def test_secure_cookie_behind_a_tls_proxy(site: Web) -> None:
     # Plain HTTP: no Secure flag, or the browser would never send the cookie back.
     site.client.session.cookie_jar.clear()
     resp = await site.client.post("/api/v1/session", json=creds)
+    assert resp.status == 200 and "Secure" not in resp.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" not in resp.headers
+
+
+async def test_forwarded_proto_from_an_untrusted_peer_is_ignored(make_web: MakeWeb) -> None:
+    # The proxy list names another machine: this client talks to us directly.
+    site = await make_web(trusted_proxies=("10.0.0.0/8",))
+    user = await site.user()
+    creds = {"username": user.username, "password": PASSWORD}
+    resp = await site.client.post(
+        "/api/v1/session", json=creds, headers={"X-Forwarded-Proto": "https"}
+    )
     assert resp.status == 200 and "Secure" not in resp.headers["Set-Cookie"]
     assert "Strict-Transport-Security" not in resp.headers
 
@@ -288,6 +301,100 @@ async def test_failed_logins_are_throttled_alike_for_unknown_users(site: Web) ->
         async with site.sessions() as s:
             await s.execute(sa.text("DELETE FROM login_throttle"))
             await s.commit()
+
+
+async def seen_address(site: Web, token: str, forwarded: str | None) -> str:
+    """The client address the server records for a request with this X-Forwarded-For."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if forwarded is not None:
+        headers["X-Forwarded-For"] = forwarded
+    resp = await site.client.post(WRITE, json={}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    addr: str = (await resp.json())["addr"]
+    return addr
+
+
+async def a_token(site: Web) -> str:
+    """A bearer token of a fresh user."""
+    user = await site.user()
+    resp = await site.client.post(
+        "/api/v1/tokens", json={"username": user.username, "password": PASSWORD}
+    )
+    assert resp.status == 201
+    token: str = (await resp.json())["token"]
+    return token
+
+
+async def test_forwarded_for_is_ignored_from_an_untrusted_peer(make_web: MakeWeb) -> None:
+    for proxies in ((), ("10.0.0.0/8", "::1")):
+        site = await make_web(trusted_proxies=proxies)
+        token = await a_token(site)
+        assert await seen_address(site, token, None) == "127.0.0.1"
+        assert await seen_address(site, token, "203.0.113.9") == "127.0.0.1"
+        assert await seen_address(site, token, "198.51.100.7, 203.0.113.9") == "127.0.0.1"
+
+
+async def test_forwarded_for_from_a_trusted_proxy(make_web: MakeWeb) -> None:
+    site = await make_web(trusted_proxies=("127.0.0.1", "192.0.2.0/24"))
+    token = await a_token(site)
+    assert await seen_address(site, token, None) == "127.0.0.1"
+    assert await seen_address(site, token, "203.0.113.9") == "203.0.113.9"
+    # Right to left, the first hop that is not one of our proxies; what the client itself
+    # wrote further left is not believed.
+    assert await seen_address(site, token, "1.1.1.1, 203.0.113.9, 192.0.2.10") == "203.0.113.9"
+    assert await seen_address(site, token, "203.0.113.9:51234") == "203.0.113.9"
+    assert await seen_address(site, token, "2001:db8::7") == "2001:db8::7"
+    # Only proxies on the way: the farthest one is the client as far as we can tell.
+    assert await seen_address(site, token, "192.0.2.20, 192.0.2.10") == "192.0.2.20"
+    # Garbage stops the walk at the last trusted hop.
+    assert await seen_address(site, token, "203.0.113.9, not-an-ip, 192.0.2.10") == "192.0.2.10"
+    assert await seen_address(site, token, "") == "127.0.0.1"
+
+
+async def fail_logins(site: Web, forwarded: str, count: int) -> None:
+    """Failed sign-ins of unknown names, so that only the address counter grows."""
+    for i in range(count):
+        resp = await site.client.post(
+            "/api/v1/tokens",
+            json={"username": f"khong.co.{i}", "password": "sai-mat-khau"},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        assert resp.status == 401
+
+
+async def test_throttling_keys_on_the_client_behind_a_trusted_proxy(make_web: MakeWeb) -> None:
+    site = await make_web(trusted_proxies=("127.0.0.1",))
+    user = await site.user()
+    creds = {"username": user.username, "password": PASSWORD}
+    await fail_logins(site, "203.0.113.9", 5)
+    resp = await site.client.post(
+        "/api/v1/tokens", json=creds, headers={"X-Forwarded-For": "203.0.113.9"}
+    )
+    assert resp.status == 429
+    # Another client behind the same proxy is not held up by the first one's failures.
+    resp = await site.client.post(
+        "/api/v1/tokens", json=creds, headers={"X-Forwarded-For": "198.51.100.7"}
+    )
+    assert resp.status == 201
+    async with site.sessions() as s:
+        failed = (
+            await s.execute(
+                sa.select(AuditEvent).where(col(AuditEvent.action) == "login-failed")
+            )
+        ).scalars().all()
+    assert {e.client_addr for e in failed} == {"203.0.113.9"}
+
+
+async def test_a_spoofed_forwarded_for_does_not_escape_throttling(site: Web) -> None:
+    user = await site.user()
+    for i in range(5):
+        await fail_logins(site, f"203.0.113.{i}", 1)
+    resp = await site.client.post(
+        "/api/v1/tokens",
+        json={"username": user.username, "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.7"},
+    )
+    assert resp.status == 429
 
 
 # Admin and own account ------------------------------------------------------------------------

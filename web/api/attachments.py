@@ -1,17 +1,28 @@
-"""Attachments: streamed multipart upload, verified download, listing and removal."""
+"""Attachments: streamed multipart upload, verified (and ranged) download, listing, removal."""
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final, Literal
 from urllib.parse import quote, unquote
 
+import orjson
 from aiohttp import BodyPartReader, web
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from records import audit
+from records.actor import Actor
 from records.errors import Invalid, RecordsError
-from records.models import AttachmentKind, AttachmentPublic
+from records.models import AttachmentKind, AttachmentPublic, utcnow
+from records.services import MAX_PAGE
 from records.services import attachments as svc
 
+from ..errors import error_body
 from ..keys import blobs_key, config_key
 from .common import actor, followup_days, json, path_uuid, sessions
 from .registry import ApiRoutes
@@ -21,6 +32,9 @@ routes = ApiRoutes(tag="attachments")
 
 CHUNK = 256 * 1024
 MAX_FIELD = 2000
+# A ranged read is audited once per person and file within this window (see stream_attachment).
+RANGE_AUDIT_WINDOW = timedelta(minutes=10)
+RANGE_REFUSED = "Khoảng dữ liệu yêu cầu nằm ngoài kích thước tệp"
 
 
 def content_disposition(kind: str, filename: str) -> str:
@@ -142,26 +156,82 @@ async def list_attachments(request: web.Request) -> web.Response:
     return json({"items": out, "total": len(out), "limit": len(out), "offset": 0})
 
 
-async def stream_attachment(
-    request: web.Request, *, disposition: str = "attachment"
-) -> web.StreamResponse:
-    """Send an attachment's verified bytes (audited as a download)."""
-    async with sessions(request)() as session:
-        attachment, chunks = await svc.open_download(
-            session=session,
-            blobs=request.app[blobs_key],
-            actor=actor(request),
-            attachment_id=path_uuid(request),
-            followup_days=followup_days(request),
-        )
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": attachment.content_type,
-            "Content-Disposition": content_disposition(disposition, attachment.filename),
-            "Content-Length": str(attachment.size),
-            "ETag": f'"{attachment.sha256}"',
-        }
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """One satisfiable byte range of a file, both ends inclusive."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        """How many bytes the range holds."""
+        return self.end - self.start + 1
+
+
+UNSATISFIABLE: Final = "unsatisfiable"
+_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d{0,19})\s*-\s*(\d{0,19})\s*$", re.IGNORECASE)
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | Literal["unsatisfiable"] | None:
+    """The single range a ``Range`` header asks of a file of ``size`` bytes (RFC 9110 §14.2).
+
+    None means "send the whole file": no header, another unit, a malformed value or several
+    ranges (which a server may answer in full). UNSATISFIABLE when the range lies past the end.
+    """
+    if header is None:
+        return None
+    found = _RANGE_RE.match(header)
+    if found is None:
+        return None
+    first, last = found.group(1), found.group(2)
+    if not first:
+        if not last:
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return UNSATISFIABLE
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None
+    if start >= size:
+        return UNSATISFIABLE
+    return ByteRange(start, min(end, size - 1))
+
+
+def _wanted_range(
+    request: web.Request, size: int, etag: str
+) -> ByteRange | Literal["unsatisfiable"] | None:
+    if_range = request.headers.get("If-Range")
+    # A client resuming an older copy gets the whole current file rather than a mix of two.
+    if if_range is not None and if_range.strip() != etag:
+        return None
+    return parse_range(request.headers.get("Range"), size)
+
+
+async def _read_lately(session: AsyncSession, who: Actor, attachment_id: uuid.UUID) -> bool:
+    """Whether this person's reading of this file is already in the audit log, recently."""
+    if who.user_id is None:
+        return False
+    recent = await audit.list_events(
+        session=session,
+        actor=Actor.system(),
+        user_id=who.user_id,
+        action="download",
+        since=utcnow() - RANGE_AUDIT_WINDOW,
+        limit=MAX_PAGE,
     )
+    return any(event.object_id == str(attachment_id) for event in recent.items)
+
+
+async def _send(
+    request: web.Request,
+    resp: web.StreamResponse,
+    attachment_id: uuid.UUID,
+    chunks: AsyncIterator[bytes],
+) -> web.StreamResponse:
     await resp.prepare(request)
     try:
         async for chunk in chunks:
@@ -169,7 +239,7 @@ async def stream_attachment(
     except RecordsError:
         # The stored bytes no longer match their hash; the status line is already sent, so
         # the only honest answer left is to cut the connection instead of finishing the file.
-        log.error("attachment %s failed its integrity check", attachment.id)
+        log.error("attachment %s failed its integrity check", attachment_id)
         resp.force_close()
         if request.transport is not None:
             request.transport.close()
@@ -178,15 +248,83 @@ async def stream_attachment(
     return resp
 
 
+async def stream_attachment(
+    request: web.Request, *, disposition: str = "attachment"
+) -> web.StreamResponse:
+    """Send an attachment: the whole file hash-checked as it streams, or one ``Range`` of it.
+
+    Ranges are what a ``<video>`` needs to seek. A range cannot be checked against the hash
+    of the whole file, so the file is hashed in full on its first ranged read in this process
+    (``BlobStore.verify_once``). Every whole download is audited; a ranged read is audited
+    unless the same person's download of the same file is already in the log from the last
+    ``RANGE_AUDIT_WINDOW``, so that scrubbing through a recording does not flood the log.
+    """
+    who = actor(request)
+    attachment_id = path_uuid(request)
+    blobs = request.app[blobs_key]
+    async with sessions(request)() as session:
+        attachment = await svc.get_attachment(
+            session=session,
+            actor=who,
+            attachment_id=attachment_id,
+            followup_days=followup_days(request),
+        )
+        etag = f'"{attachment.sha256}"'
+        headers = {
+            "Content-Type": attachment.content_type,
+            "Content-Disposition": content_disposition(disposition, attachment.filename),
+            "ETag": etag,
+            "Accept-Ranges": "bytes",
+        }
+        wanted = _wanted_range(request, attachment.size, etag)
+        if wanted == UNSATISFIABLE:
+            return web.Response(
+                status=416,
+                body=orjson.dumps(error_body("range-not-satisfiable", RANGE_REFUSED)),
+                content_type="application/json",
+                headers={"Content-Range": f"bytes */{attachment.size}", "Accept-Ranges": "bytes"},
+            )
+        if not isinstance(wanted, ByteRange):
+            attachment, chunks = await svc.open_download(
+                session=session,
+                blobs=blobs,
+                actor=who,
+                attachment_id=attachment_id,
+                followup_days=followup_days(request),
+            )
+            headers["Content-Length"] = str(attachment.size)
+            full = web.StreamResponse(headers=headers)
+            return await _send(request, full, attachment.id, chunks)
+        await blobs.verify_once(attachment.sha256, size=attachment.size)
+        if not await _read_lately(session, who, attachment.id):
+            # The service's audited read; the whole-file reader it returns is never started.
+            await svc.open_download(
+                session=session,
+                blobs=blobs,
+                actor=who,
+                attachment_id=attachment_id,
+                followup_days=followup_days(request),
+            )
+    chunks = blobs.open_range(attachment.sha256, wanted.start, wanted.end)
+    headers["Content-Length"] = str(wanted.length)
+    headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{attachment.size}"
+    partial = web.StreamResponse(status=206, headers=headers)
+    return await _send(request, partial, attachment.id, chunks)
+
+
 @routes.route(
     "GET",
     "/api/v1/attachments/{id}",
     name="api-attachment",
-    summary="Download an attachment (hash verified, audited)",
+    summary=(
+        "Download an attachment (hash verified, audited); one `Range: bytes=…` gives 206, "
+        "a range past the end 416"
+    ),
     response_content="application/octet-stream",
+    errors=(400, 401, 404, 416),
 )
 async def download(request: web.Request) -> web.StreamResponse:
-    """Download an attachment."""
+    """Download an attachment, whole or one byte range of it."""
     return await stream_attachment(request)
 
 

@@ -16,6 +16,7 @@ from ..keys import config_key
 from ..security import (
     auth_method_key,
     bearer_token,
+    client_address,
     csrf_token,
     current_session_id,
     end_session,
@@ -155,7 +156,7 @@ async def create_token(request: web.Request) -> web.Response:
             username=data.username,
             password=data.password,
             ttl=ttl,
-            client_addr=request.remote,
+            client_addr=client_address(request),
         )
     return json(NewToken(token=token, expires_at=expires_at), status=201)
 

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from records import access
 from records import audit as audit_svc
 from records.actor import Actor
 from records.errors import Conflict, Invalid, RecordsError
@@ -88,9 +89,21 @@ USER_NOT_FOUND = "Không tìm thấy người dùng"
 FACILITY_NOT_FOUND = "Không tìm thấy cơ sở y tế"
 
 
-def _admin(request: web.Request) -> Actor:
+# What an administration screen is about, by the first path segment after /admin/.
+_ADMIN_OBJECTS = {"facilities": "facility", "users": "user", "audit": "audit"}
+
+
+async def _admin(request: web.Request) -> Actor:
+    """The signed-in admin; anyone else is refused with Forbidden, and the refusal audited."""
     who = require_actor(request)
-    facilities_svc.require_admin(who)
+    segment = request.path.removeprefix("/admin").strip("/").partition("/")[0]
+    async with request.app[sessions_key]() as session:
+        await access.require_admin(
+            session,
+            actor=who,
+            object_type=_ADMIN_OBJECTS.get(segment, "admin"),
+            object_id=request.match_info.get("id"),
+        )
     return who
 
 
@@ -121,7 +134,7 @@ def _facility_options(facilities: list[Facility], skip: uuid.UUID | None = None)
 
 async def index(request: web.Request) -> web.StreamResponse:
     """The administration starts with the users."""
-    _admin(request)
+    await _admin(request)
     raise see_other(url(request, "admin-users"))
 
 
@@ -132,7 +145,7 @@ FACILITY_FIELDS = ("code", "name", "level", "address", "parent_id")
 
 async def facility_list(request: web.Request) -> web.StreamResponse:
     """Every facility, highest level first, with its parent on the referral line."""
-    _admin(request)
+    await _admin(request)
     q = request.query.get("q", "").strip()
     raw_level = request.query.get("level", "")
     level = FacilityLevel(raw_level) if raw_level in LEVEL_LABELS else None
@@ -179,13 +192,13 @@ async def _facility_form(
 
 async def facility_new(request: web.Request) -> web.StreamResponse:
     """The form for a new facility."""
-    _admin(request)
+    await _admin(request)
     return await _facility_form(request, facility=None, values=_as_text(None, FACILITY_FIELDS))
 
 
 async def facility_create(request: web.Request) -> web.StreamResponse:
     """Create a facility; a duplicate code or a parent not higher up is a field error."""
-    who = _admin(request)
+    who = await _admin(request)
     raw = await form_data(request)
     values = {k: raw.get(k, "").strip() for k in FACILITY_FIELDS}
     try:
@@ -204,7 +217,7 @@ async def facility_create(request: web.Request) -> web.StreamResponse:
 
 async def facility_edit(request: web.Request) -> web.StreamResponse:
     """The form for changing a facility's name, address and parent."""
-    _admin(request)
+    await _admin(request)
     facility_id = parse_id(request.match_info["id"], FACILITY_NOT_FOUND)
     async with request.app[sessions_key]() as session:
         facility = await facilities_svc.get_facility(session=session, facility_id=facility_id)
@@ -215,7 +228,7 @@ async def facility_edit(request: web.Request) -> web.StreamResponse:
 
 async def facility_update(request: web.Request) -> web.StreamResponse:
     """Save a facility; its code and level stay as they were created."""
-    who = _admin(request)
+    who = await _admin(request)
     facility_id = parse_id(request.match_info["id"], FACILITY_NOT_FOUND)
     raw = await form_data(request)
     async with request.app[sessions_key]() as session:
@@ -253,7 +266,7 @@ USER_OPTIONAL = ("specialty", "email", "phone")
 
 async def user_list(request: web.Request) -> web.StreamResponse:
     """Users by name, filtered by text, role and facility; disabled accounts included."""
-    who = _admin(request)
+    who = await _admin(request)
     q = request.query.get("q", "").strip()
     raw_role = request.query.get("role", "")
     role = Role(raw_role) if raw_role in USER_ROLE_LABELS else None
@@ -301,7 +314,7 @@ async def _user_new_form(
 
 async def user_new(request: web.Request) -> web.StreamResponse:
     """The form for a new account with its first password."""
-    _admin(request)
+    await _admin(request)
     values = _as_text(None, USER_FIELDS)
     values["title"] = "BS."
     return await _user_new_form(request, values)
@@ -309,7 +322,7 @@ async def user_new(request: web.Request) -> web.StreamResponse:
 
 async def user_create(request: web.Request) -> web.StreamResponse:
     """Create an account; a weak password or a taken username is a field error."""
-    who = _admin(request)
+    who = await _admin(request)
     raw = await form_data(request)
     values = {k: raw.get(k, "").strip() for k in USER_FIELDS}
     password = raw.get("password", "")
@@ -378,13 +391,13 @@ async def _get_user(request: web.Request, who: Actor) -> User:
 
 async def user_edit(request: web.Request) -> web.StreamResponse:
     """One account: details, role and facility, and the security actions."""
-    who = _admin(request)
+    who = await _admin(request)
     return await _user_page(request, await _get_user(request, who))
 
 
 async def user_update(request: web.Request) -> web.StreamResponse:
     """Save an account's details; errors keep what was typed."""
-    who = _admin(request)
+    who = await _admin(request)
     user = await _get_user(request, who)
     raw = await form_data(request)
     values = _as_text(user, USER_FIELDS)
@@ -408,7 +421,7 @@ async def user_update(request: web.Request) -> web.StreamResponse:
 
 async def user_active(request: web.Request) -> web.StreamResponse:
     """Disable an account (its sessions end at once) or enable it again."""
-    who = _admin(request)
+    who = await _admin(request)
     user = await _get_user(request, who)
     raw = await form_data(request)
     active = raw.get("active") == "1"
@@ -428,7 +441,7 @@ async def user_active(request: web.Request) -> web.StreamResponse:
 
 async def user_password(request: web.Request) -> web.StreamResponse:
     """Set a new password; every session and token of the user ends."""
-    who = _admin(request)
+    who = await _admin(request)
     user = await _get_user(request, who)
     raw = await form_data(request)
     password = raw.get("new_password", "")
@@ -454,7 +467,7 @@ async def user_password(request: web.Request) -> web.StreamResponse:
 
 async def user_sessions(request: web.Request) -> web.StreamResponse:
     """Sign the user out everywhere: browser sessions and API tokens."""
-    who = _admin(request)
+    who = await _admin(request)
     user = await _get_user(request, who)
     async with request.app[sessions_key]() as session:
         count = await auth_svc.end_all_sessions(session=session, user_id=user.id, actor=who)
@@ -469,7 +482,7 @@ async def user_sessions(request: web.Request) -> web.StreamResponse:
 
 async def user_unlock(request: web.Request) -> web.StreamResponse:
     """Lift the lock that repeated failed sign-ins put on the account."""
-    who = _admin(request)
+    who = await _admin(request)
     user = await _get_user(request, who)
     async with request.app[sessions_key]() as session:
         await auth_svc.unlock_user(session=session, user_id=user.id, actor=who)
@@ -514,7 +527,7 @@ def _audit_filters(request: web.Request) -> tuple[dict[str, Any], dict[str, str]
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
     """Audit events, newest first, filtered by person, patient, day and action; CSV export."""
-    who = _admin(request)
+    who = await _admin(request)
     filters, typed, errors = _audit_filters(request)
     offset = page_offset(request)
     async with request.app[sessions_key]() as session:

@@ -9,8 +9,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records import access
 from records.actor import Actor
-from records.errors import Conflict, Forbidden, Invalid, NotFound, RecordsError
+from records.errors import Conflict, Invalid, NotFound, RecordsError
 from records.models import (
     CASE_TRANSITIONS,
     Case,
@@ -188,15 +189,19 @@ async def _new_form(
     return await render(request, "cases/form.html", context, status=status)
 
 
-def _require_doctor(actor: Actor) -> None:
-    if actor.role != Role.doctor:
-        raise Forbidden("Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn")
+async def _require_doctor(request: web.Request, actor: Actor) -> None:
+    """Only doctors open case files; any other caller is refused (and audited)."""
+    async with request.app[sessions_key]() as session:
+        await access.require_role(
+            session, actor=actor, roles=(Role.doctor,), object_type="case", need="create",
+            message="Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn",
+        )
 
 
 async def case_new(request: web.Request) -> web.StreamResponse:
     """The form for a new case file, for a patient chosen beforehand or picked here."""
     actor = require_actor(request)
-    _require_doctor(actor)
+    await _require_doctor(request, actor)
     values = {"patient_id": request.query.get("patient", ""), "urgency": Urgency.routine.value}
     async with request.app[sessions_key]() as session:
         return await _new_form(request, session, actor, values, {})
@@ -205,7 +210,7 @@ async def case_new(request: web.Request) -> web.StreamResponse:
 async def case_create(request: web.Request) -> web.StreamResponse:
     """Open a case file; errors come back next to their fields with what was typed."""
     actor = require_actor(request)
-    _require_doctor(actor)
+    await _require_doctor(request, actor)
     data = await form_data(request)
     values = {k: data.get(k, "") for k in (*FIELDS, "patient_id")}
     async with request.app[sessions_key]() as session:
@@ -284,8 +289,12 @@ async def case_edit(request: web.Request) -> web.StreamResponse:
             actor=actor,
             followup_days=request.app[config_key].followup_days,
         )
-    if not _can_write(actor, case):
-        raise Forbidden("Bạn không có quyền sửa hồ sơ này")
+        if not _can_write(actor, case):
+            raise await access.deny(
+                session, actor=actor, object_type="case", object_id=case.id,
+                patient_id=case.patient_id, need="write",
+                forbidden="Bạn không có quyền sửa hồ sơ này",
+            )
     context = {
         "values": _values_of(case),
         "errors": {},

@@ -11,8 +11,9 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records import access
 from records.actor import Actor
-from records.errors import Conflict, Forbidden, Invalid, NotFound, RecordsError
+from records.errors import Conflict, Invalid, NotFound, RecordsError
 from records.models import (
     Attachment,
     AttachmentKind,
@@ -43,6 +44,7 @@ DURATIONS = (30, 45, 60, 90, 120, 180, 240)
 MAX_INVITEES = 30
 INVALID = "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu"
 SCHEDULABLE = (ConsultationStatus.requested, ConsultationStatus.scheduled)
+REQUEST_REFUSED = "Chỉ bác sĩ được gửi yêu cầu hội chẩn"
 
 STATUS_LABELS: dict[str, str] = {
     ConsultationStatus.requested: N_("Chờ xếp lịch"),
@@ -136,7 +138,10 @@ async def _request_context(
     request: web.Request, session: AsyncSession, who: Actor, values: dict[str, Any]
 ) -> dict[str, Any]:
     if who.facility_id is None:
-        raise Forbidden("Chỉ bác sĩ được gửi yêu cầu hội chẩn")
+        raise await access.deny(
+            session, actor=who, object_type="consultation", object_id=None, need="request",
+            forbidden=REQUEST_REFUSED,
+        )
     hosts = await facilities_svc.facilities_above(session=session, facility=who.facility_id)
     cases = await views.requestable_cases(session=session, actor=who)
     return {
@@ -146,15 +151,19 @@ async def _request_context(
     }
 
 
-def _require_doctor(who: Actor) -> None:
-    if who.role != Role.doctor:
-        raise Forbidden("Chỉ bác sĩ được gửi yêu cầu hội chẩn")
+async def _require_doctor(request: web.Request, who: Actor) -> None:
+    """Only doctors request consultations; any other caller is refused (and audited)."""
+    async with request.app[sessions_key]() as session:
+        await access.require_role(
+            session, actor=who, roles=(Role.doctor,), object_type="consultation",
+            need="request", message=REQUEST_REFUSED,
+        )
 
 
 async def request_form(request: web.Request) -> web.StreamResponse:
     """The request form; ``?case_id=`` ticks that case in advance."""
     who = require_actor(request)
-    _require_doctor(who)
+    await _require_doctor(request, who)
     preselect = request.query.get("case_id", "")
     async with request.app[sessions_key]() as session:
         context = await _request_context(
@@ -177,7 +186,7 @@ async def request_form(request: web.Request) -> web.StreamResponse:
 async def request_submit(request: web.Request) -> web.StreamResponse:
     """Send the request up the referral line; field errors keep what was typed."""
     who = require_actor(request)
-    _require_doctor(who)
+    await _require_doctor(request, who)
     form = await _posted(request)
     values: dict[str, Any] = {
         "title": _text(form, "title"),
@@ -379,7 +388,11 @@ async def _managed_detail(
         followup_days=request.app[config_key].followup_days,
     )
     if not detail.can_manage:
-        raise Forbidden("Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này")
+        raise await access.deny(
+            session, actor=who, object_type="consultation", object_id=consultation_id,
+            need="manage",
+            forbidden="Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này",
+        )
     if detail.consultation.status not in SCHEDULABLE:
         raise Conflict("Phiên hội chẩn đã diễn ra hoặc đã hủy, không thể xếp lịch")
     return detail
@@ -481,13 +494,12 @@ async def _network_tests(
     """Each invitee's latest network test for those who organise the session, else None."""
     if not (detail.can_manage or detail.is_chair):
         return None
-    try:
-        return await network_tests_svc.latest_for_users(
-            session=session, actor=who, user_ids=[p.person.id for p in detail.participants]
-        )
-    except Forbidden:
-        # The service shows others' results to coordinators and admins only.
-        return None
+    return await network_tests_svc.latest_for_users(
+        session=session,
+        actor=who,
+        user_ids=[p.person.id for p in detail.participants],
+        consultation_id=detail.consultation.id,
+    )
 
 
 async def _recordings(

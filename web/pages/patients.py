@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from records.errors import Conflict, Forbidden, Invalid
+from records import access
+from records.errors import Conflict, Invalid
 from records.models import PatientCreate, PatientUpdate, Role
 from records.services import cases as cases_svc
 from records.services import patients as patients_svc
@@ -89,8 +90,11 @@ async def patient_list(request: web.Request) -> web.StreamResponse:
 async def patient_new(request: web.Request) -> web.StreamResponse:
     """The form for a new patient (doctors register patients of their own facility)."""
     actor = require_actor(request)
-    if actor.role != Role.doctor:
-        raise Forbidden("Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân")
+    async with request.app[sessions_key]() as session:
+        await access.require_role(
+            session, actor=actor, roles=(Role.doctor,), object_type="patient", need="create",
+            message="Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân",
+        )
     return await render(
         request, "patients/form.html", {"values": {"sex": ""}, "errors": {}, "patient": None}
     )

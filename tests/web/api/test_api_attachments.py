@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import sqlalchemy as sa
 from apitools import MAX_UPLOAD, Api
 from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 
+from records.db import session_maker
+from records.models import AuditEvent, utcnow
 from telemed.settings import Settings
+from web.api.attachments import RANGE_AUDIT_WINDOW
 
 
 def pdf_bytes(size: int) -> bytes:
@@ -151,3 +159,129 @@ async def test_preview(api: Api) -> None:
     pdf = (await api.ok("POST", url, 201, data=form(("a.pdf", pdf_bytes(500)))))["items"][0]
     (await api.get(f"/api/v1/attachments/{pdf['id']}/preview")).error(400, "invalid")
     (await api.get(f"/api/v1/attachments/{attachment['id']}/preview", user="doctor2")).error(404)
+
+
+async def _downloads(engine: AsyncEngine, attachment_id: str) -> list[tuple[Any, ...]]:
+    """The download events of one attachment, oldest first: (actor, outcome)."""
+    async with session_maker(engine)() as s:
+        rows = await s.execute(
+            select(AuditEvent)
+            .where(AuditEvent.action == "download", AuditEvent.object_id == attachment_id)
+            .order_by(col(AuditEvent.seq))
+        )
+        return [(e.actor_id, e.outcome) for e in rows.scalars()]
+
+
+async def _upload(api: Api, *contents: bytes) -> list[dict[str, Any]]:
+    case = await _case(api)
+    url = f"/api/v1/cases/{case['id']}/attachments"
+    files = [(f"phim-{i}.pdf", content) for i, content in enumerate(contents)]
+    created = await api.ok("POST", url, 201, data=form(*files))
+    items: list[dict[str, Any]] = created["items"]
+    return items
+
+
+async def test_single_ranges_for_seeking(api: Api) -> None:
+    content = pdf_bytes(100_000)
+    [item] = await _upload(api, content)
+    url = f"/api/v1/attachments/{item['id']}"
+    etag = f'"{item["sha256"]}"'
+
+    whole = await api.get(url)
+    assert whole.status == 200 and whole.body == content
+    assert whole.headers["Accept-Ranges"] == "bytes" and "Content-Range" not in whole.headers
+
+    cases = {
+        "bytes=0-99": (0, 99),
+        "bytes=99990-": (99_990, 99_999),
+        "bytes=-5": (99_995, 99_999),
+        "bytes=50000-10000000": (50_000, 99_999),
+        "bytes=-200000": (0, 99_999),
+        "BYTES = 7 - 7": (7, 7),
+    }
+    for header, (start, end) in cases.items():
+        part = await api.get(url, headers={"Range": header})
+        assert part.status == 206, (header, part.status)
+        assert part.body == content[start : end + 1], header
+        assert part.headers["Content-Range"] == f"bytes {start}-{end}/100000"
+        assert part.headers["Content-Length"] == str(end - start + 1)
+        assert part.headers["ETag"] == etag and part.headers["Accept-Ranges"] == "bytes"
+        assert part.headers["Content-Type"] == "application/pdf"
+        assert part.headers["Cache-Control"] == "no-store"
+
+    for header in ("bytes=100000-", "bytes=100000-100005", "bytes=-0"):
+        refused = await api.get(url, headers={"Range": header})
+        err = refused.error(416, "range-not-satisfiable")
+        assert "tệp" in err["message"]
+        assert refused.headers["Content-Range"] == "bytes */100000"
+
+    # Several ranges, other units and nonsense get the whole file, as RFC 9110 allows.
+    for header in ("bytes=0-1,5-6", "items=0-5", "bytes=9-3", "bytes=abc", "bytes=-"):
+        reply = await api.get(url, headers={"Range": header})
+        assert reply.status == 200 and reply.body == content, header
+
+    # If-Range: the range only if the file is still the one the client has part of.
+    same = await api.get(url, headers={"Range": "bytes=10-19", "If-Range": etag})
+    assert same.status == 206 and same.body == content[10:20]
+    changed = await api.get(url, headers={"Range": "bytes=10-19", "If-Range": '"cu"'})
+    assert changed.status == 200 and changed.body == content
+
+    # Access is checked on every range, like on the whole file.
+    (await api.get(url, user="doctor2", headers={"Range": "bytes=0-9"})).error(404)
+    (await api.get(url, user=None, headers={"Range": "bytes=0-9"})).error(401)
+
+
+async def test_ranges_are_audited_once_per_viewing(api: Api, engine: AsyncEngine) -> None:
+    doctor = api.world.users["doctor"].id
+    first, second = await _upload(api, pdf_bytes(50_000), pdf_bytes(60_000))
+    url = f"/api/v1/attachments/{first['id']}"
+
+    # A player opening the file, then seeking back and forth: one event.
+    for header in ("bytes=0-", "bytes=30000-", "bytes=1000-1999", "bytes=0-"):
+        assert (await api.get(url, headers={"Range": header})).status == 206
+    assert await _downloads(engine, first["id"]) == [(doctor, "ok")]
+    # A refused range writes no download, and an unsatisfiable one sends nothing to audit.
+    await api.get(url, user="doctor2", headers={"Range": "bytes=0-9"})
+    await api.get(url, headers={"Range": "bytes=999999-"})
+    assert await _downloads(engine, first["id"]) == [(doctor, "ok")]
+    # The whole file is always audited; another file has its own event.
+    assert (await api.get(url)).status == 200
+    assert (await api.get(f"/api/v1/attachments/{second['id']}",
+                          headers={"Range": "bytes=5-"})).status == 206
+    assert await _downloads(engine, first["id"]) == [(doctor, "ok"), (doctor, "ok")]
+    assert await _downloads(engine, second["id"]) == [(doctor, "ok")]
+
+    # Once the last event is older than the window, the next range is audited again.
+    async with session_maker(engine)() as s:
+        cutoff = utcnow() - RANGE_AUDIT_WINDOW - timedelta(minutes=1)
+        await s.execute(
+            sa.update(AuditEvent)
+            .where(col(AuditEvent.object_id) == second["id"])
+            .values(at=cutoff)
+        )
+        await s.commit()
+    assert (await api.get(f"/api/v1/attachments/{second['id']}",
+                          headers={"Range": "bytes=5-"})).status == 206
+    assert await _downloads(engine, second["id"]) == [(doctor, "ok"), (doctor, "ok")]
+
+
+async def test_a_damaged_file_is_not_served_in_pieces(
+    api: Api, settings: Settings, engine: AsyncEngine
+) -> None:
+    content = pdf_bytes(80_000)
+    [item] = await _upload(api, content)
+    url = f"/api/v1/attachments/{item['id']}"
+    assert (await api.get(url, headers={"Range": "bytes=0-9"})).status == 206
+    # Damage the stored bytes in place, keeping the size: the start is still intact.
+    path = settings.blob_dir / item["sha256"][:2] / item["sha256"]
+    path.chmod(0o644)
+    with open(path, "r+b") as f:
+        f.seek(70_000)
+        f.write(b"X" * 100)
+    # A write moves the modification time on; make sure it does within the clock's granularity.
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    reply = await api.get(url, headers={"Range": "bytes=0-9"})
+    assert reply.status >= 400 and reply.body[:10] != content[:10]
+    assert reply.json["error"]["code"] == "blob-corrupt"
+    assert len(await _downloads(engine, item["id"])) == 1

@@ -1,0 +1,46 @@
+"""Settings: the trusted reverse proxies, read from the environment and TOML, checked at start."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from telemed.app import web_config
+from telemed.settings import ConfigError, Settings, load_settings
+
+
+def test_trusted_proxies_default_to_none() -> None:
+    settings = load_settings(environ={})
+    assert settings.trusted_proxies == ()
+    assert web_config(settings.replace(secret_key="k" * 32)).proxy_networks == ()
+
+
+def test_trusted_proxies_from_the_environment_reach_the_web_layer() -> None:
+    settings = load_settings(
+        environ={"TELEMED_TRUSTED_PROXIES": " 10.0.0.5 , 192.168.10.0/24,, ::1"}
+    )
+    assert settings.trusted_proxies == ("10.0.0.5", "192.168.10.0/24", "::1")
+    config = web_config(settings.replace(secret_key="k" * 32))
+    assert config.trusted_proxies == settings.trusted_proxies
+    assert config.proxy_networks == (
+        ipaddress.ip_network("10.0.0.5/32"),
+        ipaddress.ip_network("192.168.10.0/24"),
+        ipaddress.ip_network("::1/128"),
+    )
+
+
+def test_trusted_proxies_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "telemed.toml"
+    path.write_text('[telemed]\ntrusted_proxies = ["172.16.0.0/12"]\n')
+    assert load_settings(environ={}, config_file=path).trusted_proxies == ("172.16.0.0/12",)
+
+
+@pytest.mark.parametrize("bad", ["nginx", "10.0.0.300", "10.0.0.0/33", "10.0.0.1-10.0.0.9"])
+def test_a_bad_proxy_entry_stops_the_start_naming_it(bad: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"TELEMED_TRUSTED_PROXIES": f"10.0.0.1,{bad}"})
+    assert "trusted_proxies" in str(err.value) and repr(bad) in str(err.value)
+    with pytest.raises(ConfigError):
+        Settings(trusted_proxies=(bad,))
