@@ -124,7 +124,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from records.demo import seed_demo
     from records.errors import RecordsError
     from records.services.auth import hash_password
-    from records.services.provisioning import database_is_empty
+    from records.services.provisioning import database_is_empty, demo_accounts
 
     if args.if_empty and not _in_session(settings, lambda s: database_is_empty(session=s)):
         # Second and later `make run`: keep the data, just remind who can log in.
@@ -147,7 +147,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     try:
-        summary = asyncio.run(run())
+        asyncio.run(run())
     except RecordsError as exc:
         print(f"telemed demo: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
@@ -156,22 +156,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with os.fdopen(fd, "w") as f:
             f.write(password + "\n")
     print("Đã tạo dữ liệu mẫu. Các tài khoản mẫu:")
-    print_demo_accounts(summary_accounts(summary), password)
+    # The same table as later runs print: facility names, read back from the database.
+    rows = _in_session(settings, lambda s: demo_accounts(session=s))
+    print_demo_accounts(rows, password)
     return 0
-
-
-def summary_accounts(summary: Any) -> list[tuple[str, str, str]]:
-    """(username, role, facility) rows from the demo summary (objects, dicts or tuples)."""
-    rows: list[tuple[str, str, str]] = []
-    for acc in getattr(summary, "accounts", []):
-        if isinstance(acc, dict):
-            rows.append((str(acc["username"]), str(acc["role"]), str(acc.get("facility", ""))))
-        elif isinstance(acc, tuple):
-            username, role, facility = (*map(str, acc), "", "")[:3]
-            rows.append((username, role, facility))
-        else:
-            rows.append((str(acc.username), str(acc.role), str(getattr(acc, "facility", ""))))
-    return rows
 
 
 def print_demo_accounts(accounts: Sequence[tuple[str, str, str]], password: str | None) -> None:
