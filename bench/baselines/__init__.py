@@ -1,0 +1,1 @@
+"""Minimal relays that the Telemed server is measured against."""
