@@ -62,7 +62,14 @@ SUMMARY_FIELDS = (
 FIELDS = ("title", "specialty", "urgency", *SUMMARY_FIELDS)
 OPTIONAL = ("icd10",)
 # Status changes a doctor makes by hand; "scheduled" and "discussed" follow the consultation.
-MANUAL_TRANSITIONS = frozenset({CaseStatus.draft, CaseStatus.submitted, CaseStatus.closed})
+# What the author moves by hand; scheduling and the session move the rest (a scheduled case
+# goes back to submitted only when its session is cancelled).
+MANUAL_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.draft: frozenset({CaseStatus.submitted}),
+    CaseStatus.submitted: frozenset({CaseStatus.draft, CaseStatus.closed}),
+    CaseStatus.discussed: frozenset({CaseStatus.closed}),
+}
+MANUAL_TARGETS = frozenset().union(*MANUAL_TRANSITIONS.values())
 UPLOADABLE = frozenset({CaseStatus.draft, CaseStatus.submitted, CaseStatus.scheduled})
 STATUS_DONE = {
     CaseStatus.submitted: N_("Đã gửi hồ sơ"),
@@ -260,7 +267,11 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
         "history": history,
         "can_edit": can_write and status in cases_svc.EDITABLE,
         "can_upload": can_write and status in UPLOADABLE,
-        "transitions": (sorted(CASE_TRANSITIONS[status] & MANUAL_TRANSITIONS) if can_write else []),
+        "transitions": (
+            sorted(CASE_TRANSITIONS[status] & MANUAL_TRANSITIONS.get(status, frozenset()))
+            if can_write
+            else []
+        ),
         "upload_url": url(request, "api-case-attachments-upload", id=str(case.id)),
         "max_upload_bytes": request.app[config_key].max_upload_bytes,
         "request_url": (
@@ -346,7 +357,7 @@ async def case_status(request: web.Request) -> web.StreamResponse:
     case_id = parse_id(request.match_info["id"], NOT_FOUND)
     data = await form_data(request)
     wanted = data.get("to", "")
-    if wanted not in set(CaseStatus) or CaseStatus(wanted) not in MANUAL_TRANSITIONS:
+    if wanted not in set(CaseStatus) or CaseStatus(wanted) not in MANUAL_TARGETS:
         raise Invalid("Trạng thái không hợp lệ", fields={"to": "Giá trị không hợp lệ"})
     to = CaseStatus(wanted)
     async with request.app[sessions_key]() as session:

@@ -127,6 +127,20 @@ async def test_a_closed_case_cannot_be_edited(site: Site) -> None:
     assert "không thể sửa" in html
 
 
+async def test_only_the_author_s_own_steps_are_offered(site: Site) -> None:
+    patient = await _patient(site)
+    async with site.sessions() as s:
+        draft = await factories.case(s, patient=patient, author=site.users["doctor"])
+        scheduled = await factories.case(
+            s, patient=patient, author=site.users["doctor"], status="scheduled"
+        )
+    await site.login("doctor")
+    assert 'name="to" value="submitted"' in await site.page(f"/cases/{draft.id}")
+    # A scheduled case moves with its session, not by hand.
+    html = await site.page(f"/cases/{scheduled.id}")
+    assert 'name="to"' not in html
+
+
 async def test_cases_are_listed_and_filtered(site: Site) -> None:
     patient = await _patient(site)
     async with site.sessions() as s:
