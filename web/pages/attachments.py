@@ -5,6 +5,7 @@ Uploads go to the JSON API (``POST /api/v1/cases/{id}/attachments``) from ``js/u
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -55,10 +56,23 @@ def preview_kind(attachment: Attachment) -> str:
     return "none"
 
 
+def _study_date(value: Any) -> Any:
+    """DICOM dates (``20040119`` or ISO) as dates, so the page shows them the local way."""
+    text = str(value).replace("-", "")
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8])) if len(text) == 8 else value
+    except ValueError:
+        return value
+
+
 def dicom_facts(attachment: Attachment) -> list[tuple[str, Any]]:
     """The key DICOM metadata present on an attachment, as (key, value) pairs."""
     meta = attachment.meta or {}
-    return [(key, meta[key]) for key in DICOM_FIELDS if meta.get(key) not in (None, "")]
+    return [
+        (key, _study_date(meta[key]) if key == "study_date" else meta[key])
+        for key in DICOM_FIELDS
+        if meta.get(key) not in (None, "")
+    ]
 
 
 async def attachment_view(request: web.Request) -> web.StreamResponse:

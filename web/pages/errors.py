@@ -31,6 +31,11 @@ def _title(status: int) -> str:
     return TITLES[500] if status >= 500 else TITLES[400]
 
 
+def _detail(title: str, message: str) -> str:
+    """The message under the heading, unless it only repeats it ("Không tìm thấy")."""
+    return "" if title.casefold().startswith(message.casefold()) else message
+
+
 async def render_error(
     request: web.Request, status: int, code: str, message: str
 ) -> web.StreamResponse:
@@ -39,11 +44,12 @@ async def render_error(
         return web.HTTPSeeOther(url(request, "login", query={"next": request.path_qs}))
     try:
         lz = localizer(request)
+        title = _title(status)
         context = {
             "status": status,
             "code": code,
-            "title": lz.gettext(_title(status)),
-            "message": lz.gettext(message) if message else "",
+            "title": lz.gettext(title),
+            "message": _detail(lz.gettext(title), lz.gettext(message) if message else ""),
         }
         return await render(request, "errors/error.html", context, status=status)
     except Exception:

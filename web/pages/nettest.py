@@ -28,4 +28,4 @@ async def nettest(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Register the network test page."""
     app.router.add_get("/network-test", nettest, name="nettest")
-    add_nav(app, NavItem("nettest", N_("Kiểm tra đường truyền"), order=80))
+    add_nav(app, NavItem("nettest", N_("Kiểm tra đường truyền"), order=90))

@@ -1,26 +1,25 @@
 // Countdowns to upcoming sessions and Join buttons that become active shortly before the start.
 //
-// <span data-countdown="2026-11-29T08:00:00+00:00" data-text-started="…" data-text-days="…">
+// <span data-countdown="2026-11-29T08:00:00+00:00" data-text-started="…" data-text-days="…"
+//       data-text-hours="…" data-text-minutes="…" data-text-seconds="…">
 // <a data-join-from="2026-11-29T07:50:00+00:00" aria-disabled="true">…</a>
 // The server renders the right state; this only keeps it current while the page stays open.
 
 const SOON_MS = 10 * 60 * 1000;
 
-function pad(n) {
-  return String(n).padStart(2, "0");
-}
-
-/** "2 ngày 03:04:05", "03:04:05" or "04:05" for a positive number of milliseconds. */
-export function formatRemaining(ms, daysWord) {
+/**
+ * "2 ngày 3 giờ", "14 giờ 55 phút", "9 phút 05 giây" for a positive number of milliseconds:
+ * words, not a clock face, so the time left is never read as a time of day.
+ */
+export function formatRemaining(ms, words) {
   const total = Math.max(0, Math.floor(ms / 1000));
   const days = Math.floor(total / 86400);
   const hours = Math.floor((total % 86400) / 3600);
   const minutes = Math.floor((total % 3600) / 60);
   const seconds = total % 60;
-  const clock = hours > 0 || days > 0
-    ? `${pad(hours)}:${pad(minutes)}:${pad(seconds)}`
-    : `${pad(minutes)}:${pad(seconds)}`;
-  return days > 0 ? `${days} ${daysWord} ${clock}` : clock;
+  if (days > 0) return `${days} ${words.days} ${hours} ${words.hours}`;
+  if (hours > 0) return `${hours} ${words.hours} ${minutes} ${words.minutes}`;
+  return `${minutes} ${words.minutes} ${String(seconds).padStart(2, "0")} ${words.seconds}`;
 }
 
 function update(root, now) {
@@ -32,7 +31,12 @@ function update(root, now) {
       el.textContent = el.dataset.textStarted || "";
       el.classList.add("is-soon");
     } else {
-      el.textContent = formatRemaining(left, el.dataset.textDays || "d");
+      el.textContent = formatRemaining(left, {
+        days: el.dataset.textDays || "d",
+        hours: el.dataset.textHours || "h",
+        minutes: el.dataset.textMinutes || "min",
+        seconds: el.dataset.textSeconds || "s",
+      });
       el.classList.toggle("is-soon", left <= SOON_MS);
     }
   }
