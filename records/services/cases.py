@@ -176,12 +176,11 @@ async def list_cases(
     if q and q.strip():
         conds.append(col(Case.title).ilike(f"%{like_escape(q.strip())}%", escape="\\"))
     where = sa.and_(*conds)
-    total = (
-        await session.execute(select(sa.func.count()).select_from(Case).where(where))
-    ).scalar_one()
-    items = (
+    # Page over ids, counting the matches in the same pass: ix_clinical_case_facility_list
+    # covers the sort key, so only the page's rows are read, not every wide row of the facility.
+    ranked = (
         await session.execute(
-            select(Case)
+            select(col(Case.id), sa.func.count().over())
             .where(where)
             .order_by(
                 sa.func.coalesce(col(Case.updated_at), col(Case.created_at)).desc(),
@@ -190,5 +189,17 @@ async def list_cases(
             .limit(lim)
             .offset(off)
         )
-    ).scalars().all()
-    return Page(items=list(items), total=int(total), limit=lim, offset=off)
+    ).all()
+    if ranked or off == 0:
+        total = int(ranked[0][1]) if ranked else 0
+    else:
+        total = (
+            await session.execute(select(sa.func.count()).select_from(Case).where(where))
+        ).scalar_one()
+    page_ids = [r[0] for r in ranked]
+    if not page_ids:
+        return Page(items=[], total=int(total), limit=lim, offset=off)
+    rows = (await session.execute(select(Case).where(col(Case.id).in_(page_ids)))).scalars()
+    by_id = {c.id: c for c in rows}
+    items = [by_id[i] for i in page_ids if i in by_id]
+    return Page(items=items, total=int(total), limit=lim, offset=off)

@@ -152,3 +152,29 @@ async def test_readers_who_may_not_write_get_forbidden(session: AsyncSession) ->
         await cases.transition(
             session=session, case_id=case.id, to=CaseStatus.submitted, actor=spec
         )
+
+
+async def test_list_pages_add_up_most_recently_changed_first(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    author = await factories.user(session, facility=fac)
+    doc = Actor.of(author)
+    p = await factories.patient(session, facility=fac)
+    made = [
+        await factories.case(session, patient=p, author=author, title=f"Ca bệnh số {i}")
+        for i in range(5)
+    ]
+    # Editing the oldest case brings it to the top.
+    await cases.update_case(
+        session=session, case_id=made[0].id, data=CaseUpdate(question="Hướng xử trí?"), actor=doc
+    )
+    full = await cases.list_cases(session=session, actor=doc)
+    assert full.total == 5
+    assert [c.id for c in full.items] == [made[0].id] + [c.id for c in reversed(made[1:])]
+    paged: list[object] = []
+    for offset in (0, 2, 4, 6):
+        page = await cases.list_cases(session=session, actor=doc, limit=2, offset=offset)
+        assert page.total == 5
+        paged += [c.id for c in page.items]
+    assert paged == [c.id for c in full.items]
+    empty = await cases.list_cases(session=session, actor=doc, status=CaseStatus.closed)
+    assert empty.total == 0 and empty.items == []

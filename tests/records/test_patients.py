@@ -9,7 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records import audit
 from records.actor import Actor
 from records.errors import Conflict, Forbidden, NotFound
-from records.models import PatientCreate, PatientUpdate, Role, Sex
+from records.models import (
+    FacilityLevel,
+    ParticipantRole,
+    PatientCreate,
+    PatientUpdate,
+    Role,
+    Sex,
+)
 from records.services import patients
 
 
@@ -87,3 +94,46 @@ async def test_view_is_audited_and_admin_sees_nothing(session: AsyncSession) -> 
         session=session, actor=admin, patient_id=p.id, limit=10, offset=0
     )
     assert [e.action for e in reversed(events.items)] == ["view", "denied"]
+
+
+async def test_search_pages_add_up_and_reach_invited_patients(session: AsyncSession) -> None:
+    fac = await factories.facility(session)
+    host = await factories.facility(session, level=FacilityLevel.provincial)
+    doc_user = await factories.user(session, facility=fac)
+    doc = Actor.of(doc_user)
+    specialist_user = await factories.user(session, facility=host)
+    specialist = Actor.of(specialist_user)
+    names = [
+        "Nguyễn Văn Anh", "Lê Nguyễn Văn", "Nguyễn Văn An", "Nguyễn Vinh", "Phạm Nguyễn Văn Ánh"
+    ]
+    made = [
+        await factories.patient(session, facility=fac, full_name=n, mrn=f"NV-{i}")
+        for i, n in enumerate(names)
+    ]
+    await factories.patient(session, facility=host, full_name="Nguyễn Văn Hải", mrn="BV-1")
+
+    full = await patients.list_patients(session=session, actor=doc, q="nguyen van")
+    assert [p.full_name for p in full.items] == [
+        "Lê Nguyễn Văn", "Nguyễn Văn An", "Nguyễn Văn Anh", "Phạm Nguyễn Văn Ánh"
+    ]
+    assert full.total == 4
+    paged: list[object] = []
+    for offset in (0, 3, 6):
+        page = await patients.list_patients(
+            session=session, actor=doc, q="nguyen van", limit=3, offset=offset
+        )
+        assert page.total == 4
+        paged += [p.id for p in page.items]
+    assert paged == [p.id for p in full.items]
+
+    # A specialist of another facility sees only the patient of a case they are invited to.
+    case = await factories.case(session, patient=made[4], author=doc_user)
+    own = await patients.list_patients(session=session, actor=specialist, q="nguyen van")
+    assert [p.full_name for p in own.items] == ["Nguyễn Văn Hải"]
+    await factories.consultation(
+        session, host=host, requesting=fac, cases=[case],
+        participants={specialist_user.id: ParticipantRole.specialist},
+    )
+    page = await patients.list_patients(session=session, actor=specialist, q="nguyen van")
+    assert sorted(p.full_name for p in page.items) == ["Nguyễn Văn Hải", "Phạm Nguyễn Văn Ánh"]
+    assert page.total == 2
