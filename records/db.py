@@ -24,6 +24,10 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL, synchronous=FULL and foreign keys on."""
     if is_sqlite(url):
+        # SQLite takes one writer at a time and aiosqlite runs a thread per connection: a small
+        # pool keeps the threads (and their contention for the interpreter lock) few.
+        kwargs.setdefault("pool_size", 3)
+        kwargs.setdefault("max_overflow", 2)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -31,6 +31,32 @@ class Outlet(Protocol):
 class Peer:
     """A participant in a room: local (it has a connection here) or remote (another node)."""
 
+    __slots__ = (
+        "peer_id",
+        "room_id",
+        "user_id",
+        "name",
+        "facility",
+        "title",
+        "user_role",
+        "role",
+        "status",
+        "node",
+        "local",
+        "audio",
+        "video",
+        "hand",
+        "screen",
+        "resume_token",
+        "outlet",
+        "pending",
+        "pending_limit",
+        "overflowed",
+        "known",
+        "grace",
+        "closed",
+    )
+
     def __init__(
         self,
         *,

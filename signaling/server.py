@@ -150,6 +150,9 @@ Handler = Callable[["Session", Any], Awaitable[None]]
 class Session:
     """One authorized socket: reads frames, dispatches them, and turns errors into replies."""
 
+    __slots__ = ("ws", "registry", "config", "room_id", "identity", "conn", "peer", "rate",
+                 "abuse")
+
     def __init__(self, ws: web.WebSocketResponse, registry: RoomRegistry,
                  config: SignalingConfig, room_id: str, identity: Any) -> None:
         self.ws = ws
@@ -185,8 +188,10 @@ class Session:
         try:
             if not self.rate.allow():
                 raise RateLimited("slow down")
-            if len(data) > self.config.max_frame or \
-                    len(data.encode("utf-8", "surrogatepass")) > self.config.max_frame:
+            limit = self.config.max_frame
+            # A character is at most 4 bytes: only long text needs the exact (copying) count.
+            if len(data) * 4 > limit and (
+                    len(data) > limit or len(data.encode("utf-8", "surrogatepass")) > limit):
                 raise FrameTooLarge(f"frames are limited to {self.config.max_frame} bytes")
             message = m.parse(data)
             await HANDLERS[type(message)](self, message)

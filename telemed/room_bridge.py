@@ -6,6 +6,8 @@ import logging
 import uuid
 from typing import Any
 
+from sqlmodel import col, select
+
 from records import access
 from records.actor import Actor
 from records.db import SessionMaker
@@ -80,13 +82,22 @@ class RecordsAuthorizer:
                     raise JoinRefused(
                         CloseCode.UNAUTHENTICATED, "invalid, expired or used token"
                     ) from None
-                user = await session.get(User, user_id)
+                # The user and their facility's name in one round trip.
+                row = (
+                    await session.execute(
+                        select(User, Facility.name)
+                        .outerjoin(Facility, col(Facility.id) == col(User.facility_id))
+                        .where(col(User.id) == user_id)
+                    )
+                ).first()
+                user, facility_name = (row[0], row[1]) if row is not None else (None, None)
             elif session_cookie:
                 user = await auth_svc.resolve_session_cookie(
                     session=session, cookie_value=session_cookie
                 )
+                facility_name = None
             else:
-                user = None
+                user, facility_name = None, None
             if user is None or not user.active:
                 raise JoinRefused(CloseCode.UNAUTHENTICATED, "not signed in")
             if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
@@ -99,12 +110,14 @@ class RecordsAuthorizer:
             except NotFound:
                 # The refusal is already in the audit trail.
                 raise JoinRefused(CloseCode.FORBIDDEN, "not invited") from None
-            facility = await session.get(Facility, user.facility_id)
+            if facility_name is None:
+                facility = await session.get(Facility, user.facility_id)
+                facility_name = facility.name if facility else ""
             moderator = role == "moderator"
             return Identity(
                 user_id=str(user.id),
                 name=user.display_name,
-                facility=facility.name if facility else "",
+                facility=facility_name,
                 title=user.title,
                 user_role=str(user.role),
                 moderator=moderator,
