@@ -1,7 +1,8 @@
 """``python -m bench`` (``make bench``): the quick set, a few minutes, figures on stdout.
 
 Each part has its own module with options for the full set:
-``bench.relay``, ``bench.call_setup``, ``bench.records_api`` (see their ``--help``).
+``bench.relay``, ``bench.call_setup``, ``bench.records_api``, ``bench.media`` (see their
+``--help``).
 Benchmarks print figures and never fail the build: a part that cannot run says why.
 """
 
@@ -11,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from . import call_setup, records_api, relay
+from . import call_setup, media, records_api, relay
 from .common import say
 
 QUICK: list[tuple[str, Callable[[Sequence[str]], int], list[str]]] = [
@@ -22,6 +23,7 @@ QUICK: list[tuple[str, Callable[[Sequence[str]], int], list[str]]] = [
         ["--participants", "200", "--duration", "3", "--targets", "telemed", "--processes", "2"],
     ),
     ("call setup", call_setup.main, ["--calls", "5"]),
+    ("server-side media peers", media.main, ["--seconds", "5", "--streams", "1"]),
     ("records", records_api.main, ["--patients", "20000", "--requests", "20", "--upload-mb", "50"]),
 ]
 
