@@ -227,7 +227,11 @@ async def require_patient(
         # The audit names the patient who was probed, if real, for the privacy officer.
         exists = await session.get(Patient, patient_id) is not None
         raise await deny(
-            session, actor=actor, object_type="patient", object_id=patient_id, need="read",
+            session,
+            actor=actor,
+            object_type="patient",
+            object_id=patient_id,
+            need="read",
             patient_id=patient_id if exists else None,
         )
     if write and not can_write_clinical(actor, patient.facility_id):
@@ -260,7 +264,11 @@ async def require_case(
     if case is None:
         probed = await session.get(Case, case_id)
         raise await deny(
-            session, actor=actor, object_type="case", object_id=case_id, need="read",
+            session,
+            actor=actor,
+            object_type="case",
+            object_id=case_id,
+            need="read",
             patient_id=probed.patient_id if probed else None,
         )
     if write and not can_write_clinical(actor, case.facility_id):

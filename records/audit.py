@@ -226,14 +226,18 @@ async def verify(session: AsyncSession) -> VerifyResult:
     count = 0
     while True:
         batch: Sequence[AuditEvent] = (
-            await session.execute(
-                select(AuditEvent)
-                .where(AuditEvent.seq >= expected_seq)
-                .order_by(AuditEvent.seq)  # type: ignore[arg-type]
-                .limit(_VERIFY_BATCH)
-                .execution_options(populate_existing=True)
+            (
+                await session.execute(
+                    select(AuditEvent)
+                    .where(AuditEvent.seq >= expected_seq)
+                    .order_by(AuditEvent.seq)  # type: ignore[arg-type]
+                    .limit(_VERIFY_BATCH)
+                    .execution_options(populate_existing=True)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not batch:
             return VerifyResult(ok=True, count=count, head_hash=prev)
         for ev in batch:
@@ -297,14 +301,18 @@ async def list_events(
         await session.execute(select(sa.func.count()).select_from(AuditEvent).where(*conds))
     ).scalar_one()
     items = (
-        await session.execute(
-            select(AuditEvent)
-            .where(*conds)
-            .order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
-            .limit(lim)
-            .offset(off)
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(*conds)
+                .order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
+                .limit(lim)
+                .offset(off)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return Page(items=list(items), total=int(total), limit=lim, offset=off)
 
 
@@ -364,13 +372,17 @@ async def export_csv(
     }
     # One query, so events written meanwhile neither shift nor repeat rows.
     events = (
-        await session.execute(
-            select(AuditEvent)
-            .where(*_conditions(user_id, patient_id, since, until, action))
-            .order_by(AuditEvent.seq)  # type: ignore[arg-type]
-            .limit(EXPORT_LIMIT)
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(*_conditions(user_id, patient_id, since, until, action))
+                .order_by(AuditEvent.seq)  # type: ignore[arg-type]
+                .limit(EXPORT_LIMIT)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     await record_now(
         session,
         actor=actor,

@@ -24,9 +24,7 @@ MEMORY_COST_KIB = 19456
 TIME_COST = 2
 PARALLELISM = 1
 
-_hasher = PasswordHasher(
-    time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM
-)
+_hasher = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM)
 
 
 def _normalise(password: str) -> str:

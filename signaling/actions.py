@@ -81,13 +81,19 @@ def set_state(registry: RoomRegistry, peer: Peer, changes: dict[str, bool | None
     for name, value in changes.items():
         if value is not None:
             setattr(peer, name, value)
-    room.broadcast({"type": "state", "peer_id": peer.peer_id, **peer.state()},
-                   exclude=peer.peer_id)
+    room.broadcast({"type": "state", "peer_id": peer.peer_id, **peer.state()}, exclude=peer.peer_id)
     record = peer.record()
     registry.to_bus(lambda: registry.bus.put(room.room_id, record))
     registry.publish(room.room_id, "peer", peer=record)
-    registry.emit(StateChanged(room_id=room.room_id, user_id=peer.user_id,
-                               peer_id=peer.peer_id, time=utcnow(), **peer.state()))
+    registry.emit(
+        StateChanged(
+            room_id=room.room_id,
+            user_id=peer.user_id,
+            peer_id=peer.peer_id,
+            time=utcnow(),
+            **peer.state(),
+        )
+    )
 
 
 def chat(registry: RoomRegistry, peer: Peer, text: str) -> None:
@@ -95,12 +101,28 @@ def chat(registry: RoomRegistry, peer: Peer, text: str) -> None:
     room = _active(registry, peer)
     now = utcnow()
     chat_id = secrets.token_hex(8)
-    frame = {"type": "chat", "chat_id": chat_id, "from": peer.peer_id, "name": peer.name,
-             "facility": peer.facility, "text": text, "time": now.isoformat()}
+    frame = {
+        "type": "chat",
+        "chat_id": chat_id,
+        "from": peer.peer_id,
+        "name": peer.name,
+        "facility": peer.facility,
+        "text": text,
+        "time": now.isoformat(),
+    }
     room.broadcast(frame)
     registry.publish(room.room_id, "broadcast", frame=frame)
-    registry.emit(ChatPosted(room_id=room.room_id, user_id=peer.user_id, peer_id=peer.peer_id,
-                             time=now, chat_id=chat_id, name=peer.name, text=text))
+    registry.emit(
+        ChatPosted(
+            room_id=room.room_id,
+            user_id=peer.user_id,
+            peer_id=peer.peer_id,
+            time=now,
+            chat_id=chat_id,
+            name=peer.name,
+            text=text,
+        )
+    )
 
 
 def mute(registry: RoomRegistry, peer: Peer, peer_id: str, kind: str) -> None:
@@ -167,8 +189,9 @@ async def end_room(registry: RoomRegistry, room_id: str, *, by: Peer | None = No
     await registry.bus.end(room_id, registry.config.ended_ttl_seconds)
     by_id = by.peer_id if by is not None else None
     registry.publish(room_id, "ended", by=by_id)
-    registry.emit(RoomEnded(room_id=room_id, user_id=by.user_id if by else None,
-                            peer_id=by_id, time=utcnow()))
+    registry.emit(
+        RoomEnded(room_id=room_id, user_id=by.user_id if by else None, peer_id=by_id, time=utcnow())
+    )
     room = registry.rooms.get(room_id)
     if room is not None:
         close_ended(registry, room, by_id)
@@ -210,8 +233,11 @@ async def record(registry: RoomRegistry, peer: Peer, on: bool) -> None:
         extra["request"] = request
     await registry.bus.set_recording(room.room_id, on)
     registry.publish(room.room_id, "recording", on=on, frame=frame, **extra)
-    registry.emit(RecordingChanged(room_id=room.room_id, user_id=peer.user_id,
-                                   peer_id=peer.peer_id, time=utcnow(), on=on))
+    registry.emit(
+        RecordingChanged(
+            room_id=room.room_id, user_id=peer.user_id, peer_id=peer.peer_id, time=utcnow(), on=on
+        )
+    )
 
 
 def consent(registry: RoomRegistry, peer: Peer, accept: bool) -> None:
@@ -223,13 +249,24 @@ def consent(registry: RoomRegistry, peer: Peer, accept: bool) -> None:
     room.consents[peer.peer_id] = accept
     if before and not accept:
         registry.media.withdraw(room.room_id, peer.peer_id)
-    frame = {"type": "recording-consent", "peer_id": peer.peer_id, "name": peer.name,
-             "accept": accept}
+    frame = {
+        "type": "recording-consent",
+        "peer_id": peer.peer_id,
+        "name": peer.name,
+        "accept": accept,
+    }
     room.broadcast(frame)
     registry.publish(room.room_id, "broadcast", frame=frame)
-    registry.emit(RecordingConsent(room_id=room.room_id, user_id=peer.user_id,
-                                   peer_id=peer.peer_id, time=utcnow(), name=peer.name,
-                                   accept=accept))
+    registry.emit(
+        RecordingConsent(
+            room_id=room.room_id,
+            user_id=peer.user_id,
+            peer_id=peer.peer_id,
+            time=utcnow(),
+            name=peer.name,
+            accept=accept,
+        )
+    )
 
 
 def to_recorder(registry: RoomRegistry, peer: Peer, kind: str, body: dict[str, Any]) -> None:

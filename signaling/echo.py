@@ -57,8 +57,13 @@ class _Echo:
 class EchoService:
     """At most `max_peers` echo peers at once, each closed after `max_seconds` or on failure."""
 
-    def __init__(self, *, max_peers: int = 4, max_seconds: float = 30.0,
-                 ice_servers: list[RTCIceServer] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_peers: int = 4,
+        max_seconds: float = 30.0,
+        ice_servers: list[RTCIceServer] | None = None,
+    ) -> None:
         self.max_peers = max_peers
         self.max_seconds = max_seconds
         self.ice_servers = ice_servers or []
@@ -77,8 +82,10 @@ class EchoService:
             raise EchoBusy("every echo slot is in use")
         if not sdp or len(sdp) > MAX_OFFER or "m=" not in sdp:
             raise EchoRejected("the offer is not a session description")
-        echo = _Echo("e" + secrets.token_hex(8),
-                     RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers)))
+        echo = _Echo(
+            "e" + secrets.token_hex(8),
+            RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers)),
+        )
         # Reserve the slot before the first await, so concurrent offers respect the limit.
         self._echoes[echo.echo_id] = echo
         pc = echo.pc
@@ -131,8 +138,7 @@ class EchoService:
     async def aclose(self) -> None:
         """Close every echo peer (server shutdown)."""
         self.closed = True
-        await asyncio.gather(*(self.close(e) for e in list(self._echoes)),
-                             return_exceptions=True)
+        await asyncio.gather(*(self.close(e) for e in list(self._echoes)), return_exceptions=True)
         await asyncio.gather(*list(self._closing), return_exceptions=True)
 
     @contextlib.asynccontextmanager

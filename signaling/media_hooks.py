@@ -62,8 +62,7 @@ class SignalingRecorder(Protocol):
         """Finish every recording and stop (server shutdown)."""
         ...
 
-    def signal(self, room_id: str, peer: dict[str, Any], kind: str,
-               body: dict[str, Any]) -> None:
+    def signal(self, room_id: str, peer: dict[str, Any], kind: str, body: dict[str, Any]) -> None:
         """An `offer` or `candidate` from a consenting peer (`peer` is its `info()`)."""
         ...
 

@@ -143,8 +143,21 @@ class RecordingConsent:
 
 
 ClientMessage = (
-    Join | Offer | Answer | Candidate | State | Chat | Ping | Leave
-    | Admit | Deny | Mute | Kick | End | Record | RecordingConsent
+    Join
+    | Offer
+    | Answer
+    | Candidate
+    | State
+    | Chat
+    | Ping
+    | Leave
+    | Admit
+    | Deny
+    | Mute
+    | Kick
+    | End
+    | Record
+    | RecordingConsent
 )
 
 
@@ -232,8 +245,11 @@ PARSERS: dict[str, Parser] = {
     "answer": lambda d, i: Answer(_str(d, "to", MAX_ID, i), _str(d, "sdp", MAX_SDP, i), i),
     "candidate": lambda d, i: Candidate(_str(d, "to", MAX_ID, i), _candidate(d, i), i),
     "state": lambda d, i: State(
-        _opt_bool(d, "audio", i), _opt_bool(d, "video", i),
-        _opt_bool(d, "hand", i), _opt_bool(d, "screen", i), i,
+        _opt_bool(d, "audio", i),
+        _opt_bool(d, "video", i),
+        _opt_bool(d, "hand", i),
+        _opt_bool(d, "screen", i),
+        i,
     ),
     "chat": lambda d, i: Chat(_text(d, i), i),
     "ping": lambda d, i: Ping(i),

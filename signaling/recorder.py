@@ -112,15 +112,22 @@ def probe(path: Path) -> tuple[float, bool, bool]:
 class Recorder:
     """Records rooms on request; implements `SignalingRecorder` for the registry."""
 
-    def __init__(self, directory: Path, *, ice_servers: list[RTCIceServer] | None = None,
-                 suffix: str = ".mp4", stall_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        ice_servers: list[RTCIceServer] | None = None,
+        suffix: str = ".mp4",
+        stall_seconds: float = 5.0,
+    ) -> None:
         self.directory = directory
         self.stall_seconds = stall_seconds
         self.ice_servers = ice_servers or []
         self.suffix = suffix
         # Fragmented MP4: what was written stays playable even if the process dies mid-way.
-        self.options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} \
-            if suffix == ".mp4" else {}
+        self.options = (
+            {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if suffix == ".mp4" else {}
+        )
         self._link: RoomLink | None = None
         self._rooms: dict[str, _RoomRecording] = {}
         self._finishing: set[asyncio.Task[None]] = set()
@@ -138,8 +145,12 @@ class Recorder:
 
     def connections(self) -> int:
         """How many peer connections are open (for tests and monitoring)."""
-        return sum(1 for r in self._rooms.values() for p in r.peers.values()
-                   if p.segment is not None and not p.segment.finished)
+        return sum(
+            1
+            for r in self._rooms.values()
+            for p in r.peers.values()
+            if p.segment is not None and not p.segment.finished
+        )
 
     async def start(self, room_id: str) -> None:
         """Begin recording a room; raises when the files cannot be written."""
@@ -168,12 +179,10 @@ class Recorder:
     async def aclose(self) -> None:
         """Finish every recording (server shutdown)."""
         self.closed = True
-        await asyncio.gather(*(self.stop(r) for r in list(self._rooms)),
-                             return_exceptions=True)
+        await asyncio.gather(*(self.stop(r) for r in list(self._rooms)), return_exceptions=True)
         await asyncio.gather(*list(self._finishing), return_exceptions=True)
 
-    def signal(self, room_id: str, peer: dict[str, Any], kind: str,
-               body: dict[str, Any]) -> None:
+    def signal(self, room_id: str, peer: dict[str, Any], kind: str, body: dict[str, Any]) -> None:
         """Queue an offer or candidate from a consenting peer."""
         rec = self._rooms.get(room_id)
         if rec is None:
@@ -209,8 +218,9 @@ class Recorder:
                 self._fail(rec, f"the recorder failed for {peer.get('name', '')}: {exc}")
                 return
 
-    async def _offer(self, rec: _RoomRecording, media: _PeerMedia, peer: dict[str, Any],
-                     sdp: str) -> None:
+    async def _offer(
+        self, rec: _RoomRecording, media: _PeerMedia, peer: dict[str, Any], sdp: str
+    ) -> None:
         if media.segment is not None:
             # A new offer (reconnect, renegotiation) starts a new file.
             await self._close_segment(rec, media.segment)
@@ -244,9 +254,15 @@ class Recorder:
             # A bad offer is the sender's problem, not the recording's.
             media.segment = None
             await self._close_segment(rec, segment)
-            self._send(rec.room_id, media.peer_id, {
-                "type": "error", "code": "bad-offer",
-                "message": f"the recorder cannot use this offer: {exc}"})
+            self._send(
+                rec.room_id,
+                media.peer_id,
+                {
+                    "type": "error",
+                    "code": "bad-offer",
+                    "message": f"the recorder cannot use this offer: {exc}",
+                },
+            )
             return
         await segment.recorder.start()
         await pc.setLocalDescription(await pc.createAnswer())
@@ -256,8 +272,9 @@ class Recorder:
         if raw is None or not raw.get("candidate"):
             return
         text = str(raw["candidate"])
-        candidate = candidate_from_sdp(text.split(":", 1)[1] if text.startswith("candidate:")
-                                       else text)
+        candidate = candidate_from_sdp(
+            text.split(":", 1)[1] if text.startswith("candidate:") else text
+        )
         candidate.sdpMid = raw.get("sdpMid")
         candidate.sdpMLineIndex = raw.get("sdpMLineIndex")
         await segment.pc.addIceCandidate(candidate)
@@ -278,12 +295,23 @@ class Recorder:
     def _peer_lost(self, rec: _RoomRecording, media: _PeerMedia, segment: _Segment) -> None:
         name = str(segment.peer.get("name", ""))
         if self._link is not None:
-            self._link.tell_moderators(rec.room_id, {
-                "type": "error", "code": "recorder-failed",
-                "message": f"the recorder lost the connection to {name}"})
-            self._link.send_to_peer(rec.room_id, media.peer_id, {
-                "type": "error", "code": "recorder-failed",
-                "message": "the recorder lost the connection; offer again"})
+            self._link.tell_moderators(
+                rec.room_id,
+                {
+                    "type": "error",
+                    "code": "recorder-failed",
+                    "message": f"the recorder lost the connection to {name}",
+                },
+            )
+            self._link.send_to_peer(
+                rec.room_id,
+                media.peer_id,
+                {
+                    "type": "error",
+                    "code": "recorder-failed",
+                    "message": "the recorder lost the connection; offer again",
+                },
+            )
         if media.segment is segment:
             media.segment = None
         self._track(rec, self._close_segment(rec, segment))
@@ -334,22 +362,39 @@ class Recorder:
             rec.failed.append(f"{segment.peer.get('name', '')}: unreadable file ({exc})")
             segment.path.unlink(missing_ok=True)
             return
-        rec.files.append(RecordedFile(
-            peer_id=str(segment.peer["peer_id"]), user_id=str(segment.peer.get("user_id", "")),
-            name=str(segment.peer.get("name", "")),
-            facility=str(segment.peer.get("facility", "")), path=segment.path,
-            started=segment.started, ended=ended, duration=duration, audio=audio, video=video,
-        ))
+        rec.files.append(
+            RecordedFile(
+                peer_id=str(segment.peer["peer_id"]),
+                user_id=str(segment.peer.get("user_id", "")),
+                name=str(segment.peer.get("name", "")),
+                facility=str(segment.peer.get("facility", "")),
+                path=segment.path,
+                started=segment.started,
+                ended=ended,
+                duration=duration,
+                audio=audio,
+                video=video,
+            )
+        )
 
     async def _finish(self, rec: _RoomRecording) -> None:
-        await asyncio.gather(*(self._retire(rec, m) for m in list(rec.peers.values())),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(self._retire(rec, m) for m in list(rec.peers.values())), return_exceptions=True
+        )
         rec.peers.clear()
         await asyncio.gather(*list(rec.retiring), return_exceptions=True)
         if not rec.files:
             shutil.rmtree(rec.directory, ignore_errors=True)
         if self._link is not None:
-            self._link.emit(RecordingFinished(
-                room_id=rec.room_id, user_id=None, peer_id=None, time=utcnow(),
-                started=rec.started, ended=utcnow(), files=tuple(rec.files),
-                failed=tuple(rec.failed)))
+            self._link.emit(
+                RecordingFinished(
+                    room_id=rec.room_id,
+                    user_id=None,
+                    peer_id=None,
+                    time=utcnow(),
+                    started=rec.started,
+                    ended=utcnow(),
+                    files=tuple(rec.files),
+                    failed=tuple(rec.failed),
+                )
+            )

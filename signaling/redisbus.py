@@ -165,9 +165,16 @@ class RedisBus:
         """Run the atomic enter script."""
         ttl = int(max(60, 6 * self.heartbeat_seconds))
         raw = await self.redis.eval(
-            _ENTER, 4, *self._keys(room_id),
-            record["peer_id"], orjson.dumps(record), record["user_id"],
-            "1" if active else "0", max_peers, ttl, self._node_key(""),
+            _ENTER,
+            4,
+            *self._keys(room_id),
+            record["peer_id"],
+            orjson.dumps(record),
+            record["user_id"],
+            "1" if active else "0",
+            max_peers,
+            ttl,
+            self._node_key(""),
         )
         outcome = raw[0].decode()
         if outcome != "ok":
@@ -176,9 +183,7 @@ class RedisBus:
 
     async def put(self, room_id: str, record: PeerRecord) -> None:
         """Update a stored record."""
-        await self.redis.hset(
-            self._keys(room_id)[0], record["peer_id"], orjson.dumps(record)
-        )
+        await self.redis.hset(self._keys(room_id)[0], record["peer_id"], orjson.dumps(record))
 
     async def remove(self, room_id: str, peer_id: str) -> None:
         """Forget a peer, and the room's kicked list and flags when it was the last."""

@@ -37,7 +37,11 @@ class RoomRegistry:
     """Rooms with at least one peer known to this node; the entry point of the domain."""
 
     def __init__(
-        self, *, config: SignalingConfig, bus: Bus, sink: EventSink,
+        self,
+        *,
+        config: SignalingConfig,
+        bus: Bus,
+        sink: EventSink,
         recorder: RecorderHook | None = None,
     ) -> None:
         self.config = config
@@ -93,11 +97,13 @@ class RoomRegistry:
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run a coroutine in the background, kept until done (cancelled at close)."""
+
         async def run() -> None:
             try:
                 await coro
             except Exception:
                 log.exception("signalling task failed")
+
         task = asyncio.create_task(run())
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
@@ -188,12 +194,14 @@ class RoomRegistry:
         room.consents.clear()
         frame = {"type": "recording", "on": False, "by": None, "reason": "failed"}
         room.broadcast(frame)
-        self.tell_moderators(room_id, {"type": "error", "code": "recorder-failed",
-                                       "message": message})
+        self.tell_moderators(
+            room_id, {"type": "error", "code": "recorder-failed", "message": message}
+        )
         self.to_bus(lambda: self.bus.set_recording(room_id, False))
         self.publish(room_id, "recording", on=False, frame=frame)
-        self.emit(RecordingChanged(room_id=room_id, user_id=None, peer_id=None,
-                                   time=utcnow(), on=False))
+        self.emit(
+            RecordingChanged(room_id=room_id, user_id=None, peer_id=None, time=utcnow(), on=False)
+        )
         if self.media is not None:
             self.spawn(self.media.stop(room_id))
 
@@ -224,8 +232,11 @@ class RoomRegistry:
                 moderator = identity.moderator or identity.user_id in room.moderators
                 status = LOBBY if identity.needs_admission and not moderator else ACTIVE
                 peer = Peer.local_from(
-                    identity, role=MODERATOR if moderator else PARTICIPANT, status=status,
-                    node=self.bus.node_id, pending_limit=self.config.pending_while_away,
+                    identity,
+                    role=MODERATOR if moderator else PARTICIPANT,
+                    status=status,
+                    node=self.bus.node_id,
+                    pending_limit=self.config.pending_while_away,
                 )
                 entry = await self._enter(room, peer)
                 peer.room_id = room_id
@@ -236,8 +247,14 @@ class RoomRegistry:
                 if status == ACTIVE:
                     self._activate(room, peer, entry)
                 else:
-                    peer.send({"type": "lobby", "peer_id": peer.peer_id,
-                               "resume_token": None, "name": peer.name})
+                    peer.send(
+                        {
+                            "type": "lobby",
+                            "peer_id": peer.peer_id,
+                            "resume_token": None,
+                            "name": peer.name,
+                        }
+                    )
                     room.lobby_update()
                     self.publish(room_id, "peer", peer=peer.record())
                 return peer
@@ -246,7 +263,9 @@ class RoomRegistry:
 
     async def _enter(self, room: Room, peer: Peer) -> Entry:
         entry = await self.bus.enter(
-            room.room_id, peer.record(), active=peer.status == ACTIVE,
+            room.room_id,
+            peer.record(),
+            active=peer.status == ACTIVE,
             max_peers=self.config.max_peers,
         )
         if entry.outcome == "ended":
@@ -264,26 +283,40 @@ class RoomRegistry:
 
     def _activate(self, room: Room, peer: Peer, entry: Entry, *, admitted: bool = False) -> None:
         """Send `welcome`, tell the others, record attendance."""
-        present = {str(r["peer_id"]) for r in entry.present} | {
-            p.peer_id for p in room.local()}
+        present = {str(r["peer_id"]) for r in entry.present} | {p.peer_id for p in room.local()}
         self._welcome(room, peer, present, resumed=False)
         room.announce_joined(peer)
         if admitted:
             room.lobby_update()
         self.publish(room.room_id, "peer", peer=peer.record())
-        self.emit(PeerJoined(room_id=room.room_id, user_id=peer.user_id, peer_id=peer.peer_id,
-                             time=utcnow(), name=peer.name, facility=peer.facility,
-                             role=peer.role))
+        self.emit(
+            PeerJoined(
+                room_id=room.room_id,
+                user_id=peer.user_id,
+                peer_id=peer.peer_id,
+                time=utcnow(),
+                name=peer.name,
+                facility=peer.facility,
+                role=peer.role,
+            )
+        )
 
     def _welcome(self, room: Room, peer: Peer, present: set[str], *, resumed: bool) -> None:
         others = [p for p in room.active() if p is not peer and p.peer_id in present]
         peer.known = {p.peer_id for p in others}
         frame = {
-            "type": "welcome", "peer_id": peer.peer_id, "resume_token": peer.resume_token,
-            "role": peer.role, "resumed": resumed, "room_id": room.room_id,
-            "self": peer.info(), "ice_servers": ice_servers(self.config, peer.user_id),
-            "peers": [p.info() for p in others], "recording": room.recording,
-            "max_peers": self.config.max_peers, "grace_seconds": self.config.grace_seconds,
+            "type": "welcome",
+            "peer_id": peer.peer_id,
+            "resume_token": peer.resume_token,
+            "role": peer.role,
+            "resumed": resumed,
+            "room_id": room.room_id,
+            "self": peer.info(),
+            "ice_servers": ice_servers(self.config, peer.user_id),
+            "peers": [p.info() for p in others],
+            "recording": room.recording,
+            "max_peers": self.config.max_peers,
+            "grace_seconds": self.config.grace_seconds,
         }
         if peer.outlet is not None:
             peer.outlet.send(frame)
@@ -312,14 +345,22 @@ class RoomRegistry:
             if identity.moderator:
                 peer.role = MODERATOR
                 room.moderators.add(identity.user_id)
-            outlet.send({
-                "type": "welcome", "peer_id": peer.peer_id, "resume_token": peer.resume_token,
-                "role": peer.role, "resumed": True, "room_id": room.room_id,
-                "self": peer.info(), "ice_servers": ice_servers(self.config, peer.user_id),
-                "peers": [p.info() for p in room.active() if p is not peer],
-                "recording": room.recording, "max_peers": self.config.max_peers,
-                "grace_seconds": self.config.grace_seconds,
-            })
+            outlet.send(
+                {
+                    "type": "welcome",
+                    "peer_id": peer.peer_id,
+                    "resume_token": peer.resume_token,
+                    "role": peer.role,
+                    "resumed": True,
+                    "room_id": room.room_id,
+                    "self": peer.info(),
+                    "ice_servers": ice_servers(self.config, peer.user_id),
+                    "peers": [p.info() for p in room.active() if p is not peer],
+                    "recording": room.recording,
+                    "max_peers": self.config.max_peers,
+                    "grace_seconds": self.config.grace_seconds,
+                }
+            )
             peer.attach(outlet)
             if peer.moderator and room.waiting():
                 room.lobby_update()
@@ -353,8 +394,7 @@ class RoomRegistry:
             self.remove(room, peer, "left")
             return
         loop = asyncio.get_running_loop()
-        peer.grace = loop.call_later(
-            self.config.grace_seconds, self._expire, room.room_id, peer)
+        peer.grace = loop.call_later(self.config.grace_seconds, self._expire, room.room_id, peer)
 
     def _expire(self, room_id: str, peer: Peer) -> None:
         peer.grace = None
@@ -362,8 +402,15 @@ class RoomRegistry:
         if room is not None and not peer.connected:
             self.remove(room, peer, "timeout")
 
-    def remove(self, room: Room, peer: Peer, reason: str, *, code: int | None = None,
-               close_reason: str = "") -> None:
+    def remove(
+        self,
+        room: Room,
+        peer: Peer,
+        reason: str,
+        *,
+        code: int | None = None,
+        close_reason: str = "",
+    ) -> None:
         """Take a peer out for good and tell everyone; idempotent."""
         if room.peers.get(peer.peer_id) is not peer:
             return
@@ -382,8 +429,15 @@ class RoomRegistry:
             self.to_bus(lambda: self.bus.remove(room_id, peer_id))
             self.publish(room_id, "left", peer_id=peer_id, reason=reason)
             if was_active:
-                self.emit(PeerLeft(room_id=room_id, user_id=peer.user_id, peer_id=peer_id,
-                                   time=utcnow(), reason=reason))
+                self.emit(
+                    PeerLeft(
+                        room_id=room_id,
+                        user_id=peer.user_id,
+                        peer_id=peer_id,
+                        time=utcnow(),
+                        reason=reason,
+                    )
+                )
         self._drop_if_empty(room)
 
     # the other nodes

@@ -97,24 +97,38 @@ class Peer:
         self.closed = False
 
     @classmethod
-    def local_from(cls, identity: Identity, *, role: str, status: str, node: str,
-                   pending_limit: int) -> Peer:
+    def local_from(
+        cls, identity: Identity, *, role: str, status: str, node: str, pending_limit: int
+    ) -> Peer:
         """A new peer for a connection on this node."""
         return cls(
-            peer_id="p" + secrets.token_hex(6), user_id=identity.user_id, name=identity.name,
-            facility=identity.facility, title=identity.title, user_role=identity.user_role,
-            role=role, status=status, node=node, local=True, pending_limit=pending_limit,
+            peer_id="p" + secrets.token_hex(6),
+            user_id=identity.user_id,
+            name=identity.name,
+            facility=identity.facility,
+            title=identity.title,
+            user_role=identity.user_role,
+            role=role,
+            status=status,
+            node=node,
+            local=True,
+            pending_limit=pending_limit,
         )
 
     @classmethod
     def from_record(cls, record: PeerRecord) -> Peer:
         """A peer held by another node."""
         peer = cls(
-            peer_id=str(record["peer_id"]), user_id=str(record["user_id"]),
-            name=str(record.get("name", "")), facility=str(record.get("facility", "")),
-            title=str(record.get("title", "")), user_role=str(record.get("user_role", "")),
-            role=str(record.get("role", PARTICIPANT)), status=str(record.get("status", ACTIVE)),
-            node=str(record["node"]), local=False,
+            peer_id=str(record["peer_id"]),
+            user_id=str(record["user_id"]),
+            name=str(record.get("name", "")),
+            facility=str(record.get("facility", "")),
+            title=str(record.get("title", "")),
+            user_role=str(record.get("user_role", "")),
+            role=str(record.get("role", PARTICIPANT)),
+            status=str(record.get("status", ACTIVE)),
+            node=str(record["node"]),
+            local=False,
         )
         peer.room_id = str(record.get("room_id", ""))
         peer.update(record)
@@ -142,16 +156,29 @@ class Peer:
     def info(self) -> dict[str, Any]:
         """The public description other peers see."""
         return {
-            "peer_id": self.peer_id, "user_id": self.user_id, "name": self.name,
-            "facility": self.facility, "title": self.title, "user_role": self.user_role,
-            "role": self.role, "audio": self.audio, "video": self.video, "hand": self.hand,
+            "peer_id": self.peer_id,
+            "user_id": self.user_id,
+            "name": self.name,
+            "facility": self.facility,
+            "title": self.title,
+            "user_role": self.user_role,
+            "role": self.role,
+            "audio": self.audio,
+            "video": self.video,
+            "hand": self.hand,
             "screen": self.screen,
         }
 
     def lobby_info(self) -> dict[str, Any]:
         """How a waiting peer is shown to moderators."""
-        return {"peer_id": self.peer_id, "user_id": self.user_id, "name": self.name,
-                "facility": self.facility, "title": self.title, "user_role": self.user_role}
+        return {
+            "peer_id": self.peer_id,
+            "user_id": self.user_id,
+            "name": self.name,
+            "facility": self.facility,
+            "title": self.title,
+            "user_role": self.user_role,
+        }
 
     def record(self) -> PeerRecord:
         """The presence record stored on the bus."""
@@ -159,8 +186,7 @@ class Peer:
 
     def state(self) -> dict[str, bool]:
         """The media state fields."""
-        return {"audio": self.audio, "video": self.video, "hand": self.hand,
-                "screen": self.screen}
+        return {"audio": self.audio, "video": self.video, "hand": self.hand, "screen": self.screen}
 
     def send(self, frame: dict[str, Any]) -> None:
         """Deliver now, or keep for a resume while the socket is away."""
@@ -244,8 +270,11 @@ class Room:
     def announce_joined(self, newcomer: Peer) -> None:
         """Tell local active peers about a newcomer they have not heard of."""
         for peer in self.local():
-            if peer.status == ACTIVE and peer is not newcomer and \
-                    newcomer.peer_id not in peer.known:
+            if (
+                peer.status == ACTIVE
+                and peer is not newcomer
+                and newcomer.peer_id not in peer.known
+            ):
                 peer.known.add(newcomer.peer_id)
                 peer.send({"type": "peer-joined", "peer": newcomer.info()})
 
@@ -267,8 +296,9 @@ class Room:
         """Send a full `peers` list to one local peer and reset what it knows."""
         others = [p for p in self.active() if p is not peer]
         peer.known = {p.peer_id for p in others}
-        peer.send({"type": "peers", "peers": [p.info() for p in others],
-                   "recording": self.recording})
+        peer.send(
+            {"type": "peers", "peers": [p.info() for p in others], "recording": self.recording}
+        )
 
     def close(self) -> None:
         """Forget every peer; idempotent."""

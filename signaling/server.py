@@ -44,8 +44,13 @@ ABUSE = (BadMessage, FrameTooLarge, RateLimited, NotJoined, AlreadyJoined)
 
 
 def setup_signaling(
-    app: web.Application, *, config: SignalingConfig, authorizer: Authorizer,
-    sink: EventSink, recorder: RecorderHook | None = None, bus: Bus | None = None,
+    app: web.Application,
+    *,
+    config: SignalingConfig,
+    authorizer: Authorizer,
+    sink: EventSink,
+    recorder: RecorderHook | None = None,
+    bus: Bus | None = None,
 ) -> None:
     """Add the `ws-room` route and the registry/bus lifetime to an application."""
     app[signaling_key] = SignalingState(config, authorizer, sink, recorder, bus)
@@ -67,9 +72,13 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     config = state.config
     bus = state.bus
     if bus is None:
-        bus = (RedisBus(config.redis_url, prefix=config.redis_prefix,
-                        heartbeat=config.bus_heartbeat_seconds)
-               if config.redis_url else LocalBus())
+        bus = (
+            RedisBus(
+                config.redis_url, prefix=config.redis_prefix, heartbeat=config.bus_heartbeat_seconds
+            )
+            if config.redis_url
+            else LocalBus()
+        )
     registry = RoomRegistry(config=config, bus=bus, sink=state.sink, recorder=state.recorder)
     await registry.start()
     state.registry = registry
@@ -99,8 +108,9 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     """`GET /ws/rooms/{room_id}`: authorize, then run one session until the socket closes."""
     state = request.app[signaling_key]
     registry, config = state.registry, state.config
-    ws = web.WebSocketResponse(heartbeat=config.heartbeat_seconds,
-                               max_msg_size=config.transport_max_frame)
+    ws = web.WebSocketResponse(
+        heartbeat=config.heartbeat_seconds, max_msg_size=config.transport_max_frame
+    )
     if registry is None or not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="a WebSocket upgrade is required")
     await ws.prepare(request)
@@ -125,16 +135,17 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _refusal(request: web.Request, state: SignalingState,
-                   room_id: str) -> JoinRefused | Any:
+async def _refusal(request: web.Request, state: SignalingState, room_id: str) -> JoinRefused | Any:
     if not origin_allowed(request, state.config.allowed_origins):
         return JoinRefused(CloseCode.FORBIDDEN, "origin not allowed")
     if not ROOM_ID.match(room_id):
         return JoinRefused(CloseCode.UNKNOWN_ROOM, "unknown room")
     try:
         identity = await state.authorizer.authorize(
-            room_id=room_id, token=request.query.get("token"),
-            session_cookie=request.cookies.get(state.config.session_cookie))
+            room_id=room_id,
+            token=request.query.get("token"),
+            session_cookie=request.cookies.get(state.config.session_cookie),
+        )
         assert state.registry is not None
         await state.registry.check(room_id, identity.user_id)
     except JoinRefused as exc:
@@ -150,11 +161,16 @@ Handler = Callable[["Session", Any], Awaitable[None]]
 class Session:
     """One authorized socket: reads frames, dispatches them, and turns errors into replies."""
 
-    __slots__ = ("ws", "registry", "config", "room_id", "identity", "conn", "peer", "rate",
-                 "abuse")
+    __slots__ = ("ws", "registry", "config", "room_id", "identity", "conn", "peer", "rate", "abuse")
 
-    def __init__(self, ws: web.WebSocketResponse, registry: RoomRegistry,
-                 config: SignalingConfig, room_id: str, identity: Any) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        registry: RoomRegistry,
+        config: SignalingConfig,
+        room_id: str,
+        identity: Any,
+    ) -> None:
         self.ws = ws
         self.registry = registry
         self.config = config
@@ -191,7 +207,8 @@ class Session:
             limit = self.config.max_frame
             # A character is at most 4 bytes: only long text needs the exact (copying) count.
             if len(data) * 4 > limit and (
-                    len(data) > limit or len(data.encode("utf-8", "surrogatepass")) > limit):
+                len(data) > limit or len(data.encode("utf-8", "surrogatepass")) > limit
+            ):
                 raise FrameTooLarge(f"frames are limited to {self.config.max_frame} bytes")
             message = m.parse(data)
             await HANDLERS[type(message)](self, message)
@@ -261,6 +278,7 @@ def _with_id(
                 s.conn.send(m.error_frame(exc.code, exc.message, exc.msg_id))
                 return
             raise
+
     return handler
 
 
@@ -283,9 +301,13 @@ HANDLERS: dict[type, Handler] = {
     m.Answer: on_signal,
     m.Candidate: on_signal,
     m.Ping: on_ping,
-    m.State: _with_id(lambda s, msg, p: actions.set_state(
-        s.registry, p, {"audio": msg.audio, "video": msg.video,
-                        "hand": msg.hand, "screen": msg.screen})),
+    m.State: _with_id(
+        lambda s, msg, p: actions.set_state(
+            s.registry,
+            p,
+            {"audio": msg.audio, "video": msg.video, "hand": msg.hand, "screen": msg.screen},
+        )
+    ),
     m.Chat: _with_id(lambda s, msg, p: actions.chat(s.registry, p, msg.text)),
     m.Leave: _with_id(_leave),
     m.Admit: _with_id(lambda s, msg, p: actions.admit(s.registry, p, msg.peer_id)),

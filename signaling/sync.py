@@ -101,8 +101,13 @@ def _command(registry: RoomRegistry, room: Room, op: str, message: dict[str, Any
     if target is None or not target.local:
         return
     if op == "replace":
-        registry.remove(room, target, "replaced", code=CloseCode.REPLACED,
-                        close_reason="replaced by a newer connection")
+        registry.remove(
+            room,
+            target,
+            "replaced",
+            code=CloseCode.REPLACED,
+            close_reason="replaced by a newer connection",
+        )
     elif op == "deny":
         actions.deny_local(registry, room, target)
     else:
@@ -143,7 +148,8 @@ async def resync(registry: RoomRegistry) -> None:
         # The command connections may have dropped with the subscriber: retry once or twice.
         try:
             await registry.bus.heartbeat(
-                _records(registry), 3 * registry.config.bus_heartbeat_seconds)
+                _records(registry), 3 * registry.config.bus_heartbeat_seconds
+            )
             break
         except Exception as exc:
             log.warning("signalling resync heartbeat failed: %s", exc)
@@ -177,5 +183,8 @@ async def sweep(registry: RoomRegistry) -> None:
 
 
 def _records(registry: RoomRegistry) -> dict[str, list[dict[str, Any]]]:
-    return {room_id: [p.record() for p in room.local()]
-            for room_id, room in registry.rooms.items() if room.local()}
+    return {
+        room_id: [p.record() for p in room.local()]
+        for room_id, room in registry.rooms.items()
+        if room.local()
+    }

@@ -63,9 +63,7 @@ def create_app(settings: Settings) -> web.Application:
     sig_config = signaling_config(settings)
     app[ice_provider_key] = ice_provider(sig_config)
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
-    media = setup_media(
-        app, settings=settings, config=sig_config, sessions=sessions, blobs=blobs
-    )
+    media = setup_media(app, settings=settings, config=sig_config, sessions=sessions, blobs=blobs)
     setup_signaling(
         app,
         config=sig_config,

@@ -76,8 +76,12 @@ class MediaEventSink:
         if isinstance(event, RecordingConsent) and event.user_id:
             async with self._sessions() as session:
                 await recording_consents.record_consent(
-                    session=session, room_id=event.room_id, user_id=uuid.UUID(event.user_id),
-                    accept=event.accept, at=event.time)
+                    session=session,
+                    room_id=event.room_id,
+                    user_id=uuid.UUID(event.user_id),
+                    accept=event.accept,
+                    at=event.time,
+                )
         elif isinstance(event, RecordingFinished):
             await self.store(event)
         await self.inner.publish(event)
@@ -89,29 +93,43 @@ class MediaEventSink:
         if not event.files:
             return
         async with self._sessions() as session:
-            consultation = await access.consultation_by_room(session=session,
-                                                             room_id=event.room_id)
+            consultation = await access.consultation_by_room(session=session, room_id=event.room_id)
         if consultation is None:
-            log.error("finished recording for unknown room %s kept at %s", event.room_id,
-                      [str(f.path) for f in event.files])
+            log.error(
+                "finished recording for unknown room %s kept at %s",
+                event.room_id,
+                [str(f.path) for f in event.files],
+            )
             return
-        participants = [{"user_id": f.user_id, "name": f.name, "facility": f.facility}
-                        for f in event.files]
+        participants = [
+            {"user_id": f.user_id, "name": f.name, "facility": f.facility} for f in event.files
+        ]
         for file in event.files:
             meta = {
                 "duration": round(file.duration, 2),
-                "participant": {"user_id": file.user_id, "name": file.name,
-                                "facility": file.facility},
+                "participant": {
+                    "user_id": file.user_id,
+                    "name": file.name,
+                    "facility": file.facility,
+                },
                 "participants": participants,
-                "started": file.started.isoformat(), "ended": file.ended.isoformat(),
+                "started": file.started.isoformat(),
+                "ended": file.ended.isoformat(),
                 "recording_started": event.started.isoformat(),
-                "audio": file.audio, "video": file.video, "room_id": event.room_id,
+                "audio": file.audio,
+                "video": file.video,
+                "room_id": event.room_id,
             }
             try:
                 async with self._sessions() as session:
                     await attachments.store_recording(
-                        session=session, blobs=self._blobs, consultation_id=consultation.id,
-                        path=file.path, content_type=CONTENT_TYPE, meta=meta)
+                        session=session,
+                        blobs=self._blobs,
+                        consultation_id=consultation.id,
+                        path=file.path,
+                        content_type=CONTENT_TYPE,
+                        meta=meta,
+                    )
             except (RecordsError, OSError):
                 log.exception("could not store the recording %s; the file is kept", file.path)
 
@@ -135,13 +153,17 @@ def _orphans(directory: Path, min_age: float) -> list[Path]:
     """Recording files under `directory` that no live recording is writing."""
     now = time.time()
     return sorted(
-        path for path in directory.glob("*/*/*.mp4")
+        path
+        for path in directory.glob("*/*/*.mp4")
         if path.is_file() and now - path.stat().st_mtime >= min_age
     )
 
 
 async def recover_orphans(
-    directory: Path, *, sessions: SessionMaker, blobs: BlobStore,
+    directory: Path,
+    *,
+    sessions: SessionMaker,
+    blobs: BlobStore,
     min_age: float = ORPHAN_AGE_SECONDS,
 ) -> int:
     """Store the recordings a crashed process left behind; return how many were stored.
@@ -170,15 +192,24 @@ async def recover_orphans(
             continue
         modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         meta = {
-            "duration": round(duration, 2), "audio": audio, "video": video,
-            "participant": {"user_id": user_id}, "room_id": room_id,
-            "ended": modified.isoformat(), "recovered": True,
+            "duration": round(duration, 2),
+            "audio": audio,
+            "video": video,
+            "participant": {"user_id": user_id},
+            "room_id": room_id,
+            "ended": modified.isoformat(),
+            "recovered": True,
         }
         try:
             async with sessions() as session:
                 await attachments.store_recording(
-                    session=session, blobs=blobs, consultation_id=consultation.id,
-                    path=path, content_type=CONTENT_TYPE, meta=meta)
+                    session=session,
+                    blobs=blobs,
+                    consultation_id=consultation.id,
+                    path=path,
+                    content_type=CONTENT_TYPE,
+                    meta=meta,
+                )
         except (RecordsError, OSError):
             log.exception("could not store the recovered recording %s; the file is kept", path)
             continue
@@ -200,27 +231,34 @@ class Media:
     recorder: Recorder
     echo: EchoService
 
-    def sink(self, inner: EventSink, *, sessions: SessionMaker,
-             blobs: BlobStore) -> MediaEventSink:
+    def sink(self, inner: EventSink, *, sessions: SessionMaker, blobs: BlobStore) -> MediaEventSink:
         """The event sink that also stores recordings and consents."""
         return MediaEventSink(inner, sessions=sessions, blobs=blobs)
 
 
-def setup_media(app: web.Application, *, settings: Settings, config: SignalingConfig,
-                sessions: SessionMaker, blobs: BlobStore) -> Media:
+def setup_media(
+    app: web.Application,
+    *,
+    settings: Settings,
+    config: SignalingConfig,
+    sessions: SessionMaker,
+    blobs: BlobStore,
+) -> Media:
     """Create the echo service and the recorder; register the echo for the API and its
     lifetime (the recorder's lifetime is the signalling registry's). At start, recordings
     left by a server that died are stored in the background."""
     servers = stun_servers(config)
-    echo = EchoService(max_peers=settings.echo_max_peers,
-                       max_seconds=settings.echo_max_seconds, ice_servers=servers)
+    echo = EchoService(
+        max_peers=settings.echo_max_peers,
+        max_seconds=settings.echo_max_seconds,
+        ice_servers=servers,
+    )
     directory = settings.data_dir / "recordings"
     recorder = Recorder(directory, ice_servers=servers)
     app[echo_key] = EchoAdapter(echo)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        recovery = asyncio.create_task(
-            recover_orphans(directory, sessions=sessions, blobs=blobs))
+        recovery = asyncio.create_task(recover_orphans(directory, sessions=sessions, blobs=blobs))
         try:
             async with echo.running():
                 yield

@@ -176,7 +176,11 @@ class Case(CaseBase, table=True):
         # ordering (updated_at, created_at, id), so neither has to read the wide rows.
         sa.Index(
             "ix_clinical_case_facility_list",
-            "facility_id", "updated_at", "created_at", "patient_id", "id",
+            "facility_id",
+            "updated_at",
+            "created_at",
+            "patient_id",
+            "id",
         ),
     )
 

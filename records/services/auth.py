@@ -87,12 +87,19 @@ async def authenticate(
 ) -> User:
     """The user these credentials name, or Unauthenticated / Throttled (audited either way)."""
     user = await check_password(
-        session=session, username=username, password=password, client_addr=client_addr,
+        session=session,
+        username=username,
+        password=password,
+        client_addr=client_addr,
         purpose=purpose,
     )
     await audit.record(
-        session, actor=Actor.of(user, client_addr=client_addr), action="login",
-        object_type="user", object_id=user.id, detail={"via": purpose},
+        session,
+        actor=Actor.of(user, client_addr=client_addr),
+        action="login",
+        object_type="user",
+        object_id=user.id,
+        detail={"via": purpose},
     )
     await session.commit()
     return user
@@ -144,17 +151,28 @@ async def login(
 ) -> SignedIn:
     """Check the credentials and open a new browser session (any previous one is ended)."""
     user = await check_password(
-        session=session, username=username, password=password, client_addr=client_addr,
+        session=session,
+        username=username,
+        password=password,
+        client_addr=client_addr,
         purpose="session",
     )
     await _drop_session(session, replace_session_id)
     signed_in = await _add_session(
-        session, user=user, client_addr=client_addr, user_agent=user_agent, idle=idle,
+        session,
+        user=user,
+        client_addr=client_addr,
+        user_agent=user_agent,
+        idle=idle,
         lifetime=lifetime,
     )
     await audit.record(
-        session, actor=Actor.of(user, client_addr=client_addr), action="login",
-        object_type="user", object_id=user.id, detail={"via": "session"},
+        session,
+        actor=Actor.of(user, client_addr=client_addr),
+        action="login",
+        object_type="user",
+        object_id=user.id,
+        detail={"via": "session"},
     )
     await session.commit()
     return signed_in
@@ -175,7 +193,11 @@ async def create_session(
         raise Unauthenticated("Tài khoản không còn hoạt động")
     await _drop_session(session, replace_session_id)
     signed_in = await _add_session(
-        session, user=user, client_addr=client_addr, user_agent=user_agent, idle=idle,
+        session,
+        user=user,
+        client_addr=client_addr,
+        user_agent=user_agent,
+        idle=idle,
         lifetime=lifetime,
     )
     await session.commit()
@@ -195,8 +217,11 @@ async def logout(*, session: AsyncSession, session_id: str, client_addr: str | N
     await session.delete(row)
     if user is not None:
         await audit.record(
-            session, actor=Actor.of(user, client_addr=client_addr), action="logout",
-            object_type="user", object_id=user.id,
+            session,
+            actor=Actor.of(user, client_addr=client_addr),
+            action="logout",
+            object_type="user",
+            object_id=user.id,
         )
     await session.commit()
 
@@ -250,12 +275,19 @@ async def create_api_token(
     raw = new_secret()
     now = utcnow()
     token = ApiToken(
-        token_hash=secret_hash(raw), user_id=user.id, created_at=now, expires_at=now + ttl,
+        token_hash=secret_hash(raw),
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + ttl,
         created_by=who.username[:64],
     )
     session.add(token)
     await audit.record(
-        session, actor=who, action="create", object_type="api_token", object_id=token.id,
+        session,
+        actor=who,
+        action="create",
+        object_type="api_token",
+        object_id=token.id,
         detail={"user": user.username, "expires_at": token.expires_at.isoformat()},
     )
     await session.commit()
@@ -272,7 +304,10 @@ async def token_login(
 ) -> tuple[str, datetime]:
     """Exchange a username and password for a bearer token (throttled like any sign-in)."""
     user = await authenticate(
-        session=session, username=username, password=password, client_addr=client_addr,
+        session=session,
+        username=username,
+        password=password,
+        client_addr=client_addr,
         purpose="token",
     )
     return await create_api_token(
@@ -344,7 +379,11 @@ async def end_all_sessions(*, session: AsyncSession, user_id: uuid.UUID, actor: 
     user = await _get_user(session, user_id)
     count = await end_sessions_for(session, user.id)
     await audit.record(
-        session, actor=actor, action="admin", object_type="user", object_id=user.id,
+        session,
+        actor=actor,
+        action="admin",
+        object_type="user",
+        object_id=user.id,
         detail={"op": "end-sessions", "ended": count},
     )
     await session.commit()
@@ -362,7 +401,11 @@ async def unlock_user(*, session: AsyncSession, user_id: uuid.UUID, actor: Actor
     user.failed_logins = 0
     session.add(user)
     await audit.record(
-        session, actor=actor, action="admin", object_type="user", object_id=user.id,
+        session,
+        actor=actor,
+        action="admin",
+        object_type="user",
+        object_id=user.id,
         detail={"op": "unlock"},
     )
     await session.commit()
@@ -394,8 +437,11 @@ async def change_password(
     validate_new_password(new_password, username=user.username)
     try:
         await check_password(
-            session=session, username=user.username, password=current_password,
-            client_addr=actor.client_addr, purpose="password-change",
+            session=session,
+            username=user.username,
+            password=current_password,
+            client_addr=actor.client_addr,
+            purpose="password-change",
         )
     except Unauthenticated as exc:
         msg = "Mật khẩu hiện tại không đúng"
@@ -408,7 +454,11 @@ async def change_password(
     await _set_password(session, user, new_password)
     await end_sessions_for(session, user.id, keep_session_id=keep_session_id)
     await audit.record(
-        session, actor=actor, action="update", object_type="user", object_id=user.id,
+        session,
+        actor=actor,
+        action="update",
+        object_type="user",
+        object_id=user.id,
         detail={"op": "password-change"},
     )
     await session.commit()
@@ -426,7 +476,11 @@ async def reset_password(
         raise Invalid(exc.message, fields={"new_password": exc.message}) from None
     await end_sessions_for(session, user.id)
     await audit.record(
-        session, actor=actor, action="admin", object_type="user", object_id=user.id,
+        session,
+        actor=actor,
+        action="admin",
+        object_type="user",
+        object_id=user.id,
         detail={"op": "password-reset"},
     )
     await session.commit()

@@ -59,8 +59,13 @@ async def apply_transition(
     session.add(case)
     add_event(session, case=case, actor=actor, action="status", detail=f"{current}→{to} {note}")
     await audit.record(
-        session, actor=actor, action="status", object_type="case", object_id=case.id,
-        patient_id=case.patient_id, detail={"from": current, "to": to},
+        session,
+        actor=actor,
+        action="status",
+        object_type="case",
+        object_id=case.id,
+        patient_id=case.patient_id,
+        detail={"from": current, "to": to},
     )
 
 
@@ -81,7 +86,11 @@ async def create_case(
     session.add(case)
     add_event(session, case=case, actor=actor, action="created")
     await audit.record(
-        session, actor=actor, action="create", object_type="case", object_id=case.id,
+        session,
+        actor=actor,
+        action="create",
+        object_type="case",
+        object_id=case.id,
         patient_id=case.patient_id,
     )
     await session.commit()
@@ -108,8 +117,13 @@ async def update_case(
     session.add(case)
     add_event(session, case=case, actor=actor, action="updated", detail=", ".join(sorted(changes)))
     await audit.record(
-        session, actor=actor, action="update", object_type="case", object_id=case.id,
-        patient_id=case.patient_id, detail={"fields": sorted(changes)},
+        session,
+        actor=actor,
+        action="update",
+        object_type="case",
+        object_id=case.id,
+        patient_id=case.patient_id,
+        detail={"fields": sorted(changes)},
     )
     await session.commit()
     return case
@@ -123,7 +137,11 @@ async def get_case(
         session=session, actor=actor, case_id=case_id, followup_days=followup_days
     )
     await audit.record_now(
-        session, actor=actor, action="view", object_type="case", object_id=case.id,
+        session,
+        actor=actor,
+        action="view",
+        object_type="case",
+        object_id=case.id,
         patient_id=case.patient_id,
     )
     return case

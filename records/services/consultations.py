@@ -58,9 +58,7 @@ class Scheduled:
 async def case_ids(session: AsyncSession, consultation_id: uuid.UUID) -> list[uuid.UUID]:
     """The cases a consultation discusses."""
     rows = await session.execute(
-        select(ConsultationCase.case_id).where(
-            ConsultationCase.consultation_id == consultation_id
-        )
+        select(ConsultationCase.case_id).where(ConsultationCase.consultation_id == consultation_id)
     )
     return list(rows.scalars().all())
 
@@ -88,8 +86,12 @@ async def set_status(
     consultation.updated_at = utcnow()
     session.add(consultation)
     await audit.record(
-        session, actor=actor, action="status", object_type="consultation",
-        object_id=consultation.id, detail={"from": current, "to": to},
+        session,
+        actor=actor,
+        action="status",
+        object_type="consultation",
+        object_id=consultation.id,
+        detail={"from": current, "to": to},
     )
 
 
@@ -151,7 +153,10 @@ async def request_consultation(
             )
         )
     await audit.record(
-        session, actor=actor, action="create", object_type="consultation",
+        session,
+        actor=actor,
+        action="create",
+        object_type="consultation",
         object_id=consultation.id,
         detail={"host": str(host.id), "cases": [str(c.id) for c in cases]},
     )
@@ -183,7 +188,9 @@ async def _upsert_participant(
     ).scalar_one_or_none()
     if existing is None:
         existing = Participant(
-            consultation_id=consultation.id, user_id=user_id, role=role,
+            consultation_id=consultation.id,
+            user_id=user_id,
+            role=role,
             invited_by=actor.user_id,
         )
     else:
@@ -259,8 +266,11 @@ async def schedule(
     consultation.requires_admission = data.requires_admission
     await _demote_old_chair(session, consultation, data.chair_id)
     await _upsert_participant(
-        session, consultation=consultation, user_id=data.chair_id,
-        role=ParticipantRole.chair, actor=actor,
+        session,
+        consultation=consultation,
+        user_id=data.chair_id,
+        role=ParticipantRole.chair,
+        actor=actor,
     )
     for uid in dict.fromkeys(data.invitees):
         if uid == data.chair_id:
@@ -281,7 +291,10 @@ async def schedule(
     consultation.updated_at = utcnow()
     session.add(consultation)
     await audit.record(
-        session, actor=actor, action="update", object_type="consultation",
+        session,
+        actor=actor,
+        action="update",
+        object_type="consultation",
         object_id=consultation.id,
         detail={
             "start": data.scheduled_start.isoformat(),
@@ -291,13 +304,20 @@ async def schedule(
     )
     await session.flush()
     everyone = (
-        await session.execute(
-            select(Participant.user_id).where(Participant.consultation_id == consultation.id)
+        (
+            await session.execute(
+                select(Participant.user_id).where(Participant.consultation_id == consultation.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     conflicts = await find_conflicts(
-        session=session, user_ids=list(everyone), start=data.scheduled_start,
-        end=data.scheduled_end, exclude_id=consultation.id,
+        session=session,
+        user_ids=list(everyone),
+        start=data.scheduled_start,
+        end=data.scheduled_end,
+        exclude_id=consultation.id,
     )
     await session.commit()
     return Scheduled(consultation=consultation, conflicts=conflicts)
@@ -327,8 +347,12 @@ async def invite(
     )
     session.add(consultation)
     await audit.record(
-        session, actor=actor, action="update", object_type="consultation",
-        object_id=consultation.id, detail={"invite": str(user_id), "role": role},
+        session,
+        actor=actor,
+        action="update",
+        object_type="consultation",
+        object_id=consultation.id,
+        detail={"invite": str(user_id), "role": role},
     )
     await session.commit()
     return participant
@@ -354,8 +378,12 @@ async def uninvite(
         raise NotFound("Người này không có trong danh sách mời")
     await session.delete(participant)
     await audit.record(
-        session, actor=actor, action="update", object_type="consultation",
-        object_id=consultation.id, detail={"uninvite": str(user_id)},
+        session,
+        actor=actor,
+        action="update",
+        object_type="consultation",
+        object_id=consultation.id,
+        detail={"uninvite": str(user_id)},
     )
     await session.commit()
 
@@ -374,8 +402,12 @@ async def cancel(
     )
     if not (access.can_manage(actor, consultation) or own_request):
         raise await access.deny(
-            session, actor=actor, object_type="consultation", object_id=consultation.id,
-            need="cancel", forbidden="Bạn không có quyền hủy phiên hội chẩn này",
+            session,
+            actor=actor,
+            object_type="consultation",
+            object_id=consultation.id,
+            need="cancel",
+            forbidden="Bạn không có quyền hủy phiên hội chẩn này",
         )
     await set_status(
         session, consultation=consultation, to=ConsultationStatus.cancelled, actor=actor
@@ -400,8 +432,12 @@ async def _require_runner(
     ):
         return consultation
     raise await access.deny(
-        session, actor=actor, object_type="consultation", object_id=consultation.id,
-        need="run", forbidden="Chỉ chủ tọa hoặc điều phối viên được điều hành phiên",
+        session,
+        actor=actor,
+        object_type="consultation",
+        object_id=consultation.id,
+        need="run",
+        forbidden="Chỉ chủ tọa hoặc điều phối viên được điều hành phiên",
     )
 
 
@@ -445,12 +481,16 @@ async def end(*, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor
 async def to_public(session: AsyncSession, consultation: Consultation) -> ConsultationPublic:
     """The public view of a consultation, with its case ids and participants."""
     parts = (
-        await session.execute(
-            select(Participant)
-            .where(Participant.consultation_id == consultation.id)
-            .order_by(col(Participant.invited_at))
+        (
+            await session.execute(
+                select(Participant)
+                .where(Participant.consultation_id == consultation.id)
+                .order_by(col(Participant.invited_at))
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return ConsultationPublic.model_validate(
         consultation,
         update={
@@ -495,9 +535,7 @@ async def list_consultations(
             sa.or_(
                 col(Consultation.chair_id) == actor.user_id,
                 col(Consultation.id).in_(
-                    select(Participant.consultation_id).where(
-                        Participant.user_id == actor.user_id
-                    )
+                    select(Participant.consultation_id).where(Participant.user_id == actor.user_id)
                 ),
             )
         )
@@ -506,18 +544,22 @@ async def list_consultations(
         await session.execute(select(sa.func.count()).select_from(Consultation).where(where))
     ).scalar_one()
     items = (
-        await session.execute(
-            select(Consultation)
-            .where(where)
-            .order_by(
-                col(Consultation.scheduled_start).is_(None),
-                col(Consultation.scheduled_start),
-                col(Consultation.created_at).desc(),
+        (
+            await session.execute(
+                select(Consultation)
+                .where(where)
+                .order_by(
+                    col(Consultation.scheduled_start).is_(None),
+                    col(Consultation.scheduled_start),
+                    col(Consultation.created_at).desc(),
+                )
+                .limit(lim)
+                .offset(off)
             )
-            .limit(lim)
-            .offset(off)
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return Page(items=list(items), total=int(total), limit=lim, offset=off)
 
 

@@ -23,9 +23,7 @@ async def _check_parent(
         return
     parent = await session.get(Facility, parent_id)
     if parent is None:
-        raise Invalid(
-            "Cơ sở tuyến trên không tồn tại", fields={"parent_id": "Cơ sở không tồn tại"}
-        )
+        raise Invalid("Cơ sở tuyến trên không tồn tại", fields={"parent_id": "Cơ sở không tồn tại"})
     if FacilityLevel(parent.level).rank <= FacilityLevel(level).rank:
         msg = "Cơ sở tuyến trên phải ở tuyến cao hơn"
         raise Invalid(msg, fields={"parent_id": msg})
@@ -42,7 +40,11 @@ async def create_facility(*, session: AsyncSession, data: FacilityCreate, actor:
     facility = Facility.model_validate(data)
     session.add(facility)
     await audit.record(
-        session, actor=actor, action="create", object_type="facility", object_id=facility.id,
+        session,
+        actor=actor,
+        action="create",
+        object_type="facility",
+        object_id=facility.id,
         detail={"code": facility.code, "level": facility.level},
     )
     await session.commit()
@@ -53,9 +55,7 @@ async def update_facility(
     *, session: AsyncSession, facility_id: uuid.UUID, data: FacilityUpdate, actor: Actor
 ) -> Facility:
     """Change a facility's name, address or parent (admin)."""
-    await access.require_admin(
-        session, actor=actor, object_type="facility", object_id=facility_id
-    )
+    await access.require_admin(session, actor=actor, object_type="facility", object_id=facility_id)
     facility = await get_facility(session=session, facility_id=facility_id)
     changes = data.model_dump(exclude_unset=True)
     if "parent_id" in changes:
@@ -69,7 +69,11 @@ async def update_facility(
         setattr(facility, key, value)
     session.add(facility)
     await audit.record(
-        session, actor=actor, action="update", object_type="facility", object_id=facility.id,
+        session,
+        actor=actor,
+        action="update",
+        object_type="facility",
+        object_id=facility.id,
         detail={"fields": sorted(changes)},
     )
     await session.commit()
@@ -113,11 +117,7 @@ async def facilities_above(
     if isinstance(facility, uuid.UUID):
         facility = await get_facility(session=session, facility_id=facility)
     rank = FacilityLevel(facility.level).rank
-    higher = [
-        FacilityLevel(lv)
-        for lv in FacilityLevel
-        if FacilityLevel(lv).rank > rank
-    ]
+    higher = [FacilityLevel(lv) for lv in FacilityLevel if FacilityLevel(lv).rank > rank]
     if not higher:
         return []
     rows = list(

@@ -27,8 +27,13 @@ async def issue_join_token(
     # (a measurable share of a join's cost) is not needed.
     await session.execute(
         sa.insert(JoinToken).values(
-            id=uuid.uuid4(), token_hash=secret_hash(raw), user_id=user_id, room_id=room_id,
-            created_at=now, expires_at=expires_at, used_at=None,
+            id=uuid.uuid4(),
+            token_hash=secret_hash(raw),
+            user_id=user_id,
+            room_id=room_id,
+            created_at=now,
+            expires_at=expires_at,
+            used_at=None,
         )
     )
     await session.commit()

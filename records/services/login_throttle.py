@@ -33,9 +33,7 @@ MAX_DELAY_SECONDS = 15 * 60
 QUIET_RESET = timedelta(hours=1)
 
 BAD_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng"
-ACCOUNT_LOCKED = (
-    "Tài khoản tạm khóa do đăng nhập sai quá nhiều lần. Vui lòng liên hệ quản trị viên"
-)
+ACCOUNT_LOCKED = "Tài khoản tạm khóa do đăng nhập sai quá nhiều lần. Vui lòng liên hệ quản trị viên"
 
 
 def failure_delay(failures: int) -> float:
@@ -66,9 +64,9 @@ async def _claim(session: AsyncSession, key: str, now: datetime) -> int | None:
     postgres = session.get_bind().dialect.name == "postgresql"
     insert: Any = postgresql.insert if postgres else sqlite.insert
     await session.execute(
-        insert(LoginThrottle).values(key=key, failures=0).on_conflict_do_nothing(
-            index_elements=["key"]
-        )
+        insert(LoginThrottle)
+        .values(key=key, failures=0)
+        .on_conflict_do_nothing(index_elements=["key"])
     )
     t = LoginThrottle.__table__.c  # type: ignore[attr-defined]
     row = (
@@ -80,9 +78,7 @@ async def _claim(session: AsyncSession, key: str, now: datetime) -> int | None:
                 sa.or_(t.blocked_until.is_(None), t.blocked_until <= now),
             )
             .values(
-                failures=sa.case(
-                    (t.last_failure_at < now - QUIET_RESET, 1), else_=t.failures + 1
-                ),
+                failures=sa.case((t.last_failure_at < now - QUIET_RESET, 1), else_=t.failures + 1),
                 last_failure_at=now,
             )
             .returning(t.failures)
@@ -102,12 +98,16 @@ async def _claim(session: AsyncSession, key: str, now: datetime) -> int | None:
 async def _refusal(session: AsyncSession, keys: list[str], now: datetime) -> Exception | None:
     """The answer for a blocked or locked key, or None when every key may try now."""
     rows = (
-        await session.execute(
-            select(LoginThrottle)
-            .where(col(LoginThrottle.key).in_(keys))
-            .execution_options(populate_existing=True)
+        (
+            await session.execute(
+                select(LoginThrottle)
+                .where(col(LoginThrottle.key).in_(keys))
+                .execution_options(populate_existing=True)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if any(r.locked_at is not None for r in rows):
         return Unauthenticated(ACCOUNT_LOCKED)
     waits = [
@@ -183,9 +183,7 @@ async def check_password(
         await session.execute(
             sa.update(LoginThrottle)
             .where(t.key == keys[1])
-            .values(
-                failures=sa.case((t.failures > 0, t.failures - 1), else_=0), blocked_until=None
-            )
+            .values(failures=sa.case((t.failures > 0, t.failures - 1), else_=0), blocked_until=None)
         )
         user.failed_logins = 0
         if stored is not None and needs_rehash(stored):
@@ -214,7 +212,10 @@ async def check_password(
         object_id=user.id if user is not None else None,
         outcome="locked" if locked else "failed",
         detail={
-            "username": name[:64], "reason": reason, "via": purpose, "failures": account_failures
+            "username": name[:64],
+            "reason": reason,
+            "via": purpose,
+            "failures": account_failures,
         },
     )
     if locked:

@@ -164,7 +164,11 @@ async def get_or_draft(
     minutes = await _prefilled(session, actor, consultation, case)
     session.add(minutes)
     await audit.record(
-        session, actor=actor, action="create", object_type="minutes", object_id=minutes.id,
+        session,
+        actor=actor,
+        action="create",
+        object_type="minutes",
+        object_id=minutes.id,
         patient_id=case.patient_id,
     )
     await session.commit()
@@ -197,8 +201,13 @@ async def save_draft(
     session.add(minutes)
     case = await session.get(Case, case_id)
     await audit.record(
-        session, actor=actor, action="update", object_type="minutes", object_id=minutes.id,
-        patient_id=case.patient_id if case else None, detail={"fields": sorted(changes)},
+        session,
+        actor=actor,
+        action="update",
+        object_type="minutes",
+        object_id=minutes.id,
+        patient_id=case.patient_id if case else None,
+        detail={"fields": sorted(changes)},
     )
     await session.commit()
     return minutes
@@ -230,8 +239,13 @@ async def finalize(
     if case is not None and case.status == CaseStatus.scheduled:
         await apply_transition(session, case=case, to=CaseStatus.discussed, actor=actor)
     await audit.record(
-        session, actor=actor, action="status", object_type="minutes", object_id=minutes.id,
-        patient_id=case.patient_id if case else None, detail={"to": "final"},
+        session,
+        actor=actor,
+        action="status",
+        object_type="minutes",
+        object_id=minutes.id,
+        patient_id=case.patient_id if case else None,
+        detail={"to": "final"},
     )
     await session.commit()
     return minutes
@@ -247,7 +261,11 @@ async def get_minutes(*, session: AsyncSession, minutes_id: uuid.UUID, actor: Ac
     )
     case = await access.require_case(session=session, actor=actor, case_id=minutes.case_id)
     await audit.record_now(
-        session, actor=actor, action="view", object_type="minutes", object_id=minutes.id,
+        session,
+        actor=actor,
+        action="view",
+        object_type="minutes",
+        object_id=minutes.id,
         patient_id=case.patient_id,
     )
     return minutes
@@ -257,9 +275,7 @@ async def list_minutes(
     *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor
 ) -> list[Minutes]:
     """The minutes of a consultation for the cases the actor may read."""
-    await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id
-    )
+    await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
     rows = await session.execute(
         select(Minutes)
         .join(Case, col(Case.id) == Minutes.case_id)

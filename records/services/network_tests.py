@@ -23,8 +23,12 @@ THRESHOLDS: tuple[tuple[NetworkVerdict, float, float, float, float, float], ...]
 
 
 def verdict_for(
-    *, rtt_ms: float | None, jitter_ms: float | None, loss_pct: float | None,
-    bitrate_kbps: float | None, fps: float | None,
+    *,
+    rtt_ms: float | None,
+    jitter_ms: float | None,
+    loss_pct: float | None,
+    bitrate_kbps: float | None,
+    fps: float | None,
 ) -> NetworkVerdict:
     """The plain verdict for measured figures (missing figures count against the link)."""
     if bitrate_kbps is None or bitrate_kbps <= 0:
@@ -34,8 +38,13 @@ def verdict_for(
     frames = fps if fps is not None else 0.0
     jitter = jitter_ms if jitter_ms is not None else 0.0
     for verdict, max_rtt, max_jitter, max_loss, min_kbps, min_fps in THRESHOLDS:
-        if (rtt <= max_rtt and jitter <= max_jitter and loss <= max_loss
-                and bitrate_kbps >= min_kbps and frames >= min_fps):
+        if (
+            rtt <= max_rtt
+            and jitter <= max_jitter
+            and loss <= max_loss
+            and bitrate_kbps >= min_kbps
+            and frames >= min_fps
+        ):
             return verdict
     return NetworkVerdict.failed
 
@@ -49,17 +58,33 @@ async def record_result(
     verdict = (
         NetworkVerdict.failed
         if data.verdict == NetworkVerdict.failed
-        else verdict_for(rtt_ms=data.rtt_ms, jitter_ms=data.jitter_ms, loss_pct=data.loss_pct,
-                         bitrate_kbps=data.bitrate_kbps, fps=data.fps)
+        else verdict_for(
+            rtt_ms=data.rtt_ms,
+            jitter_ms=data.jitter_ms,
+            loss_pct=data.loss_pct,
+            bitrate_kbps=data.bitrate_kbps,
+            fps=data.fps,
+        )
     )
     result = NetworkTestResult(
-        user_id=actor.user_id, rtt_ms=data.rtt_ms, jitter_ms=data.jitter_ms,
-        loss_pct=data.loss_pct, bitrate_kbps=data.bitrate_kbps, fps=data.fps,
-        verdict=verdict, user_agent=data.user_agent[:300],
+        user_id=actor.user_id,
+        rtt_ms=data.rtt_ms,
+        jitter_ms=data.jitter_ms,
+        loss_pct=data.loss_pct,
+        bitrate_kbps=data.bitrate_kbps,
+        fps=data.fps,
+        verdict=verdict,
+        user_agent=data.user_agent[:300],
     )
     session.add(result)
-    await audit.record(session, actor=actor, action="create", object_type="network_test",
-                       object_id=result.id, detail={"verdict": str(verdict)})
+    await audit.record(
+        session,
+        actor=actor,
+        action="create",
+        object_type="network_test",
+        object_id=result.id,
+        detail={"verdict": str(verdict)},
+    )
     await session.commit()
     return result
 

@@ -50,7 +50,11 @@ async def create_patient(
         raise Invalid("Chưa chọn cơ sở y tế", fields={"facility_id": "Bắt buộc"})
     if not access.can_write_clinical(actor, target):
         raise await access.deny(
-            session, actor=actor, object_type="patient", object_id=None, need="create",
+            session,
+            actor=actor,
+            object_type="patient",
+            object_id=None,
+            need="create",
             forbidden="Bạn không có quyền tạo bệnh nhân tại cơ sở này",
         )
     await _check_mrn_free(session, target, data.mrn)
@@ -64,7 +68,11 @@ async def create_patient(
     )
     session.add(patient)
     await audit.record(
-        session, actor=actor, action="create", object_type="patient", object_id=patient.id,
+        session,
+        actor=actor,
+        action="create",
+        object_type="patient",
+        object_id=patient.id,
         patient_id=patient.id,
     )
     await session.commit()
@@ -110,8 +118,13 @@ async def update_patient(
     patient.updated_at = utcnow()
     session.add(patient)
     await audit.record(
-        session, actor=actor, action="update", object_type="patient", object_id=patient.id,
-        patient_id=patient.id, detail={"fields": sorted(changes)},
+        session,
+        actor=actor,
+        action="update",
+        object_type="patient",
+        object_id=patient.id,
+        patient_id=patient.id,
+        detail={"fields": sorted(changes)},
     )
     await session.commit()
     return patient
@@ -121,7 +134,11 @@ async def get_patient(*, session: AsyncSession, patient_id: uuid.UUID, actor: Ac
     """One patient; the read is audited."""
     patient = await access.require_patient(session=session, actor=actor, patient_id=patient_id)
     await audit.record_now(
-        session, actor=actor, action="view", object_type="patient", object_id=patient.id,
+        session,
+        actor=actor,
+        action="view",
+        object_type="patient",
+        object_id=patient.id,
         patient_id=patient.id,
     )
     return patient
@@ -191,12 +208,16 @@ async def list_patients(
         await session.execute(select(sa.func.count()).select_from(Patient).where(where))
     ).scalar_one()
     items = (
-        await session.execute(
-            select(Patient)
-            .where(where)
-            .order_by(col(Patient.name_folded), col(Patient.mrn), col(Patient.id))
-            .limit(lim)
-            .offset(off)
+        (
+            await session.execute(
+                select(Patient)
+                .where(where)
+                .order_by(col(Patient.name_folded), col(Patient.mrn), col(Patient.id))
+                .limit(lim)
+                .offset(off)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return Page(items=list(items), total=int(total), limit=lim, offset=off)

@@ -21,8 +21,9 @@ async def record_consent(
     consultation = await access.consultation_by_room(session=session, room_id=room_id)
     if consultation is None:
         raise NotFound("Không tìm thấy phòng hội chẩn")
-    consent = RecordingConsent(consultation_id=consultation.id, user_id=user_id,
-                               accept=accept, at=at)
+    consent = RecordingConsent(
+        consultation_id=consultation.id, user_id=user_id, accept=accept, at=at
+    )
     session.add(consent)
     await session.commit()
     return consent
@@ -32,8 +33,7 @@ async def consents_for(
     *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> list[RecordingConsent]:
     """Every decision of a consultation, oldest first, for those who may read it."""
-    await access.require_consultation(session=session, actor=actor,
-                                      consultation_id=consultation_id)
+    await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
     rows = await session.execute(
         select(RecordingConsent)
         .where(RecordingConsent.consultation_id == consultation_id)

@@ -251,7 +251,9 @@ async def _participants(
                 .where(Participant.consultation_id == consultation_id)
                 .order_by(col(Participant.invited_at))
             )
-        ).scalars().all()
+        )
+        .scalars()
+        .all()
     )
     who = await people(session, [p.user_id for p in parts])
     return [(p, who[p.user_id]) for p in parts if p.user_id in who]
@@ -265,7 +267,9 @@ async def _attendance(session: AsyncSession, consultation_id: uuid.UUID) -> list
                 .where(Attendance.consultation_id == consultation_id)
                 .order_by(col(Attendance.joined_at))
             )
-        ).scalars().all()
+        )
+        .scalars()
+        .all()
     )
     who = await people(session, [a.user_id for a in rows])
     return [
@@ -336,7 +340,9 @@ async def detail(
     view.chat = [
         ChatView(name=name, text=m.text, at=m.at)
         for m, name in await room_events.chat_log(
-            session=session, consultation_id=consultation.id, actor=actor,
+            session=session,
+            consultation_id=consultation.id,
+            actor=actor,
             followup_days=followup_days,
         )
     ]
@@ -350,9 +356,7 @@ async def detail(
             exclude_id=consultation.id,
         )
     readable = {c.id for c in view.cases}
-    rows = await session.execute(
-        select(Minutes).where(Minutes.consultation_id == consultation.id)
-    )
+    rows = await session.execute(select(Minutes).where(Minutes.consultation_id == consultation.id))
     view.minutes = {m.case_id: m for m in rows.scalars().all() if m.case_id in readable}
     return view
 

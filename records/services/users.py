@@ -35,7 +35,11 @@ async def create_user(*, session: AsyncSession, data: UserCreate, actor: Actor) 
     user = User.model_validate(data)
     session.add(user)
     await audit.record(
-        session, actor=actor, action="admin", object_type="user", object_id=user.id,
+        session,
+        actor=actor,
+        action="admin",
+        object_type="user",
+        object_id=user.id,
         detail={"op": "create", "username": user.username, "role": user.role},
     )
     await session.commit()
@@ -65,7 +69,11 @@ async def update_user(
         await end_sessions_for(session, user.id)
     session.add(user)
     await audit.record(
-        session, actor=actor, action="admin", object_type="user", object_id=user.id,
+        session,
+        actor=actor,
+        action="admin",
+        object_type="user",
+        object_id=user.id,
         detail={"op": "update", "fields": sorted(changes)},
     )
     await session.commit()

@@ -253,7 +253,9 @@ async def reset_password(request: web.Request) -> web.Response:
     data = await body(request, NewPassword)
     async with sessions(request)() as session:
         await auth_svc.reset_password(
-            session=session, user_id=path_uuid(request), new_password=data.new_password,
+            session=session,
+            user_id=path_uuid(request),
+            new_password=data.new_password,
             actor=actor,
         )
     return web.Response(status=204)

@@ -77,10 +77,17 @@ async def offer(request: web.Request) -> web.Response:
     except EchoUnavailable:
         return json(error_body("busy", BUSY_MESSAGE), status=503)
     except EchoRefused:
-        raise Invalid("Trình duyệt gửi thông tin kết nối không hợp lệ",
-                      fields={"sdp": "Không dùng được"}) from None
-    return json({"id": answer["id"], "sdp": answer["sdp"], "type": "answer",
-                 "max_seconds": answer["max_seconds"]})
+        raise Invalid(
+            "Trình duyệt gửi thông tin kết nối không hợp lệ", fields={"sdp": "Không dùng được"}
+        ) from None
+    return json(
+        {
+            "id": answer["id"],
+            "sdp": answer["sdp"],
+            "type": "answer",
+            "max_seconds": answer["max_seconds"],
+        }
+    )
 
 
 @routes.route(
@@ -112,8 +119,9 @@ async def store_result(request: web.Request) -> web.Response:
     data = await body(request, NetworkTestCreate)
     async with sessions(request)() as session:
         result = await svc.record_result(session=session, actor=who, data=data)
-    return json(NetworkTestPublic.model_validate(result, from_attributes=True).model_dump(),
-                status=201)
+    return json(
+        NetworkTestPublic.model_validate(result, from_attributes=True).model_dump(), status=201
+    )
 
 
 @routes.route(
@@ -129,8 +137,9 @@ async def my_results(request: web.Request) -> web.Response:
     who = actor(request)
     async with sessions(request)() as session:
         rows = await svc.list_mine(session=session, actor=who)
-    return json([NetworkTestPublic.model_validate(r, from_attributes=True).model_dump()
-                 for r in rows])
+    return json(
+        [NetworkTestPublic.model_validate(r, from_attributes=True).model_dump() for r in rows]
+    )
 
 
 MAX_USERS = 50
@@ -143,8 +152,7 @@ MAX_USERS = 50
     summary="Each listed user's latest network test (coordinators and admins; anyone for self)",
     response=NetworkTestPublic,
     many=True,
-    query=(Param("user_id", "a user (repeat for several, at most 50)", fmt="uuid",
-                 required=True),),
+    query=(Param("user_id", "a user (repeat for several, at most 50)", fmt="uuid", required=True),),
     errors=(400, 401, 403),
 )
 async def latest(request: web.Request) -> web.Response:
@@ -156,9 +164,14 @@ async def latest(request: web.Request) -> web.Response:
     try:
         ids = [uuid.UUID(value) for value in raw]
     except ValueError:
-        raise Invalid("Tham số không hợp lệ",
-                      fields={"user_id": "Mã định danh không hợp lệ"}) from None
+        raise Invalid(
+            "Tham số không hợp lệ", fields={"user_id": "Mã định danh không hợp lệ"}
+        ) from None
     async with sessions(request)() as session:
         found = await svc.latest_for_users(session=session, actor=who, user_ids=ids)
-    return json([NetworkTestPublic.model_validate(r, from_attributes=True).model_dump()
-                 for r in found.values()])
+    return json(
+        [
+            NetworkTestPublic.model_validate(r, from_attributes=True).model_dump()
+            for r in found.values()
+        ]
+    )

@@ -118,9 +118,7 @@ def _errors(request: web.Request, exc: RecordsError) -> dict[str, str]:
 def _as_text(model: BaseModel | None, names: tuple[str, ...]) -> dict[str, str]:
     if model is None:
         return dict.fromkeys(names, "")
-    return {
-        n: "" if getattr(model, n, None) is None else str(getattr(model, n)) for n in names
-    }
+    return {n: "" if getattr(model, n, None) is None else str(getattr(model, n)) for n in names}
 
 
 async def _facilities(request: web.Request) -> list[Facility]:
@@ -207,8 +205,12 @@ async def facility_create(request: web.Request) -> web.StreamResponse:
             facility = await facilities_svc.create_facility(session=session, data=data, actor=who)
     except (Invalid, Conflict) as exc:
         return await _facility_form(
-            request, facility=None, values=values, errors=_errors(request, exc),
-            error=gettext(request, exc.message), status=409 if isinstance(exc, Conflict) else 400,
+            request,
+            facility=None,
+            values=values,
+            errors=_errors(request, exc),
+            error=gettext(request, exc.message),
+            status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-facilities"))
     flash(request, response, gettext(request, "Đã thêm cơ sở %(name)s", name=facility.name))
@@ -248,8 +250,12 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
             )
     except (Invalid, Conflict) as exc:
         return await _facility_form(
-            request, facility=facility, values=values, errors=_errors(request, exc),
-            error=gettext(request, exc.message), status=409 if isinstance(exc, Conflict) else 400,
+            request,
+            facility=facility,
+            values=values,
+            errors=_errors(request, exc),
+            error=gettext(request, exc.message),
+            status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-facilities"))
     flash(request, response, gettext(request, "Đã lưu cơ sở %(name)s", name=values["name"]))
@@ -259,7 +265,14 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
 # Users --------------------------------------------------------------------------------------------
 
 USER_FIELDS = (
-    "username", "full_name", "title", "role", "specialty", "email", "phone", "facility_id",
+    "username",
+    "full_name",
+    "title",
+    "role",
+    "specialty",
+    "email",
+    "phone",
+    "facility_id",
 )
 USER_OPTIONAL = ("specialty", "email", "phone")
 
@@ -278,8 +291,14 @@ async def user_list(request: web.Request) -> web.StreamResponse:
     offset = page_offset(request)
     async with request.app[sessions_key]() as session:
         result = await users_svc.list_users(
-            session=session, actor=who, role=role, facility_id=facility_id, q=q or None,
-            include_inactive=True, limit=PAGE_SIZE, offset=offset,
+            session=session,
+            actor=who,
+            role=role,
+            facility_id=facility_id,
+            q=q or None,
+            include_inactive=True,
+            limit=PAGE_SIZE,
+            offset=offset,
         )
     facilities = await _facilities(request)
     context = {
@@ -352,7 +371,10 @@ async def user_create(request: web.Request) -> web.StreamResponse:
                 raise Invalid(exc.message, fields={"password": exc.message}) from None
     except (Invalid, Conflict) as exc:
         return await _user_new_form(
-            request, values, _errors(request, exc), gettext(request, exc.message),
+            request,
+            values,
+            _errors(request, exc),
+            gettext(request, exc.message),
             status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-user", id=str(user.id)))
@@ -411,8 +433,12 @@ async def user_update(request: web.Request) -> web.StreamResponse:
             )
     except (Invalid, Conflict) as exc:
         return await _user_page(
-            request, user, values=values, errors=_errors(request, exc),
-            error=gettext(request, exc.message), status=409 if isinstance(exc, Conflict) else 400,
+            request,
+            user,
+            values=values,
+            errors=_errors(request, exc),
+            error=gettext(request, exc.message),
+            status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-user", id=str(user.id)))
     flash(request, response, gettext(request, "Đã lưu tài khoản"))
@@ -456,7 +482,10 @@ async def user_password(request: web.Request) -> web.StreamResponse:
             )
     except Invalid as exc:
         return await _user_page(
-            request, user, errors=_errors(request, exc), error=gettext(request, exc.message),
+            request,
+            user,
+            errors=_errors(request, exc),
+            error=gettext(request, exc.message),
             status=400,
         )
     response = see_other(url(request, "admin-user", id=str(user.id)))

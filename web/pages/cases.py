@@ -200,7 +200,11 @@ async def _require_doctor(request: web.Request, actor: Actor) -> None:
     """Only doctors open case files; any other caller is refused (and audited)."""
     async with request.app[sessions_key]() as session:
         await access.require_role(
-            session, actor=actor, roles=(Role.doctor,), object_type="case", need="create",
+            session,
+            actor=actor,
+            roles=(Role.doctor,),
+            object_type="case",
+            need="create",
             message="Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn",
         )
 
@@ -302,8 +306,12 @@ async def case_edit(request: web.Request) -> web.StreamResponse:
         )
         if not _can_write(actor, case):
             raise await access.deny(
-                session, actor=actor, object_type="case", object_id=case.id,
-                patient_id=case.patient_id, need="write",
+                session,
+                actor=actor,
+                object_type="case",
+                object_id=case.id,
+                patient_id=case.patient_id,
+                need="write",
                 forbidden="Bạn không có quyền sửa hồ sơ này",
             )
     context = {

@@ -139,7 +139,11 @@ async def _request_context(
 ) -> dict[str, Any]:
     if who.facility_id is None:
         raise await access.deny(
-            session, actor=who, object_type="consultation", object_id=None, need="request",
+            session,
+            actor=who,
+            object_type="consultation",
+            object_id=None,
+            need="request",
             forbidden=REQUEST_REFUSED,
         )
     hosts = await facilities_svc.facilities_above(session=session, facility=who.facility_id)
@@ -155,8 +159,12 @@ async def _require_doctor(request: web.Request, who: Actor) -> None:
     """Only doctors request consultations; any other caller is refused (and audited)."""
     async with request.app[sessions_key]() as session:
         await access.require_role(
-            session, actor=who, roles=(Role.doctor,), object_type="consultation",
-            need="request", message=REQUEST_REFUSED,
+            session,
+            actor=who,
+            roles=(Role.doctor,),
+            object_type="consultation",
+            need="request",
+            message=REQUEST_REFUSED,
         )
 
 
@@ -170,8 +178,14 @@ async def request_form(request: web.Request) -> web.StreamResponse:
             request,
             session,
             who,
-            {"title": "", "host_facility_id": "", "case_ids": [preselect], "note": "",
-             "preferred_date": "", "preferred_time": ""},
+            {
+                "title": "",
+                "host_facility_id": "",
+                "case_ids": [preselect],
+                "note": "",
+                "preferred_date": "",
+                "preferred_time": "",
+            },
         )
     if context["cases"] and not context["values"]["title"]:
         chosen = [c for c in context["cases"] if str(c.id) == preselect]
@@ -202,8 +216,11 @@ async def request_submit(request: web.Request) -> web.StreamResponse:
             preferred = None
             try:
                 preferred = local_moment(
-                    values["preferred_date"], values["preferred_time"],
-                    date_field="preferred_date", time_field="preferred_time", required=False,
+                    values["preferred_date"],
+                    values["preferred_time"],
+                    date_field="preferred_date",
+                    time_field="preferred_time",
+                    required=False,
                 )
             except Invalid as exc:
                 fields.update(exc.fields)
@@ -231,7 +248,9 @@ async def request_submit(request: web.Request) -> web.StreamResponse:
             context["errors"] = _translated_fields(request, exc)
             context["error"] = _message(request, exc)
             return await render(
-                request, "consultations/request.html", context,
+                request,
+                "consultations/request.html",
+                context,
                 status=409 if isinstance(exc, Conflict) else 400,
             )
     response = see_other(url(request, "consultation", id=str(consultation.id)))
@@ -336,8 +355,12 @@ async def _schedule_context(
         except Invalid:
             facility = None
         found = await users_svc.list_users(
-            session=session, actor=who, q=values["q"] or None,
-            specialty=values["specialty"] or None, facility_id=facility, limit=50,
+            session=session,
+            actor=who,
+            q=values["q"] or None,
+            specialty=values["specialty"] or None,
+            facility_id=facility,
+            limit=50,
         )
         results = [u for u in found.items if u.role != Role.admin]
     else:
@@ -384,12 +407,17 @@ async def _managed_detail(
     request: web.Request, session: AsyncSession, who: Actor, consultation_id: uuid.UUID
 ) -> views.ConsultationDetail:
     detail = await views.detail(
-        session=session, actor=who, consultation_id=consultation_id,
+        session=session,
+        actor=who,
+        consultation_id=consultation_id,
         followup_days=request.app[config_key].followup_days,
     )
     if not detail.can_manage:
         raise await access.deny(
-            session, actor=who, object_type="consultation", object_id=consultation_id,
+            session,
+            actor=who,
+            object_type="consultation",
+            object_id=consultation_id,
             need="manage",
             forbidden="Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này",
         )
@@ -441,7 +469,10 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:
                 dict.fromkeys([chair, *invitees, *(p.person.id for p in detail.participants)])
             )
             conflicts = await views.conflicts_for(
-                session=session, user_ids=everyone, start=start, end=end,
+                session=session,
+                user_ids=everyone,
+                start=start,
+                end=end,
                 exclude_id=consultation_id,
             )
             context["conflicts"] = conflicts
@@ -467,7 +498,9 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:
                 context["errors"].setdefault("time", context["errors"].pop("_"))
             context["error"] = _message(request, exc)
             return await render(
-                request, "consultations/schedule.html", context,
+                request,
+                "consultations/schedule.html",
+                context,
                 status=409 if isinstance(exc, Conflict) else 400,
             )
     response = see_other(url(request, "consultation", id=str(consultation_id)))
@@ -509,7 +542,9 @@ async def _recordings(
     out: list[RecordingView] = []
     for case in detail.cases:
         items = await attachments_svc.list_for_case(
-            session=session, actor=who, case_id=case.id,
+            session=session,
+            actor=who,
+            case_id=case.id,
             followup_days=request.app[config_key].followup_days,
         )
         for a in items:
@@ -519,14 +554,15 @@ async def _recordings(
             who_meta = meta.get("participant")
             name = str(who_meta.get("name", "")) if isinstance(who_meta, dict) else ""
             duration = meta.get("duration")
-            out.append(RecordingView(
-                attachment=a,
-                url=url(request, "api-attachment", id=str(a.id)),
-                participant=name,
-                duration=float(duration) if isinstance(duration, int | float) else None,
-            ))
+            out.append(
+                RecordingView(
+                    attachment=a,
+                    url=url(request, "api-attachment", id=str(a.id)),
+                    participant=name,
+                    duration=float(duration) if isinstance(duration, int | float) else None,
+                )
+            )
     return out
-
 
 
 async def detail_page(request: web.Request) -> web.StreamResponse:
@@ -535,7 +571,9 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     consultation_id = parse_id(request.match_info["id"], NOT_FOUND)
     async with request.app[sessions_key]() as session:
         detail = await views.detail(
-            session=session, actor=who, consultation_id=consultation_id,
+            session=session,
+            actor=who,
+            consultation_id=consultation_id,
             followup_days=request.app[config_key].followup_days,
         )
         network = await _network_tests(session, who, detail)
@@ -549,10 +587,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "consultation": c,
         "status_label": gettext(request, STATUS_LABELS[ConsultationStatus(c.status)]),
         "role_labels": _labels(request, ROLE_LABELS),
-        "may_schedule": detail.can_manage
-        and c.status in SCHEDULABLE,
-        "has_calendar": c.scheduled_start is not None
-        and c.status != ConsultationStatus.requested,
+        "may_schedule": detail.can_manage and c.status in SCHEDULABLE,
+        "has_calendar": c.scheduled_start is not None and c.status != ConsultationStatus.requested,
         "duration_minutes": int((c.scheduled_end - c.scheduled_start).total_seconds() // 60)
         if c.scheduled_start and c.scheduled_end
         else None,
@@ -568,13 +604,13 @@ async def cancel_submit(request: web.Request) -> web.StreamResponse:
     reason = _text(form, "reason")[:500]
     async with request.app[sessions_key]() as session:
         before = await views.detail(
-            session=session, actor=who, consultation_id=consultation_id,
+            session=session,
+            actor=who,
+            consultation_id=consultation_id,
             followup_days=request.app[config_key].followup_days,
         )
         # The service changes the same object: read what it was first.
-        declined = (
-            before.consultation.status == ConsultationStatus.requested and before.can_manage
-        )
+        declined = before.consultation.status == ConsultationStatus.requested and before.can_manage
         await consultations_svc.cancel(
             session=session, consultation_id=consultation_id, actor=who, reason=reason
         )

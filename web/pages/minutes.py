@@ -61,7 +61,9 @@ async def _context(
     present: set[str],
 ) -> dict[str, Any]:
     detail = await views.detail(
-        session=session, actor=who, consultation_id=consultation_id,
+        session=session,
+        actor=who,
+        consultation_id=consultation_id,
         followup_days=request.app[config_key].followup_days,
     )
     case = next((c for c in detail.cases if c.id == minutes.case_id), None)
@@ -98,7 +100,12 @@ async def minutes_page(request: web.Request) -> web.StreamResponse:
             session=session, consultation_id=consultation_id, case_id=case_id, actor=who
         )
         context = await _context(
-            request, session, who, consultation_id, minutes, _values(minutes),
+            request,
+            session,
+            who,
+            consultation_id,
+            minutes,
+            _values(minutes),
             {str(a.get("user_id")) for a in minutes.attendees},
         )
     return await render(request, "minutes/form.html", context)
@@ -127,8 +134,11 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 },
             )
             await minutes_svc.save_draft(
-                session=session, consultation_id=consultation_id, case_id=case_id,
-                data=data, actor=who,
+                session=session,
+                consultation_id=consultation_id,
+                case_id=case_id,
+                data=data,
+                actor=who,
             )
             if finalize:
                 await minutes_svc.finalize(
@@ -145,12 +155,12 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
             context["errors"] = {k: gettext(request, v) for k, v in error_fields(exc).items()}
             context["error"] = gettext(request, exc.message)
             return await render(
-                request, "minutes/form.html", context,
+                request,
+                "minutes/form.html",
+                context,
                 status=409 if isinstance(exc, Conflict) else 400,
             )
-    response = see_other(
-        url(request, "minutes", id=str(consultation_id), case_id=str(case_id))
-    )
+    response = see_other(url(request, "minutes", id=str(consultation_id), case_id=str(case_id)))
     message = "Đã hoàn tất biên bản" if finalize else "Đã lưu bản nháp biên bản"
     flash(request, response, gettext(request, message))
     return response

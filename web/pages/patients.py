@@ -92,7 +92,11 @@ async def patient_new(request: web.Request) -> web.StreamResponse:
     actor = require_actor(request)
     async with request.app[sessions_key]() as session:
         await access.require_role(
-            session, actor=actor, roles=(Role.doctor,), object_type="patient", need="create",
+            session,
+            actor=actor,
+            roles=(Role.doctor,),
+            object_type="patient",
+            need="create",
             message="Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân",
         )
     return await render(

@@ -67,12 +67,14 @@ def local_moment(
     at = parse_local_time(time_text)
     if day is None:
         fields[date_field] = (
-            "Trường này là bắt buộc" if not (date_text or "").strip()
+            "Trường này là bắt buộc"
+            if not (date_text or "").strip()
             else "Ngày không hợp lệ (ngày/tháng/năm)"
         )
     if at is None:
         fields[time_field] = (
-            "Trường này là bắt buộc" if not (time_text or "").strip()
+            "Trường này là bắt buộc"
+            if not (time_text or "").strip()
             else "Giờ không hợp lệ (giờ:phút)"
         )
     if day is None or at is None:
