@@ -77,6 +77,28 @@ class SignedIn:
     expires_at: datetime
 
 
+async def _checked_login(
+    session: AsyncSession, *, username: str, password: str, client_addr: str | None, via: str
+) -> User:
+    """Check the credentials (throttled, failures audited) and audit the login, uncommitted."""
+    user = await check_password(
+        session=session,
+        username=username,
+        password=password,
+        client_addr=client_addr,
+        purpose=via,
+    )
+    await audit.record(
+        session,
+        actor=Actor.of(user, client_addr=client_addr),
+        action="login",
+        object_type="user",
+        object_id=user.id,
+        detail={"via": via},
+    )
+    return user
+
+
 async def authenticate(
     *,
     session: AsyncSession,
@@ -86,20 +108,8 @@ async def authenticate(
     purpose: str = "session",
 ) -> User:
     """The user these credentials name, or Unauthenticated / Throttled (audited either way)."""
-    user = await check_password(
-        session=session,
-        username=username,
-        password=password,
-        client_addr=client_addr,
-        purpose=purpose,
-    )
-    await audit.record(
-        session,
-        actor=Actor.of(user, client_addr=client_addr),
-        action="login",
-        object_type="user",
-        object_id=user.id,
-        detail={"via": purpose},
+    user = await _checked_login(
+        session, username=username, password=password, client_addr=client_addr, via=purpose
     )
     await session.commit()
     return user
@@ -150,12 +160,8 @@ async def login(
     replace_session_id: str | None = None,
 ) -> SignedIn:
     """Check the credentials and open a new browser session (any previous one is ended)."""
-    user = await check_password(
-        session=session,
-        username=username,
-        password=password,
-        client_addr=client_addr,
-        purpose="session",
+    user = await _checked_login(
+        session, username=username, password=password, client_addr=client_addr, via="session"
     )
     await _drop_session(session, replace_session_id)
     signed_in = await _add_session(
@@ -165,14 +171,6 @@ async def login(
         user_agent=user_agent,
         idle=idle,
         lifetime=lifetime,
-    )
-    await audit.record(
-        session,
-        actor=Actor.of(user, client_addr=client_addr),
-        action="login",
-        object_type="user",
-        object_id=user.id,
-        detail={"via": "session"},
     )
     await session.commit()
     return signed_in

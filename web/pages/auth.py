@@ -28,7 +28,7 @@ REQUIRED = N_("Trường này là bắt buộc")
 
 
 def _home(request: web.Request) -> str:
-    return url(request, "home") if "home" in request.app.router else "/"
+    return url(request, "home")
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:

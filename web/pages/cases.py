@@ -280,9 +280,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
         "max_upload_bytes": request.app[config_key].max_upload_bytes,
         "request_url": (
             url(request, "consultation-new", query={"case_id": str(case.id)})
-            if can_write
-            and status in (CaseStatus.draft, CaseStatus.submitted)
-            and "consultation-new" in request.app.router
+            if can_write and status in (CaseStatus.draft, CaseStatus.submitted)
             else None
         ),
     }

@@ -38,8 +38,6 @@ def session_views(
 ) -> list[SessionView]:
     """Upcoming sessions with when their Join button turns active."""
     views = []
-    has_room = "room" in request.app.router
-    has_detail = "consultation" in request.app.router
     for c in items:
         start = c.scheduled_start or now
         join_from = start - JOIN_EARLY
@@ -48,8 +46,8 @@ def session_views(
                 consultation=c,
                 join_from=join_from,
                 can_join=c.status == ConsultationStatus.live or now >= join_from,
-                room_url=url(request, "room", id=str(c.id)) if has_room else None,
-                detail_url=url(request, "consultation", id=str(c.id)) if has_detail else None,
+                room_url=url(request, "room", id=str(c.id)),
+                detail_url=url(request, "consultation", id=str(c.id)),
             )
         )
     return views

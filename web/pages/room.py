@@ -21,7 +21,7 @@ from records.services import room_events
 
 from ..keys import config_key, sessions_key, user_key
 from ..security import require_actor
-from .common import has_route, parse_id, render, url
+from .common import parse_id, render, url
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -67,16 +67,14 @@ def _preview_url(request: web.Request, attachment: Attachment) -> str | None:
     """An image the browser can show inline, if there is one for this attachment."""
     if attachment.content_type in IMAGE_TYPES:
         return url(request, "api-attachment", id=str(attachment.id))
-    if attachment.kind == AttachmentKind.dicom and has_route(request, "attachment-preview"):
-        # A server-rendered PNG of the DICOM image, when the pages provide one.
+    if attachment.kind == AttachmentKind.dicom:
+        # A server-rendered PNG of the DICOM image.
         return url(request, "attachment-preview", id=str(attachment.id))
     return None
 
 
 def _view_url(request: web.Request, attachment: Attachment) -> str:
-    if has_route(request, "attachment-view"):
-        return url(request, "attachment-view", id=str(attachment.id))
-    return url(request, "api-attachment", id=str(attachment.id))
+    return url(request, "attachment-view", id=str(attachment.id))
 
 
 async def _case_views(
@@ -150,15 +148,9 @@ async def room_page(request: web.Request) -> web.StreamResponse:
         "joinUrl": url(request, "api-consultation-join", id=cid),
         "chatUrl": url(request, "api-consultation-chat", id=cid),
     }
-    consultation_url = (
-        url(request, "consultation", id=cid) if has_route(request, "consultation") else "/"
-    )
+    consultation_url = url(request, "consultation", id=cid)
     # The network test sends the user back here when done.
-    nettest_url = (
-        url(request, "nettest", query={"next": url(request, "room", id=cid)})
-        if has_route(request, "nettest")
-        else None
-    )
+    nettest_url = url(request, "nettest", query={"next": url(request, "room", id=cid)})
     context = {
         "nettest_url": nettest_url,
         "consultation": consultation,
