@@ -69,12 +69,6 @@ def _static_url(context: jinja2.runtime.Context, path: str) -> str:
 
 
 @jinja2.pass_context
-def _has_route(context: jinja2.runtime.Context, name: str) -> bool:
-    app: web.Application = context["app"]
-    return name in app.router
-
-
-@jinja2.pass_context
 def _filesize(context: jinja2.runtime.Context, value: int | float, binary: bool = True) -> str:
     return format_filesize(value, str(context.get("lang") or "vi"))
 
@@ -106,7 +100,6 @@ def setup_pages(app: web.Application) -> None:
         lstrip_blocks=True,
     )
     env.globals["static_url"] = _static_url
-    env.globals["has_route"] = _has_route
     for style in DATE_STYLES:
         env.filters[style] = _date_filter(style)
     env.filters["isoformat"] = _isoformat

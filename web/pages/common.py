@@ -66,11 +66,6 @@ def url(
     return str(built)
 
 
-def has_route(request: web.Request, name: str) -> bool:
-    """Whether a named route exists (pages of other areas may be absent in a build)."""
-    return name in request.app.router
-
-
 def safe_next(value: str | None, default: str = "/") -> str:
     """A local path to go back to after a form; anything else (another site) becomes default."""
     if not value:
