@@ -21,7 +21,7 @@ only when they may see it but not do this. Every refusal is audited as ``denied`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -300,21 +300,7 @@ async def require_consultation(
     followup_days: int = DEFAULT_FOLLOWUP_DAYS,
 ) -> Consultation:
     """The consultation if the actor may read it (and manage it, when asked)."""
-    consultation = (
-        await session.execute(
-            select(Consultation).where(
-                Consultation.id == consultation_id, consultations_filter(actor)
-            )
-        )
-    ).scalar_one_or_none()
-    if consultation is None:
-        raise await deny(
-            session,
-            actor=actor,
-            object_type="consultation",
-            object_id=consultation_id,
-            need="read",
-        )
+    consultation: Consultation = (await _readable_consultation(session, actor, consultation_id))[0]
     if manage and not can_manage(actor, consultation):
         raise await deny(
             session,
@@ -373,27 +359,92 @@ async def consultation_by_room(*, session: AsyncSession, room_id: str) -> Consul
     ).scalar_one_or_none()
 
 
+def invitation_role(user_id: uuid.UUID | None) -> Any:
+    """A column: the user's Participant role in the query's Consultation, NULL when not invited."""
+    return (
+        select(Participant.role)
+        .where(Participant.consultation_id == Consultation.id, Participant.user_id == user_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def invited_as(role: str | None) -> tuple[ParticipantRole, ...]:
+    """The Participant roles for a value of ``invitation_role`` (empty when not invited)."""
+    return () if role is None else (ParticipantRole(role),)
+
+
+async def require_consultation_with_roles(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> tuple[Consultation, tuple[ParticipantRole, ...]]:
+    """The consultation if the actor may read it, and the actor's Participant roles in it."""
+    row = await _readable_consultation(
+        session, actor, consultation_id, invitation_role(actor.user_id)
+    )
+    return row[0], invited_as(row[1])
+
+
+async def _readable_consultation(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, *extra: Any
+) -> Any:
+    """The row (the consultation, then ``extra`` columns) if the actor may read it; else denied."""
+    row = (
+        await session.execute(
+            select(Consultation, *extra).where(
+                Consultation.id == consultation_id, consultations_filter(actor)
+            )
+        )
+    ).first()
+    if row is None:
+        raise await deny(
+            session,
+            actor=actor,
+            object_type="consultation",
+            object_id=consultation_id,
+            need="read",
+        )
+    return row
+
+
+async def _participant_roles(
+    session: AsyncSession, actor: Actor, consultation: Consultation
+) -> tuple[ParticipantRole, ...]:
+    if actor.user_id is None:
+        return ()
+    roles = await session.execute(
+        select(Participant.role).where(
+            Participant.consultation_id == consultation.id,
+            Participant.user_id == actor.user_id,
+        )
+    )
+    return tuple(ParticipantRole(r) for r in roles.scalars())
+
+
 async def room_role(
-    *, session: AsyncSession, actor: Actor, consultation: Consultation
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation: Consultation,
+    invited: Collection[ParticipantRole] | None = None,
 ) -> Literal["moderator", "participant"] | None:
-    """The actor's role in the consultation's room; None when they may not join."""
+    """The actor's role in the consultation's room; None when they may not join.
+
+    ``invited``: the actor's Participant roles in the consultation when the caller has just
+    read them (in the current transaction); otherwise they are looked up here.
+    """
     if consultation.status not in (ConsultationStatus.scheduled, ConsultationStatus.live):
         return None
     if can_manage(actor, consultation):
         return "moderator"
-    if await is_chair(session=session, actor=actor, consultation=consultation):
+    if actor.user_id is not None and consultation.chair_id == actor.user_id:
         return "moderator"
-    if actor.user_id is not None:
-        invited = (
-            await session.execute(
-                select(Participant.id).where(
-                    Participant.consultation_id == consultation.id,
-                    Participant.user_id == actor.user_id,
-                )
-            )
-        ).first()
-        if invited is not None:
-            return "participant"
+    roles = (
+        invited if invited is not None else await _participant_roles(session, actor, consultation)
+    )
+    if ParticipantRole.chair in roles:
+        return "moderator"
+    if roles:
+        return "participant"
     # The requesting facility's doctors present their cases.
     if actor.role == Role.doctor and actor.facility_id == consultation.requesting_facility_id:
         return "participant"
@@ -401,10 +452,14 @@ async def room_role(
 
 
 async def require_room_role(
-    *, session: AsyncSession, actor: Actor, consultation: Consultation
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation: Consultation,
+    invited: Collection[ParticipantRole] | None = None,
 ) -> Literal["moderator", "participant"]:
     """The actor's role in the consultation's room, or NotFound (audited) when they may not join."""
-    role = await room_role(session=session, actor=actor, consultation=consultation)
+    role = await room_role(session=session, actor=actor, consultation=consultation, invited=invited)
     if role is None:
         raise await deny(
             session,

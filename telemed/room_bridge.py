@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from records import access
 from records.actor import Actor
 from records.db import SessionMaker
-from records.errors import NotFound, RecordsError
-from records.models import ConsultationStatus, Facility, User
+from records.errors import NotFound
+from records.models import Consultation, ConsultationStatus, Facility, User
 from records.services import auth as auth_svc
 from records.services import join_tokens, room_events
 from signaling import (
@@ -69,35 +69,41 @@ class RecordsAuthorizer:
     ) -> Identity:
         """Resolve the token or cookie to a user allowed in this room, or refuse."""
         async with self._sessions() as session:
-            consultation = await access.consultation_by_room(session=session, room_id=room_id)
-            if consultation is None:
-                raise JoinRefused(CloseCode.UNKNOWN_ROOM, "unknown room")
-            user: User | None
+            user_id: uuid.UUID | None = None
             if token:
-                try:
-                    user_id = await join_tokens.consume_join_token(
-                        session=session, room_id=room_id, token=token
-                    )
-                except RecordsError:
-                    raise JoinRefused(
-                        CloseCode.UNAUTHENTICATED, "invalid, expired or used token"
-                    ) from None
-                # The user and their facility's name in one round trip.
-                row = (
-                    await session.execute(
-                        select(User, Facility.name)
-                        .outerjoin(Facility, col(Facility.id) == col(User.facility_id))
-                        .where(col(User.id) == user_id)
-                    )
-                ).first()
-                user, facility_name = (row[0], row[1]) if row is not None else (None, None)
+                user_id = await join_tokens.spend_join_token(
+                    session=session, room_id=room_id, token=token
+                )
             elif session_cookie:
-                user = await auth_svc.resolve_session_cookie(
+                signed_in = await auth_svc.resolve_session_cookie(
                     session=session, cookie_value=session_cookie
                 )
-                facility_name = None
-            else:
-                user, facility_name = None, None
+                user_id = signed_in.id if signed_in is not None else None
+            if user_id is None:
+                if await access.consultation_by_room(session=session, room_id=room_id) is None:
+                    raise JoinRefused(CloseCode.UNKNOWN_ROOM, "unknown room")
+                if token:
+                    raise JoinRefused(CloseCode.UNAUTHENTICATED, "invalid, expired or used token")
+                raise JoinRefused(CloseCode.UNAUTHENTICATED, "not signed in")
+            # The room, the user, their facility's name and their invitation in one query, in
+            # the transaction that spent the token: the role is decided on the current rows.
+            row = (
+                await session.execute(
+                    select(Consultation, User, Facility.name, access.invitation_role(user_id))
+                    .select_from(Consultation)
+                    .outerjoin(User, col(User.id) == user_id)
+                    .outerjoin(Facility, col(Facility.id) == col(User.facility_id))
+                    .where(col(Consultation.room_id) == room_id)
+                )
+            ).first()
+            if token:
+                # Spent for good, whatever is decided below.
+                await session.commit()
+            if row is None:
+                raise JoinRefused(CloseCode.UNKNOWN_ROOM, "unknown room")
+            consultation: Consultation = row[0]
+            user: User | None = row[1]
+            facility_name: str | None = row[2]
             if user is None or not user.active:
                 raise JoinRefused(CloseCode.UNAUTHENTICATED, "not signed in")
             if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
@@ -105,19 +111,19 @@ class RecordsAuthorizer:
             actor = Actor.of(user)
             try:
                 role = await access.require_room_role(
-                    session=session, actor=actor, consultation=consultation
+                    session=session,
+                    actor=actor,
+                    consultation=consultation,
+                    invited=access.invited_as(row[3]),
                 )
             except NotFound:
                 # The refusal is already in the audit trail.
                 raise JoinRefused(CloseCode.FORBIDDEN, "not invited") from None
-            if facility_name is None:
-                facility = await session.get(Facility, user.facility_id)
-                facility_name = facility.name if facility else ""
             moderator = role == "moderator"
             return Identity(
                 user_id=str(user.id),
                 name=user.display_name,
-                facility=facility_name,
+                facility=facility_name or "",
                 title=user.title,
                 user_role=str(user.role),
                 moderator=moderator,

@@ -319,13 +319,14 @@ async def resolve_api_token(*, session: AsyncSession, token: str) -> User | None
         return None
     found = (
         await session.execute(
-            select(ApiToken, User)
+            # Only the expiry of the token row: it is not needed as an object.
+            select(col(ApiToken.expires_at), User)
             .join(User, col(User.id) == col(ApiToken.user_id))
             .where(col(ApiToken.token_hash) == secret_hash(token))
             .execution_options(populate_existing=True)
         )
     ).first()
-    if found is None or utcnow() >= found[0].expires_at:
+    if found is None or utcnow() >= found[0]:
         return None
     return _usable(found[1])
 

@@ -40,10 +40,13 @@ async def issue_join_token(
     return raw, expires_at
 
 
-async def consume_join_token(*, session: AsyncSession, room_id: str, token: str) -> uuid.UUID:
-    """Spend a join token: its user id; Unauthenticated if unknown, expired, used or elsewhere."""
+async def spend_join_token(*, session: AsyncSession, room_id: str, token: str) -> uuid.UUID | None:
+    """Mark a join token used without committing: its user id, None if it does not open the room.
+
+    The caller commits before it answers, so the ticket stays spent whatever it decides.
+    """
     if not token or len(token) > 200:
-        raise Unauthenticated("Mã vào phòng không hợp lệ")
+        return None
     now = utcnow()
     t = JoinToken.__table__.c  # type: ignore[attr-defined]
     # One conditional UPDATE: of two racing sockets, exactly one sees a row.
@@ -60,8 +63,18 @@ async def consume_join_token(*, session: AsyncSession, room_id: str, token: str)
             .returning(t.user_id)
         )
     ).first()
-    await session.commit()
     if row is None:
-        raise Unauthenticated("Mã vào phòng không hợp lệ, đã hết hạn hoặc đã được dùng")
+        return None
     user_id: uuid.UUID = row[0]
+    return user_id
+
+
+async def consume_join_token(*, session: AsyncSession, room_id: str, token: str) -> uuid.UUID:
+    """Spend a join token: its user id; Unauthenticated if unknown, expired, used or elsewhere."""
+    if not token or len(token) > 200:
+        raise Unauthenticated("Mã vào phòng không hợp lệ")
+    user_id = await spend_join_token(session=session, room_id=room_id, token=token)
+    await session.commit()
+    if user_id is None:
+        raise Unauthenticated("Mã vào phòng không hợp lệ, đã hết hạn hoặc đã được dùng")
     return user_id

@@ -33,8 +33,21 @@ async def record_join(
     *, session: AsyncSession, room_id: str, user_id: uuid.UUID, peer_id: str, at: datetime
 ) -> Attendance:
     """Open an attendance interval; the first join makes a scheduled consultation live."""
-    consultation = await _room(session, room_id)
-    actor = await _actor(session, user_id)
+    # The room and the user in one query.
+    row = (
+        await session.execute(
+            select(Consultation, User)
+            .select_from(Consultation)
+            .outerjoin(User, col(User.id) == user_id)
+            .where(Consultation.room_id == room_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Không tìm thấy phòng hội chẩn")
+    consultation: Consultation = row[0]
+    if row[1] is None:
+        raise NotFound("Không tìm thấy người dùng")
+    actor = Actor.of(row[1])
     attendance = Attendance(
         consultation_id=consultation.id, user_id=user_id, peer_id=peer_id[:64], joined_at=at
     )
@@ -152,14 +165,21 @@ async def require_joinable(
     *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor, followup_days: int = 30
 ) -> tuple[Consultation, str]:
     """The consultation and the actor's room role, if the actor may enter its room now."""
-    consultation = await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
+    # The read check and the actor's invitation in one query; followup_days does not narrow
+    # consultations (see access.consultations_filter).
+    consultation, invited = await access.require_consultation_with_roles(
+        session=session, actor=actor, consultation_id=consultation_id
     )
     if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
         raise Conflict("Phiên hội chẩn đã kết thúc hoặc đã bị hủy")
     if consultation.status == ConsultationStatus.requested and (
-        await access.room_role(session=session, actor=actor, consultation=consultation) is None
+        await access.room_role(
+            session=session, actor=actor, consultation=consultation, invited=invited
+        )
+        is None
     ):
         raise Conflict("Phiên hội chẩn chưa được lên lịch")
-    role = await access.require_room_role(session=session, actor=actor, consultation=consultation)
+    role = await access.require_room_role(
+        session=session, actor=actor, consultation=consultation, invited=invited
+    )
     return consultation, role

@@ -20,6 +20,7 @@ from records.models import (
     FacilityLevel,
     Minutes,
     MinutesStatus,
+    Participant,
     ParticipantRole,
     Patient,
     Role,
@@ -216,6 +217,58 @@ async def test_room_roles(session: AsyncSession) -> None:
     assert await access.room_role(session=session, actor=chair, consultation=c) is None
 
 
+async def test_room_role_from_the_roles_read_with_the_consultation(
+    session: AsyncSession,
+) -> None:
+    w = await world(session)
+    c = w.consultation
+    # A second chair by invitation (role chair) besides the consultation's own chair_id.
+    session.add(
+        Participant(consultation_id=c.id, user_id=w.outsider.user_id, role=ParticipantRole.chair)
+    )
+    await session.commit()
+    expected = {
+        "coordinator": "moderator",
+        "outsider": "moderator",
+        "specialist": "participant",
+        "doctor": "participant",
+    }
+    for name in ("coordinator", "outsider", "specialist", "doctor", "other_doctor", "admin"):
+        actor = getattr(w, name)
+        looked_up = await access.room_role(session=session, actor=actor, consultation=c)
+        assert looked_up == expected.get(name), name
+        try:
+            found, invited = await access.require_consultation_with_roles(
+                session=session, actor=actor, consultation_id=c.id
+            )
+        except NotFound:
+            assert name not in expected, name
+            continue
+        assert found.id == c.id
+        role = await access.room_role(
+            session=session, actor=actor, consultation=found, invited=invited
+        )
+        assert role == looked_up, name
+    # Roles read earlier are believed as given; the status still comes first.
+    assert (
+        await access.room_role(
+            session=session, actor=w.other_doctor, consultation=c, invited=[ParticipantRole.chair]
+        )
+        == "moderator"
+    )
+    assert (
+        await access.room_role(session=session, actor=w.other_doctor, consultation=c, invited=())
+        is None
+    )
+    c.status = ConsultationStatus.cancelled
+    assert (
+        await access.room_role(
+            session=session, actor=w.specialist, consultation=c, invited=[ParticipantRole.chair]
+        )
+        is None
+    )
+
+
 async def test_refused_room_entry_is_audited(session: AsyncSession) -> None:
     w = await world(session)
     role = await access.require_room_role(
@@ -231,4 +284,3 @@ async def test_refused_room_entry_is_audited(session: AsyncSession) -> None:
     event = page.items[0]
     assert event.actor_id == w.other_doctor.user_id
     assert event.object_id == str(w.consultation.id) and event.detail == {"need": "join"}
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import factories
@@ -224,4 +225,12 @@ async def test_room_ended_closes_attendance(session: AsyncSession) -> None:
     with pytest.raises(NotFound):
         await room_events.record_chat(
             session=session, room_id="missing", user_id=chair.id, text="x", at=T0
+        )
+    with pytest.raises(NotFound, match="phòng"):
+        await room_events.record_join(
+            session=session, room_id="missing", user_id=chair.id, peer_id="c", at=T0
+        )
+    with pytest.raises(NotFound, match="người dùng"):
+        await room_events.record_join(
+            session=session, room_id=c.room_id, user_id=uuid.uuid4(), peer_id="c", at=T0
         )

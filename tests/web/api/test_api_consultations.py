@@ -9,8 +9,11 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from apitools import Api
+from sqlalchemy import event
 
+from signaling.keys import signaling_key
 from telemed.app import create_app
+from telemed.keys import engine_key
 from telemed.settings import Settings
 
 CONSULTATIONS = "/api/v1/consultations"
@@ -296,3 +299,75 @@ async def test_join_names_the_public_origin(api: Api, settings: Settings) -> Non
     finally:
         await client.close()
     assert info["ws_url"] == f"wss://telemed.example.vn/ws/rooms/{info['room_id']}"
+
+
+# The statements of one complete join: the HTTP join request and the socket's authorization.
+JOIN_STATEMENTS = 5
+
+
+async def test_one_join_costs_few_statements(api: Api) -> None:
+    consultation = await _consultation(api)
+    app = api.client.app
+    authorizer = app[signaling_key].authorizer
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = app[engine_key].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        # The chair, an invited specialist, the requesting doctor (a presenter), the host's
+        # coordinator: every way into the room.
+        for user, role in (
+            ("specialist", "moderator"),
+            ("specialist2", "participant"),
+            ("doctor", "participant"),
+            ("coordinator", "moderator"),
+        ):
+            statements.clear()
+            info = await api.ok("POST", f"{CONSULTATIONS}/{consultation['id']}/join", user=user)
+            identity = await authorizer.authorize(
+                room_id=info["room_id"], token=info["token"], session_cookie=None
+            )
+            assert info["role"] == role
+            assert identity.user_id == api.world.id(user)
+            assert identity.moderator == (role == "moderator")
+            assert identity.facility and identity.name
+            assert len(statements) <= JOIN_STATEMENTS, (user, statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_socket_decides_the_role_on_current_rows(api: Api) -> None:
+    consultation = await _consultation(api)
+    url = f"{CONSULTATIONS}/{consultation['id']}"
+    info = await api.ok("POST", f"{url}/join", user="specialist2")
+    assert info["role"] == "participant"
+    # Uninvited after the token was issued: the fresh token no longer opens the room.
+    await api.ok("DELETE", f"{url}/participants/{api.world.id('specialist2')}", user="coordinator")
+    refused = await _socket(api, info["room_id"], info["token"])
+    msg = await refused.receive(timeout=10)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and refused.close_code == 4403
+    await refused.close()
+    # The refusal spent the token and is in the audit trail.
+    again = await _socket(api, info["room_id"], info["token"])
+    msg = await again.receive(timeout=10)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and again.close_code == 4401
+    await again.close()
+    events = await api.ok("GET", "/api/v1/audit", user="admin", params={"action": "denied"})
+    assert any(
+        e["actor_id"] == api.world.id("specialist2")
+        and e["object_id"] == consultation["id"]
+        and e["detail"] == {"need": "join"}
+        for e in events["items"]
+    ), events
+    # A token for an unknown room, and a missing token, are told apart from a used one.
+    unknown = await _socket(api, "r" + uuid.uuid4().hex, info["token"])
+    msg = await unknown.receive(timeout=10)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and unknown.close_code == 4404
+    await unknown.close()
+    anonymous = await api.client.ws_connect(f"/ws/rooms/{info['room_id']}")
+    msg = await anonymous.receive(timeout=10)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and anonymous.close_code == 4401
+    await anonymous.close()
