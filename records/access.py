@@ -109,17 +109,40 @@ def cases_filter(
 
 
 def patients_filter(
-    actor: Actor, now: datetime | None = None, followup_days: int = DEFAULT_FOLLOWUP_DAYS
+    actor: Actor,
+    now: datetime | None = None,
+    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
+    *,
+    among: Clause | None = None,
+    per_row: bool = False,
 ) -> Clause:
-    """A where-clause on Patient selecting the patients the actor may read."""
+    """A where-clause on Patient selecting the patients the actor may read.
+
+    The rule is one; its SQL has three shapes. By default it lists the patients of every case
+    the actor may read (hashed once: best when most rows are looked at). With ``among``, a
+    condition on Patient that indexes answer (a name search), it reads only the cases of the
+    patients ``among`` finds. With ``per_row``, it checks each row's cases on their own (a
+    correlated EXISTS): SQLite's best plan for few candidates, while PostgreSQL turns that back
+    into the list of all readable cases once it expects a thousand of them.
+    """
     if actor.is_system:
         return sa.true()
     own: Clause = sa.false()
     if actor.role == Role.doctor:
         own = col(Patient.facility_id) == actor.facility_id
     # Others see the header of a patient whose case they may read.
-    reachable = select(Case.patient_id).where(cases_filter(actor, now, followup_days))
-    return sa.or_(own, col(Patient.id).in_(reachable))
+    readable_case = cases_filter(actor, now, followup_days)
+    if per_row:
+        return sa.or_(
+            own, select(Case.id).where(Case.patient_id == Patient.id, readable_case).exists()
+        )
+    cases = select(Case.patient_id).where(readable_case)
+    if among is not None:
+        # correlate(None): the candidates are a query of their own, not the enclosing row.
+        cases = cases.where(
+            col(Case.patient_id).in_(select(Patient.id).where(among).correlate(None))
+        )
+    return sa.or_(own, col(Patient.id).in_(cases))
 
 
 def consultations_filter(actor: Actor) -> Clause:

@@ -12,6 +12,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 import records.models
 from records.db import create_engine
+from records.migrations import include_name
 from records.models.base import UTCDateTime
 
 config = context.config
@@ -36,6 +37,7 @@ def _configure(connection: Connection) -> None:
         # SQLite alters tables by copying them; batch mode does that for us.
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,
     )
 
 
@@ -62,6 +64,7 @@ def run_migrations_offline() -> None:
         render_item=render_item,
         render_as_batch=True,
         literal_binds=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

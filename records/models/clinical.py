@@ -113,6 +113,30 @@ class Patient(PatientBase, table=True):
     updated_at: datetime | None = time_field()
 
 
+# SQLite finds name candidates through an FTS5 trigram table over name_folded (the patient search
+# in records.services.patients reads it). Migrated databases get it from revision 6d968f21958f;
+# these statements give it to schemas built from the models (create_all) too. The PostgreSQL
+# and prefix indexes of that revision only speed the search up, so the models leave them out.
+PATIENT_FTS_DDL = (
+    "CREATE VIRTUAL TABLE patient_fts USING fts5("
+    "name_folded, content='patient', content_rowid='rowid', tokenize='trigram')",
+    "CREATE TRIGGER patient_fts_ai AFTER INSERT ON patient BEGIN "
+    "INSERT INTO patient_fts(rowid, name_folded) VALUES (new.rowid, new.name_folded); END",
+    "CREATE TRIGGER patient_fts_ad AFTER DELETE ON patient BEGIN "
+    "INSERT INTO patient_fts(patient_fts, rowid, name_folded) "
+    "VALUES ('delete', old.rowid, old.name_folded); END",
+    "CREATE TRIGGER patient_fts_au AFTER UPDATE OF name_folded ON patient BEGIN "
+    "INSERT INTO patient_fts(patient_fts, rowid, name_folded) "
+    "VALUES ('delete', old.rowid, old.name_folded); "
+    "INSERT INTO patient_fts(rowid, name_folded) VALUES (new.rowid, new.name_folded); END",
+)
+_patient_table: sa.Table = Patient.__table__  # type: ignore[attr-defined]
+for _statement in [*PATIENT_FTS_DDL, "DROP TABLE IF EXISTS patient_fts"]:
+    _ddl = sa.DDL(_statement).execute_if(dialect="sqlite")  # type: ignore[no-untyped-call]
+    _when = "before_drop" if _statement.startswith("DROP") else "after_create"
+    sa.event.listen(_patient_table, _when, _ddl)
+
+
 class PatientPublic(PatientBase):
     """A patient as the API shows it."""
 

@@ -19,10 +19,22 @@ from ..models.base import utcnow
 from ..text import fold
 from . import Page, clamp_page
 
+# pg_trgm and the FTS5 trigram tokenizer index three-character pieces: a shorter name query
+# cannot narrow the patients through them and is matched by reading the readable patients.
+TRIGRAM_MIN = 3
+
+# The SQLite FTS5 trigram table over patient.name_folded (see records.models.clinical).
+_patient_fts = sa.table("patient_fts", sa.column("rowid"))
+
 
 def like_escape(s: str) -> str:
     """Escape LIKE wildcards so user input matches literally (escape character: backslash)."""
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def fts5_string(s: str) -> str:
+    """Quote text as one FTS5 string, so quotes and operators (AND, *, -, ^) in it are literal."""
+    return '"' + s.replace('"', '""') + '"'
 
 
 async def _check_mrn_free(
@@ -155,6 +167,33 @@ async def _allow_hashed_subplan(session: AsyncSession) -> None:
         await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
 
 
+def _is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _text_match(session: AsyncSession, q: str) -> tuple[Any, bool]:
+    """The condition for ``q`` (name anywhere, MRN or BHYT prefix), and whether indexes serve it."""
+    folded = fold(q)
+    name = like_escape(folded)
+    code = like_escape(q.strip())
+    name_like: Any = col(Patient.name_folded).like(f"%{name}%", escape="\\")
+    indexed = len(folded) >= TRIGRAM_MIN
+    if indexed and _is_sqlite(session):
+        # The trigram MATCH finds a superset of the LIKE matches (case folded); the LIKE on
+        # those few rows keeps the result exactly what it was.
+        found = select(_patient_fts.c.rowid).where(
+            sa.literal_column("patient_fts").op("MATCH")(fts5_string(folded))
+        )
+        name_like = sa.and_(sa.literal_column("patient.rowid").in_(found), name_like)
+    # PostgreSQL needs no rewrite: the planner ORs the trigram and prefix index scans itself.
+    match = sa.or_(
+        name_like,
+        col(Patient.mrn).like(f"{code}%", escape="\\"),
+        col(Patient.insurance_number).like(f"{code.replace(' ', '').upper()}%", escape="\\"),
+    )
+    return match, indexed
+
+
 async def list_patients(
     *,
     session: AsyncSession,
@@ -167,26 +206,28 @@ async def list_patients(
 ) -> Page[Patient]:
     """Patients the actor may see, by name; ``q`` matches name (any accents), MRN or BHYT."""
     lim, off = clamp_page(limit, offset)
-    conds: list[Any] = [access.patients_filter(actor)]
+    searching = bool(q and q.strip())
+    conds: list[Any] = []
+    if q and searching:
+        match, indexed = _text_match(session, q)
+        # With the indexes the matches are the few rows to check; without them, listing the
+        # readable patients once (hashed) beats probing the cases for every name match.
+        sqlite = _is_sqlite(session)
+        conds.append(
+            access.patients_filter(actor, among=None if sqlite else match, per_row=sqlite)
+            if indexed
+            else access.patients_filter(actor)
+        )
+        conds.append(match)
+    else:
+        conds.append(access.patients_filter(actor))
     if sex is not None:
         conds.append(Patient.sex == sex)
     if facility_id is not None:
         conds.append(Patient.facility_id == facility_id)
-    if q and q.strip():
-        name = like_escape(fold(q))
-        code = like_escape(q.strip())
-        conds.append(
-            sa.or_(
-                col(Patient.name_folded).like(f"%{name}%", escape="\\"),
-                col(Patient.mrn).like(f"{code}%", escape="\\"),
-                col(Patient.insurance_number).like(
-                    f"{code.replace(' ', '').upper()}%", escape="\\"
-                ),
-            )
-        )
     where = sa.and_(*conds)
     await _allow_hashed_subplan(session)
-    if q and q.strip():
+    if searching:
         # Matches are few next to the patients of a facility: read them once, counting them
         # as they go, then sort. The OFFSET 0 fence keeps the planner from walking the name
         # index in order hoping to meet a page of matches early (the whole table when the
