@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,13 +76,19 @@ def _http_join(port: int, consultation_id: uuid.UUID, api_token: str) -> Target:
 
 
 async def start_telemed(
-    world: World, data_dir: Path, processes: int, redis_url: str | None
+    world: World,
+    data_dir: Path,
+    processes: int,
+    redis_url: str | None,
+    settings: Mapping[str, str] | None = None,
 ) -> Setup:
     """`telemed serve` processes on one data directory (over Redis when more than one)."""
     servers = []
     for _ in range(processes):
         port = free_port()
         env = python_env(TELEMED_DATA_DIR=str(data_dir), TELEMED_PORT=str(port))
+        for name, value in (settings or {}).items():
+            env["TELEMED_" + name.upper()] = value
         if redis_url:
             env["TELEMED_REDIS_URL"] = redis_url
         servers.append(
@@ -137,10 +143,11 @@ async def one_run(
     duration: float,
     processes: int,
     redis_url: str | None,
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
     """Start the target, join everyone, measure memory and load; stop it."""
     if kind == "telemed":
-        setup = await start_telemed(world, data_dir, processes, redis_url)
+        setup = await start_telemed(world, data_dir, processes, redis_url, settings)
     else:
         setup = await start_bare(kind, world)
     pids = [s.pid for s in setup.servers]
@@ -190,6 +197,7 @@ async def bench(
     runs: int,
     processes: int,
     redis_url: str | None,
+    settings: Mapping[str, str] | None = None,
 ) -> list[tuple[str, int, list[dict[str, float]]]]:
     """Every target at every size, `runs` times; raw results."""
     results = []
@@ -211,6 +219,7 @@ async def bench(
                             duration=duration,
                             processes=processes if kind == "telemed" else 1,
                             redis_url=redis_url,
+                            settings=settings,
                         )
                     )
                 results.append((kind, n, per_run))
@@ -336,7 +345,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--processes", type=int, default=1, help="Telemed processes (Redis)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
+    parser.add_argument(
+        "--telemed-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Telemed setting for the server (TELEMED_NAME), e.g. gc_freeze_seconds=0",
+    )
     args = parser.parse_args(argv)
+    settings = dict(item.split("=", 1) for item in args.telemed_setting if "=" in item)
     targets = [t for t in args.targets.split(",") if t]
     if "node" in targets and not node_available():
         say(f"relay: Node.js or ws missing (looked in {NODE_WS_DIR}); skipping the node relay")
@@ -359,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs=args.runs,
             processes=args.processes,
             redis_url=args.redis_url,
+            settings=settings,
         )
     )
     print(f"## Relay ({args.processes} Telemed process{'es' if args.processes > 1 else ''})\n")

@@ -78,8 +78,12 @@ class Bus(Protocol):
         """Store the room's recording flag."""
         ...
 
-    async def heartbeat(self, rooms: dict[str, list[PeerRecord]], ttl: float) -> None:
-        """Prove this node alive and re-store its peers (heals a restarted store)."""
+    async def heartbeat(self, ttl: float) -> None:
+        """Prove this node alive for `ttl` seconds."""
+        ...
+
+    async def restore(self, rooms: dict[str, list[PeerRecord]]) -> None:
+        """Re-store these peers and renew their rooms' lifetime (heals a restarted store)."""
         ...
 
     async def live_nodes(self, nodes: Iterable[str]) -> set[str]:
@@ -191,8 +195,11 @@ class LocalBus:
         if store is not None:
             store.recording = on
 
-    async def heartbeat(self, rooms: dict[str, list[PeerRecord]], ttl: float) -> None:
+    async def heartbeat(self, ttl: float) -> None:
         """Nothing to refresh in memory."""
+
+    async def restore(self, rooms: dict[str, list[PeerRecord]]) -> None:
+        """Nothing is lost in memory."""
 
     async def live_nodes(self, nodes: Iterable[str]) -> set[str]:
         """Nodes still attached to the hub."""

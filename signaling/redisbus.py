@@ -224,9 +224,12 @@ class RedisBus:
         await self.redis.hset(key, "recording", "1" if on else "0")
         await self.redis.expire(key, int(max(60, 6 * self.heartbeat_seconds)))
 
-    async def heartbeat(self, rooms: dict[str, list[PeerRecord]], ttl: float) -> None:
-        """Refresh this node's key and re-store its peers."""
+    async def heartbeat(self, ttl: float) -> None:
+        """Refresh this node's key."""
         await self._mark_alive(ttl)
+
+    async def restore(self, rooms: dict[str, list[PeerRecord]]) -> None:
+        """Re-store the peers and renew their rooms' keys, in one pipeline."""
         room_ttl = int(max(60, 6 * self.heartbeat_seconds))
         async with self.redis.pipeline(transaction=False) as pipe:
             for room_id, records in rooms.items():

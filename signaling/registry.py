@@ -29,6 +29,8 @@ from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, 
 
 log = logging.getLogger(__name__)
 
+# Heartbeats between two re-stores of every local record (the rooms' keys live six).
+RESTORE_EVERY = 3
 # Frames superseded by a fresh `welcome` when a peer resumes.
 _PRESENCE = frozenset({"lobby-update"})
 
@@ -449,7 +451,11 @@ class RoomRegistry:
         await sync.resync(self)
 
     async def _sweep(self) -> None:
+        # Records change through `enter`, `put` and `remove`; re-storing them all is only a
+        # safety net, so it runs every few heartbeats, well inside the rooms' key lifetime.
+        beats = 0
         while True:
             await asyncio.sleep(self.config.bus_heartbeat_seconds)
             with contextlib.suppress(Exception):
-                await sync.sweep(self)
+                await sync.sweep(self, restore_records=beats % RESTORE_EVERY == 0)
+            beats += 1

@@ -147,9 +147,8 @@ async def resync(registry: RoomRegistry) -> None:
     for _ in range(3):
         # The command connections may have dropped with the subscriber: retry once or twice.
         try:
-            await registry.bus.heartbeat(
-                _records(registry), 3 * registry.config.bus_heartbeat_seconds
-            )
+            await registry.bus.heartbeat(3 * registry.config.bus_heartbeat_seconds)
+            await restore(registry)
             break
         except Exception as exc:
             log.warning("signalling resync heartbeat failed: %s", exc)
@@ -171,10 +170,14 @@ async def resync(registry: RoomRegistry) -> None:
                 room.sync(peer)
 
 
-async def sweep(registry: RoomRegistry) -> None:
+async def sweep(registry: RoomRegistry, *, restore_records: bool) -> None:
     """Heartbeat: keep our presence alive and drop peers of nodes that stopped."""
-    await registry.bus.heartbeat(_records(registry), 3 * registry.config.bus_heartbeat_seconds)
+    await registry.bus.heartbeat(3 * registry.config.bus_heartbeat_seconds)
+    if restore_records:
+        await restore(registry)
     nodes = {p.node for r in registry.rooms.values() for p in r.peers.values() if not p.local}
+    if not nodes:
+        return
     alive = await registry.bus.live_nodes(nodes)
     for room in list(registry.rooms.values()):
         for peer in list(room.peers.values()):
@@ -182,9 +185,21 @@ async def sweep(registry: RoomRegistry) -> None:
                 registry.remove(room, peer, "timeout")
 
 
-def _records(registry: RoomRegistry) -> dict[str, list[dict[str, Any]]]:
-    return {
-        room_id: [p.record() for p in room.local()]
-        for room_id, room in registry.rooms.items()
-        if room.local()
-    }
+# Rooms per `restore` call: each batch is built and sent before the next is built, so that
+# with thousands of rooms no single step holds the event loop for long.
+RESTORE_BATCH = 250
+
+
+async def restore(registry: RoomRegistry) -> None:
+    """Re-store the records of our peers on the bus, a batch of rooms at a time."""
+    room_ids = [room_id for room_id, room in registry.rooms.items() if room.local()]
+    for start in range(0, len(room_ids), RESTORE_BATCH):
+        batch: dict[str, list[dict[str, Any]]] = {}
+        for room_id in room_ids[start : start + RESTORE_BATCH]:
+            room = registry.rooms.get(room_id)
+            records = [p.record() for p in room.local()] if room is not None else []
+            if records:
+                batch[room_id] = records
+        if batch:
+            await registry.bus.restore(batch)
+        await asyncio.sleep(0)

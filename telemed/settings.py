@@ -54,6 +54,9 @@ class Settings:
     # Server-side WebRTC peers.
     echo_max_peers: int = 4
     echo_max_seconds: float = 30.0
+    # The garbage collector (see telemed/gc_pacing.py): 0 leaves it as Python sets it.
+    gc_freeze_seconds: float = 10.0
+    gc_reclaim_seconds: float = 900.0
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -90,6 +93,13 @@ class Settings:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:
             raise ConfigError(f"trusted_proxies: {exc}") from None
+        if self.gc_freeze_seconds < 0:
+            raise ConfigError(f"gc_freeze_seconds must be 0 or more, got {self.gc_freeze_seconds}")
+        if self.gc_freeze_seconds and self.gc_reclaim_seconds < self.gc_freeze_seconds:
+            raise ConfigError(
+                f"gc_reclaim_seconds ({self.gc_reclaim_seconds}) must be at least "
+                f"gc_freeze_seconds ({self.gc_freeze_seconds})"
+            )
         if self.default_locale not in ("vi", "en"):
             raise ConfigError("default_locale must be 'vi' or 'en'")
 

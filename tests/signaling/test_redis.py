@@ -125,3 +125,25 @@ async def test_dead_process_leaves_no_ghosts(sig_redis_url: str) -> None:
         await bus.redis.delete(bus._node_key(bus.node_id))
         left = await x.expect("peer-left", timeout=15)
         assert left == {"type": "peer-left", "peer_id": y.peer_id, "reason": "timeout"}
+
+
+async def test_heartbeats_restore_lost_presence_in_batches(
+    sig_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signaling import sync
+
+    monkeypatch.setattr(sync, "RESTORE_BATCH", 2)
+    async with two_apps(sig_redis_url) as (one, _two):
+        peers = [await one.connect(f"r{i}", identity(f"u{i}")) for i in range(5)]
+        bus = one.registry.bus
+        keys = [bus._keys(f"r{i}")[0] for i in range(5)]
+        # Presence lost behind the process's back (an evicted or flushed key).
+        await bus.redis.delete(*keys)
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            stored = [await bus.redis.hkeys(key) for key in keys]
+            if all(stored) or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert [[k.decode() for k in s] for s in stored] == [[p.peer_id] for p in peers]
+        assert all([await bus.redis.ttl(key) > 0 for key in keys])
