@@ -89,7 +89,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     if settings.gc_freeze_seconds:
         # The serving process owns the collector; tests that build apps leave it alone.
-        pacing = GcPacing(settings.gc_freeze_seconds, settings.gc_reclaim_seconds)
+        pacing = GcPacing(
+            settings.gc_freeze_seconds, settings.gc_reclaim_seconds, settings.gc_young_threshold
+        )
         app.cleanup_ctx.append(gc_pacing(pacing))
     print(
         f"Telemed {__version__} đang phục vụ tại {scheme}://{settings.host}:{settings.port}",

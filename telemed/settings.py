@@ -57,6 +57,7 @@ class Settings:
     # The garbage collector (see telemed/gc_pacing.py): 0 leaves it as Python sets it.
     gc_freeze_seconds: float = 10.0
     gc_reclaim_seconds: float = 900.0
+    gc_young_threshold: int = 10_000
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -93,6 +94,8 @@ class Settings:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:
             raise ConfigError(f"trusted_proxies: {exc}") from None
+        if self.gc_young_threshold < 1:
+            raise ConfigError(f"gc_young_threshold must be positive, got {self.gc_young_threshold}")
         if self.gc_freeze_seconds < 0:
             raise ConfigError(f"gc_freeze_seconds must be 0 or more, got {self.gc_freeze_seconds}")
         if self.gc_freeze_seconds and self.gc_reclaim_seconds < self.gc_freeze_seconds:

@@ -47,8 +47,10 @@ def thawed() -> Iterator[None]:
 def test_frozen_cycles_wait_for_the_reclaim(thawed: None) -> None:
     clock = Clock()
     pacer = Pacer(GcPacing(freeze_seconds=10, reclaim_seconds=60), clock=clock)
+    before = gc.get_threshold()
     pacer.start()
     assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (10_000, *before[1:])
     garbage = _cycle()
     assert pacer.tick() is None  # not due: the new cycle is frozen with the rest
     gc.collect()
@@ -62,6 +64,7 @@ def test_frozen_cycles_wait_for_the_reclaim(thawed: None) -> None:
     pacer.stop()
     pacer.stop()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_unfrozen_cycles_are_collected_as_usual(thawed: None) -> None:
@@ -74,11 +77,13 @@ def test_unfrozen_cycles_are_collected_as_usual(thawed: None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("freeze", "reclaim"), [(0, 60), (-1, 60), (30, 10)], ids=["zero", "negative", "reclaim<freeze"]
+    ("freeze", "reclaim", "young"),
+    [(0, 60, 10), (-1, 60, 10), (30, 10, 10), (10, 60, 0)],
+    ids=["zero", "negative", "reclaim<freeze", "young=0"],
 )
-def test_pacing_is_validated(freeze: float, reclaim: float) -> None:
+def test_pacing_is_validated(freeze: float, reclaim: float, young: int) -> None:
     with pytest.raises(ValueError):
-        GcPacing(freeze_seconds=freeze, reclaim_seconds=reclaim)
+        GcPacing(freeze_seconds=freeze, reclaim_seconds=reclaim, young_threshold=young)
 
 
 def test_settings_are_validated() -> None:
@@ -87,6 +92,8 @@ def test_settings_are_validated() -> None:
         Settings(gc_freeze_seconds=-5)
     with pytest.raises(ConfigError, match="gc_reclaim_seconds"):
         Settings(gc_freeze_seconds=60, gc_reclaim_seconds=30)
+    with pytest.raises(ConfigError, match="gc_young_threshold"):
+        Settings(gc_young_threshold=0)
 
 
 async def test_the_application_lifetime_freezes_and_thaws(thawed: None) -> None:
