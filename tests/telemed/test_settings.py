@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import multiprocessing
 from pathlib import Path
 
 import pytest
 
 from telemed.app import web_config
-from telemed.settings import ConfigError, Settings, load_settings
+from telemed.settings import ConfigError, Settings, load_or_create_secret, load_settings
 
 
 def test_trusted_proxies_default_to_none() -> None:
@@ -44,3 +45,20 @@ def test_a_bad_proxy_entry_stops_the_start_naming_it(bad: str) -> None:
     assert "trusted_proxies" in str(err.value) and repr(bad) in str(err.value)
     with pytest.raises(ConfigError):
         Settings(trusted_proxies=(bad,))
+
+
+def test_secret_key_is_created_once_even_by_racing_processes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        keys = pool.map(load_or_create_secret, [data_dir] * 12)
+    assert len(set(keys)) == 1 and len(keys[0]) >= 43
+    assert load_or_create_secret(data_dir) == keys[0]
+    assert (data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in data_dir.iterdir()] == ["secret_key"]
+
+
+def test_an_empty_secret_key_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(ConfigError, match="empty"):
+        load_or_create_secret(tmp_path)
