@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,8 +40,8 @@ class Bus(Protocol):
         """Disconnect; idempotent."""
         ...
 
-    async def publish(self, message: dict[str, Any]) -> None:
-        """Send a notification to every other node."""
+    async def publish(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Send notifications, in this order, to every other node."""
         ...
 
     async def enter(
@@ -122,12 +122,13 @@ class LocalBus:
         """Leave the hub."""
         self.hub.nodes.pop(self.node_id, None)
 
-    async def publish(self, message: dict[str, Any]) -> None:
+    async def publish(self, messages: Sequence[dict[str, Any]]) -> None:
         """Deliver to the other nodes of the hub, in order."""
         loop = asyncio.get_running_loop()
-        for node, handler in self.hub.nodes.items():
-            if node != self.node_id:
-                loop.call_soon(handler, message)
+        for message in messages:
+            for node, handler in self.hub.nodes.items():
+                if node != self.node_id:
+                    loop.call_soon(handler, message)
 
     def _ended(self, room_id: str) -> bool:
         until = self.hub.ended.get(room_id)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -61,6 +61,7 @@ class RedisBus:
         self.channel = f"{prefix}bus"
         self.heartbeat_seconds = heartbeat
         self.client_name = f"{prefix}{self.node_id}".replace(":", "-").replace(" ", "-")
+        self._own = orjson.dumps({"node": self.node_id})[:-1] + b","
         self._redis: aioredis.Redis | None = None
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
@@ -123,6 +124,8 @@ class RedisBus:
                 continue
             if item is None or item.get("type") != "message":
                 continue
+            if item["data"].startswith(self._own):
+                continue  # every node hears its own notifications too
             try:
                 message = orjson.loads(item["data"])
             except orjson.JSONDecodeError:
@@ -151,13 +154,22 @@ class RedisBus:
     async def _mark_alive(self, ttl: float) -> None:
         await self.redis.set(self._node_key(self.node_id), "1", px=int(ttl * 1000))
 
-    async def publish(self, message: dict[str, Any]) -> None:
-        """Publish to every node; a lost notification is healed by the next resync."""
-        message["node"] = self.node_id
+    async def publish(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Publish to every node in one round trip; a lost notification is healed by resync."""
         try:
-            await self.redis.publish(self.channel, orjson.dumps(message))
+            if len(messages) == 1:
+                await self.redis.publish(self.channel, self._encode(messages[0]))
+                return
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(self.channel, self._encode(message))
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("signalling bus publish failed: %s", exc)
+
+    def _encode(self, message: dict[str, Any]) -> bytes:
+        # The node comes first, so that a node can skip its own notifications by their prefix.
+        return orjson.dumps({"node": self.node_id, **message})
 
     async def enter(
         self, room_id: str, record: PeerRecord, *, active: bool, max_peers: int

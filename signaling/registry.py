@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +30,8 @@ from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, 
 
 log = logging.getLogger(__name__)
 
+# Notifications sent in one round trip at most.
+PUBLISH_BATCH = 256
 # Heartbeats between two re-stores of every local record (the rooms' keys live six).
 RESTORE_EVERY = 3
 # Frames superseded by a fresh `welcome` when a peer resumes.
@@ -53,7 +56,9 @@ class RoomRegistry:
         # A recorder that joins rooms as the peer `recorder` (consent, relayed media).
         self.media = recorder if isinstance(recorder, SignalingRecorder) else None
         self.rooms: dict[str, Room] = {}
-        self._bus_jobs: asyncio.Queue[Callable[[], Awaitable[Any]] | None] = asyncio.Queue()
+        # Bus calls and notifications, run in order by one worker; None stops it.
+        self._bus_jobs: deque[Callable[[], Awaitable[Any]] | dict[str, Any] | None] = deque()
+        self._bus_wake = asyncio.Event()
         self._events: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
@@ -89,7 +94,7 @@ class RoomRegistry:
                 await self.media.aclose()
             except Exception:
                 log.exception("recorder failed to close")
-        self._bus_jobs.put_nowait(None)
+        self._queue_bus(None)
         self._events.put_nowait(None)
         sweeper = self._tasks[-1] if self._tasks else None
         if sweeper is not None:
@@ -111,22 +116,41 @@ class RoomRegistry:
         task.add_done_callback(self._spawned.discard)
 
     def to_bus(self, job: Callable[[], Awaitable[Any]]) -> None:
-        """Queue a bus call; calls run one at a time, in order."""
-        self._bus_jobs.put_nowait(job)
+        """Queue a bus call; calls and notifications run one at a time, in order."""
+        self._queue_bus(job)
 
     def publish(self, room_id: str, op: str, **fields: Any) -> None:
         """Queue a notification for the other nodes."""
-        message = {"op": op, "room": room_id, "node": self.bus.node_id, **fields}
-        self.to_bus(lambda: self.bus.publish(message))
+        self._queue_bus({"op": op, "room": room_id, "node": self.bus.node_id, **fields})
+
+    def _queue_bus(self, job: Callable[[], Awaitable[Any]] | dict[str, Any] | None) -> None:
+        self._bus_jobs.append(job)
+        self._bus_wake.set()
 
     def emit(self, event: RoomEvent) -> None:
         """Queue an event for the sink."""
         self._events.put_nowait(event)
 
     async def _bus_worker(self) -> None:
-        while (job := await self._bus_jobs.get()) is not None:
+        jobs = self._bus_jobs
+        while True:
+            if not jobs:
+                self._bus_wake.clear()
+                await self._bus_wake.wait()
+                continue
+            job = jobs.popleft()
+            if job is None:
+                return
             try:
-                await job()
+                if isinstance(job, dict):
+                    # Notifications queued back to back go out in one round trip, still in
+                    # order with the calls around them.
+                    batch = [job]
+                    while jobs and isinstance(jobs[0], dict) and len(batch) < PUBLISH_BATCH:
+                        batch.append(jobs.popleft())  # type: ignore[arg-type]
+                    await self.bus.publish(batch)
+                else:
+                    await job()
             except Exception as exc:
                 log.warning("signalling bus call failed: %s", exc)
 
