@@ -91,16 +91,20 @@ class LoadClient:
         self.participants: list[Participant] = []
         self.counters = Counters()
         self._http: aiohttp.ClientSession | None = None
+        self._api: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> LoadClient:
-        connector = aiohttp.TCPConnector(limit=0, force_close=False)
-        self._http = aiohttp.ClientSession(connector=connector)
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        # Join-token requests get a pool of their own: a browser opens each WebSocket on a
+        # connection of its own, never on one that carried a page's request before.
+        self._api = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close_all()
-        if self._http is not None:
-            await self._http.close()
+        for session in (self._http, self._api):
+            if session is not None:
+                await session.close()
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -111,7 +115,8 @@ class LoadClient:
     async def join_one(self, target: Target, room: str) -> tuple[Participant, float]:
         """Get the URL (a join token, maybe over HTTP), connect, `join`, wait for `welcome`."""
         t0 = time.perf_counter()
-        url = target if isinstance(target, str) else await target(self.http)
+        assert self._api is not None
+        url = target if isinstance(target, str) else await target(self._api)
         p = Participant(url=url, room=room)
         p.ws = await self.http.ws_connect(url, max_msg_size=4 * 1024 * 1024, autoping=True)
         await p.ws.send_str('{"type": "join", "resume_token": null}')

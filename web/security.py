@@ -449,6 +449,21 @@ def content_security_policy(request: web.Request) -> str:
 
 async def _on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
+    secure = served_over_tls(request)
+    if not isinstance(response, web.WebSocketResponse):
+        # A WebSocket handshake carries no document, and its headers stay in memory for as
+        # long as the socket lives (hours, thousands of them): only cookies matter there.
+        _document_headers(request, response, secure=secure)
+    # The response's own cookies are already serialised here, so these go in as raw headers.
+    if request.get(_stale_cookie_key):
+        headers.add(hdrs.SET_COOKIE, _cookie(SESSION_COOKIE, "", secure=secure, max_age=0))
+    if request.get(_new_presession_key):
+        value = request[_presession_key]
+        headers.add(hdrs.SET_COOKIE, _cookie(PRESESSION_COOKIE, value, secure=secure))
+
+
+def _document_headers(request: web.Request, response: web.StreamResponse, *, secure: bool) -> None:
+    headers = response.headers
     headers.setdefault("Content-Security-Policy", content_security_policy(request))
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
@@ -458,7 +473,6 @@ async def _on_response_prepare(request: web.Request, response: web.StreamRespons
         "camera=(self), microphone=(self), display-capture=(self), geolocation=()",
     )
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    secure = served_over_tls(request)
     if secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     signed_in = request.get(user_key) is not None
@@ -466,12 +480,6 @@ async def _on_response_prepare(request: web.Request, response: web.StreamRespons
         signed_in and not request.path.startswith(STATIC_PREFIX)
     ):
         headers["Cache-Control"] = "no-store"
-    # The response's own cookies are already serialised here, so these go in as raw headers.
-    if request.get(_stale_cookie_key):
-        headers.add(hdrs.SET_COOKIE, _cookie(SESSION_COOKIE, "", secure=secure, max_age=0))
-    if request.get(_new_presession_key):
-        value = request[_presession_key]
-        headers.add(hdrs.SET_COOKIE, _cookie(PRESESSION_COOKIE, value, secure=secure))
 
 
 def _cookie(name: str, value: str, *, secure: bool, max_age: int | None = None) -> str:
