@@ -282,11 +282,10 @@ async def test_renamed_deleted_and_new_patients_are_searched_by_their_current_na
         )
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # the FTS5 table is SQLite's
 async def test_sqlite_finds_names_of_three_letters_through_the_trigram_table(
     session: AsyncSession, db_kind: str
 ) -> None:
-    if db_kind != "sqlite":
-        pytest.skip("the FTS5 table is SQLite's")
     w = await build(session)
     doctor = w.actors["doctor"]
     assert (await new_search(session, doctor, "bui"))[1] == 1
