@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from .app import create_app
-    from .gc_pacing import GcPacing, gc_pacing
+    from .gc_pacing import gc_pacing
 
     ssl_context = None
     if settings.tls_cert and settings.tls_key:
@@ -87,12 +87,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - uvloop is optional off Linux
         pass
     app = create_app(settings)
-    if settings.gc_freeze_seconds:
+    if settings.gc_pacing is not None:
         # The serving process owns the collector; tests that build apps leave it alone.
-        pacing = GcPacing(
-            settings.gc_freeze_seconds, settings.gc_reclaim_seconds, settings.gc_young_threshold
-        )
-        app.cleanup_ctx.append(gc_pacing(pacing))
+        app.cleanup_ctx.append(gc_pacing(settings.gc_pacing))
     print(
         f"Telemed {__version__} đang phục vụ tại {scheme}://{settings.host}:{settings.port}",
         flush=True,

@@ -42,14 +42,15 @@ class GcPacing:
     young_threshold: int = 10_000
 
     def __post_init__(self) -> None:
+        # Messages name the fields as the settings do, less their `gc_` prefix.
         if self.young_threshold < 1:
             raise ValueError(f"young_threshold must be positive, got {self.young_threshold}")
         if self.freeze_seconds <= 0:
             raise ValueError(f"freeze_seconds must be positive, got {self.freeze_seconds}")
         if self.reclaim_seconds < self.freeze_seconds:
             raise ValueError(
-                f"reclaim_seconds ({self.reclaim_seconds}) must be at least "
-                f"freeze_seconds ({self.freeze_seconds})"
+                f"reclaim_seconds must be at least the freeze interval "
+                f"({self.freeze_seconds} s), got {self.reclaim_seconds}"
             )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from web.config import parse_networks
 
+from .gc_pacing import GcPacing
+
 
 class ConfigError(ValueError):
     """A configuration value is missing or wrong; the message says which and why."""
@@ -94,17 +96,23 @@ class Settings:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:
             raise ConfigError(f"trusted_proxies: {exc}") from None
-        if self.gc_young_threshold < 1:
-            raise ConfigError(f"gc_young_threshold must be positive, got {self.gc_young_threshold}")
         if self.gc_freeze_seconds < 0:
-            raise ConfigError(f"gc_freeze_seconds must be 0 or more, got {self.gc_freeze_seconds}")
-        if self.gc_freeze_seconds and self.gc_reclaim_seconds < self.gc_freeze_seconds:
             raise ConfigError(
-                f"gc_reclaim_seconds ({self.gc_reclaim_seconds}) must be at least "
-                f"gc_freeze_seconds ({self.gc_freeze_seconds})"
+                f"gc_freeze_seconds must be 0 (off) or more, got {self.gc_freeze_seconds}"
             )
+        try:
+            self.gc_pacing  # noqa: B018 - building it validates the collector settings
+        except ValueError as exc:
+            raise ConfigError(f"gc_{exc}") from None
         if self.default_locale not in ("vi", "en"):
             raise ConfigError("default_locale must be 'vi' or 'en'")
+
+    @property
+    def gc_pacing(self) -> GcPacing | None:
+        """How `telemed serve` paces the garbage collector; None leaves it as Python sets it."""
+        if self.gc_freeze_seconds == 0:
+            return None
+        return GcPacing(self.gc_freeze_seconds, self.gc_reclaim_seconds, self.gc_young_threshold)
 
     @property
     def effective_database_url(self) -> str:
