@@ -340,20 +340,9 @@ async def is_chair(*, session: AsyncSession, actor: Actor, consultation: Consult
     """Whether the actor chairs the consultation (its chair, or a Participant with role chair)."""
     if actor.is_system:
         return True
-    if actor.user_id is None:
-        return False
-    if consultation.chair_id == actor.user_id:
+    if actor.user_id is not None and consultation.chair_id == actor.user_id:
         return True
-    row = (
-        await session.execute(
-            select(Participant.id).where(
-                Participant.consultation_id == consultation.id,
-                Participant.user_id == actor.user_id,
-                Participant.role == ParticipantRole.chair,
-            )
-        )
-    ).first()
-    return row is not None
+    return ParticipantRole.chair in await _participant_roles(session, actor, consultation)
 
 
 async def require_chair(

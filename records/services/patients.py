@@ -171,14 +171,14 @@ def _is_sqlite(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _text_match(session: AsyncSession, q: str) -> tuple[Any, bool]:
+def _text_match(q: str, *, sqlite: bool) -> tuple[Any, bool]:
     """The condition for ``q`` (name anywhere, MRN or BHYT prefix), and whether indexes serve it."""
     folded = fold(q)
     name = like_escape(folded)
     code = like_escape(q.strip())
     name_like: Any = col(Patient.name_folded).like(f"%{name}%", escape="\\")
     indexed = len(folded) >= TRIGRAM_MIN
-    if indexed and _is_sqlite(session):
+    if indexed and sqlite:
         # The trigram MATCH finds a superset of the LIKE matches (case folded); the LIKE on
         # those few rows keeps the result exactly what it was.
         found = select(_patient_fts.c.rowid).where(
@@ -209,10 +209,10 @@ async def list_patients(
     searching = bool(q and q.strip())
     conds: list[Any] = []
     if q and searching:
-        match, indexed = _text_match(session, q)
+        sqlite = _is_sqlite(session)
+        match, indexed = _text_match(q, sqlite=sqlite)
         # With the indexes the matches are the few rows to check; without them, listing the
         # readable patients once (hashed) beats probing the cases for every name match.
-        sqlite = _is_sqlite(session)
         conds.append(
             access.patients_filter(actor, among=None if sqlite else match, per_row=sqlite)
             if indexed
