@@ -20,6 +20,7 @@ from aiortc import (
 )
 
 from signaling.errors import SignalingError
+from signaling.rtp_recovery import skip_lost_video_packets
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class EchoService:
             await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
             if not kinds:
                 raise EchoRejected("the offer has no audio or video")
+            skip_lost_video_packets(pc)
             await pc.setLocalDescription(await pc.createAnswer())
         except EchoRejected:
             await self.close(echo.echo_id)

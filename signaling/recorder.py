@@ -1,5 +1,5 @@
 """The recorder: a server-side aiortc participant that writes each consenting peer's audio
-and video to its own file with aiortc's MediaRecorder, and reports the finished files."""
+and video to its own file, and reports the finished files."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ import contextlib
 import logging
 import re
 import shutil
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import av
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -23,43 +21,18 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.contrib.media import MediaRecorder
 from aiortc.sdp import candidate_from_sdp
-from av.frame import Frame
-from av.packet import Packet
 
 from signaling.auth import RecordedFile, RecordingFinished, utcnow
 from signaling.media_hooks import RoomLink
+from signaling.media_writer import MediaWriter, probe
+from signaling.rtp_recovery import skip_lost_video_packets
 
 log = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 # Messages a peer may queue for the recorder before it catches up (offer + trickled candidates).
 _QUEUE = 64
-
-
-class _Tap(MediaStreamTrack):
-    """Passes a track through, noting whether the MediaRecorder still pulls from it."""
-
-    def __init__(self, inner: MediaStreamTrack) -> None:
-        super().__init__()
-        self.kind = inner.kind
-        self.inner = inner
-        self.waiting = False
-        self.last = time.monotonic()
-
-    async def recv(self) -> Frame | Packet[Any]:
-        """The next frame of the inner track."""
-        self.waiting = True
-        try:
-            return await self.inner.recv()
-        finally:
-            self.waiting = False
-            self.last = time.monotonic()
-
-    def stalled(self, after: float) -> bool:
-        """Nobody asked for a frame for `after` seconds: the writer is dead."""
-        return not self.waiting and time.monotonic() - self.last > after
 
 
 @dataclass
@@ -69,10 +42,9 @@ class _Segment:
     peer: dict[str, Any]
     path: Path
     pc: RTCPeerConnection
-    recorder: MediaRecorder
+    writer: MediaWriter
     started: datetime
     kinds: set[str] = field(default_factory=set)
-    taps: list[_Tap] = field(default_factory=list)
     finished: bool = False
 
 
@@ -100,15 +72,6 @@ class _RoomRecording:
     retiring: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-def probe(path: Path) -> tuple[float, bool, bool]:
-    """Duration in seconds and whether the file has audio and video (blocking)."""
-    with av.open(str(path)) as container:
-        audio = any(s.type == "audio" for s in container.streams)
-        video = any(s.type == "video" for s in container.streams)
-        duration = float(container.duration or 0) / 1_000_000
-    return duration, audio, video
-
-
 class Recorder:
     """Records rooms on request; implements `SignalingRecorder` for the registry."""
 
@@ -117,17 +80,11 @@ class Recorder:
         directory: Path,
         *,
         ice_servers: list[RTCIceServer] | None = None,
-        suffix: str = ".mp4",
-        stall_seconds: float = 5.0,
+        watch_seconds: float = 1.0,
     ) -> None:
         self.directory = directory
-        self.stall_seconds = stall_seconds
+        self.watch_seconds = watch_seconds
         self.ice_servers = ice_servers or []
-        self.suffix = suffix
-        # Fragmented MP4: what was written stays playable even if the process dies mid-way.
-        self.options = (
-            {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if suffix == ".mp4" else {}
-        )
         self._link: RoomLink | None = None
         self._rooms: dict[str, _RoomRecording] = {}
         self._finishing: set[asyncio.Task[None]] = set()
@@ -227,19 +184,17 @@ class Recorder:
             media.segment = None
         media.count += 1
         name = _SAFE.sub("_", f"{peer.get('user_id', '')}-{media.peer_id}-{media.count}")
-        path = rec.directory / (name + self.suffix)
+        path = rec.directory / (name + ".mp4")
         path.touch()  # fail now, loudly, if the storage is gone
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
-        segment = _Segment(peer, path, pc, MediaRecorder(str(path), options=self.options), utcnow())
+        segment = _Segment(peer, path, pc, MediaWriter(path), utcnow())
         media.segment = segment
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind not in segment.kinds:
                 segment.kinds.add(track.kind)
-                tap = _Tap(track)
-                segment.taps.append(tap)
-                segment.recorder.addTrack(tap)
+                segment.writer.add_track(track)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -250,6 +205,7 @@ class Recorder:
             await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
             if not segment.kinds:
                 raise ValueError("the offer has no audio or video")
+            skip_lost_video_packets(pc)
         except Exception as exc:
             # A bad offer is the sender's problem, not the recording's.
             media.segment = None
@@ -264,7 +220,7 @@ class Recorder:
                 },
             )
             return
-        await segment.recorder.start()
+        await segment.writer.start()
         await pc.setLocalDescription(await pc.createAnswer())
         self._send(rec.room_id, media.peer_id, {"type": "answer", "sdp": pc.localDescription.sdp})
 
@@ -280,14 +236,14 @@ class Recorder:
         await segment.pc.addIceCandidate(candidate)
 
     async def _watch(self, rec: _RoomRecording) -> None:
-        """MediaRecorder's writers die quietly (disk full, encoder error): notice it."""
+        """A writer that failed (disk full, encoder error) fails the recording, told to the room."""
         while True:
-            await asyncio.sleep(self.stall_seconds / 4)
+            await asyncio.sleep(self.watch_seconds)
             for media in list(rec.peers.values()):
                 segment = media.segment
                 if segment is None or segment.finished:
                     continue
-                if any(tap.stalled(self.stall_seconds) for tap in segment.taps):
+                if segment.writer.error is not None:
                     name = segment.peer.get("name", "")
                     self._fail(rec, f"the recorder stopped writing the media of {name}")
                     return
@@ -347,7 +303,7 @@ class Recorder:
         segment.finished = True
         ended = utcnow()
         try:
-            await segment.recorder.stop()
+            await segment.writer.stop()
         except Exception as exc:
             log.exception("could not finish %s", segment.path)
             rec.failed.append(f"{segment.peer.get('name', '')}: {exc}")

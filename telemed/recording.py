@@ -24,6 +24,7 @@ from records.errors import RecordsError
 from records.services import attachments, recording_consents
 from signaling import EventSink, RecordingConsent, RecordingFinished, RoomEvent, SignalingConfig
 from signaling.echo import EchoBusy, EchoRejected, EchoService
+from signaling.media_writer import probe
 from signaling.recorder import Recorder
 from web.api.nettest import EchoRefused, EchoUnavailable, echo_key
 
@@ -134,21 +135,6 @@ class MediaEventSink:
                 log.exception("could not store the recording %s; the file is kept", file.path)
 
 
-def _probe(path: Path) -> tuple[float, bool, bool]:
-    """Duration in seconds and whether the file holds audio and video (PyAV; blocking)."""
-    with av.open(str(path)) as container:
-        audio = any(s.type == "audio" for s in container.streams)
-        video = any(s.type == "video" for s in container.streams)
-        if container.duration:
-            return container.duration / 1_000_000, audio, video
-        # A file cut short may lack its duration: the last packet's time tells it.
-        last = 0.0
-        for packet in container.demux():
-            if packet.pts is not None and packet.time_base is not None:
-                last = max(last, float(packet.pts * packet.time_base))
-        return last, audio, video
-
-
 def _orphans(directory: Path, min_age: float) -> list[Path]:
     """Recording files under `directory` that no live recording is writing."""
     now = time.time()
@@ -181,7 +167,7 @@ async def recover_orphans(
             continue
         try:
             user_id = str(uuid.UUID(path.name[:36]))
-            duration, audio, video = await asyncio.to_thread(_probe, path)
+            duration, audio, video = await asyncio.to_thread(probe, path)
         except (ValueError, av.FFmpegError, OSError) as exc:
             log.error("unreadable recording %s is kept: %s", path, exc)
             continue

@@ -1,4 +1,5 @@
-"""A real aiortc participant driven by the signalling protocol (mesh, newcomer offers)."""
+"""Real aiortc media for the tests: a participant driven by the signalling protocol (mesh,
+newcomer offers), pictures of changing sizes, and a sender that loses a packet for good."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import asyncio
 import contextlib
 from typing import Any
 
+import av
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
     VideoStreamTrack,
 )
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtp import is_rtcp
 from sighelpers import Client
 
 
@@ -106,3 +110,46 @@ class RtcPeer:
             task.cancel()
         await asyncio.gather(self._loop, *self._tasks, return_exceptions=True)
         await asyncio.gather(*(pc.close() for pc in self.pcs.values()))
+
+
+def lose_one_packet(sender: RTCRtpSender, after: int) -> list[int]:
+    """Drop the sender's packet number `after` and refuse every retransmission (no NACK help)."""
+    transport = sender.transport
+    send = transport._send_rtp
+    ssrc = sender._ssrc
+    sent: list[int] = [0]
+
+    async def send_rtp(data: bytes) -> None:
+        if not is_rtcp(data) and int.from_bytes(data[8:12], "big") == ssrc:
+            sent[0] += 1
+            if sent[0] == after:
+                return
+        await send(data)
+
+    async def never(sequence_number: int) -> None:
+        return None
+
+    transport._send_rtp = send_rtp  # type: ignore[method-assign]
+    sender._retransmit = never  # type: ignore[method-assign]
+    return sent
+
+
+class SizedVideo(VideoStreamTrack):
+    """Blank pictures of changing sizes, as a browser sends while it adapts its resolution."""
+
+    def __init__(self, sizes: list[tuple[int, int]], frames_each: int) -> None:
+        super().__init__()
+        self.sizes = sizes
+        self.frames_each = frames_each
+        self.sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        """The next picture, in the size of the current step."""
+        pts, time_base = await self.next_timestamp()
+        width, height = self.sizes[min(self.sent // self.frames_each, len(self.sizes) - 1)]
+        self.sent += 1
+        frame = av.VideoFrame(width, height, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.pts, frame.time_base = pts, time_base
+        return frame

@@ -20,6 +20,7 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from rtcpeer import SizedVideo, lose_one_packet
 from sighelpers import FAST, Client, Harness, host_address, identity
 
 from signaling import (
@@ -31,6 +32,7 @@ from signaling import (
     setup_signaling,
 )
 from signaling.media_hooks import RECORDER_ID
+from signaling.media_writer import probe
 from signaling.recorder import Recorder
 
 pytestmark = pytest.mark.skipif(host_address() is None, reason="no non-loopback address")
@@ -59,11 +61,11 @@ async def recording_app(directory: Path) -> AsyncIterator[tuple[Harness, Recorde
 class RecordedClient:
     """A participant sending audio and video to the recorder over its own connection."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, video: VideoStreamTrack | None = None) -> None:
         self.client = client
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTrack(AudioStreamTrack())
-        self.pc.addTrack(VideoStreamTrack())
+        self.pc.addTrack(video or VideoStreamTrack())
 
     async def send_media(self) -> None:
         """Offer to the recorder, apply its answer, wait until connected."""
@@ -147,6 +149,57 @@ async def test_recording_with_one_participant_declining(tmp_path: Path) -> None:
         consents = [e for e in app.sink.events if isinstance(e, RecordingConsent)]
         assert {(e.user_id, e.accept) for e in consents} == {("chair", True), ("doctor", False)}
         assert recorder.connections() == 0
+
+
+async def chair_records(
+    app: Harness, seconds: float, video: VideoStreamTrack | None = None, lose: int = 0
+) -> Any:
+    """The chair alone consents and sends media for `seconds` (losing packet `lose` of its
+    video for good, when set), then stops the recording: the one file recorded."""
+    chair, _ = await start(app)
+    await chair.send(type="recording-consent", accept=True)
+    media = RecordedClient(chair, video)
+    try:
+        await media.send_media()
+        if lose:
+            (sender,) = [s for s in media.pc.getSenders() if s.track and s.track.kind == "video"]
+            sent = lose_one_packet(sender, after=lose)
+        await asyncio.sleep(seconds)
+        if lose:
+            assert sent[0] > lose
+        await chair.send(type="record", on=False)
+        finished: list[Any] = await app.sink.wait_for(RecordingFinished)
+    finally:
+        await media.close()
+    assert finished[0].failed == ()
+    (file,) = finished[0].files
+    return file
+
+
+async def test_odd_and_changing_picture_sizes_are_recorded(tmp_path: Path) -> None:
+    # Browsers scale their video down under load (640x360 to 240x135), which H.264 cannot
+    # take as it is; the first picture fixes the file's size, later ones are fitted to it.
+    sizes = [(240, 135), (320, 180), (427, 241)]
+    async with recording_app(tmp_path) as (app, _):
+        file = await chair_records(app, 5, video=SizedVideo(sizes, frames_each=45))
+    found = streams(file.path)
+    assert set(found) == {"audio", "video"}
+    assert 3.5 <= found["video"] <= 8.0, found
+    with av.open(str(file.path)) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) > 60
+    assert {(f.width, f.height) for f in frames} == {(240, 134)}
+
+
+async def test_a_video_packet_lost_for_good_costs_a_second_not_the_file(tmp_path: Path) -> None:
+    async with recording_app(tmp_path) as (app, _):
+        file = await chair_records(app, 5, lose=10)
+    with av.open(str(file.path)) as container:
+        seconds = sorted(float(f.time) for f in container.decode(video=0) if f.time is not None)
+    # Pictures from after the loss, and no hole longer than the buffer's wait plus a
+    # keyframe's round trip.
+    assert seconds[-1] - seconds[0] >= 3.5
+    assert max(b - a for a, b in zip(seconds, seconds[1:], strict=False)) < 2.0
 
 
 async def test_session_end_stops_the_recording(tmp_path: Path) -> None:
@@ -244,3 +297,25 @@ async def test_shutdown_finishes_every_room(tmp_path: Path) -> None:
         assert {e.room_id for e in finished} == {"rec-a", "rec-b"}
         assert all(len(e.files) == 1 and e.files[0].video for e in finished)
         assert recorder.closed and recorder.connections() == 0
+
+
+def test_an_empty_stream_is_not_reported_as_picture(tmp_path: Path) -> None:
+    # What a video track that never delivered a frame leaves behind: a stream, no packets.
+    path = tmp_path / "sound-only.mp4"
+    with av.open(str(path), mode="w") as container:
+        audio = container.add_stream("aac", rate=48_000)
+        video = container.add_stream("libx264", rate=30)
+        video.pix_fmt = "yuv420p"
+        for number in range(50):
+            frame = av.AudioFrame(format="s16", layout="stereo", samples=1024)
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            frame.sample_rate, frame.pts = 48_000, number * 1024
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    duration, has_audio, has_video = probe(path)
+    assert (has_audio, has_video) == (True, False)
+    assert 0.9 <= duration <= 1.3

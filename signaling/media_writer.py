@@ -1,0 +1,197 @@
+"""One participant's received sound and picture, encoded into one fragmented MP4 file.
+
+Written for the recorder instead of aiortc's MediaRecorder, which fixes the picture size when
+the first packet of any track is written: when sound arrives first (often, by some tens of
+milliseconds), the size is fixed at a default and the first picture then stops the video for
+the rest of the file. Here nothing is written until the picture size is known: from the first
+picture, or after `video_wait` seconds without one (camera off), from a default. Later
+pictures are fitted to that size, so a camera switched on late still lands in the file, and
+each track starts at the time its first frame arrived, so sound and picture stay in step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
+from av.packet import Packet
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+
+# Fragmented MP4, cut at least every two seconds: what was written stays playable if the
+# process dies mid-way. The header waits for the first fragment (not empty_moov), so that it
+# records when each track starts: a picture arriving after the sound stays in step.
+MP4_OPTIONS = {"movflags": "frag_keyframe+delay_moov+default_base_moof", "frag_duration": "2000000"}
+DEFAULT_SIZE = (640, 360)
+FRAME_RATE = 30
+
+
+@dataclass
+class _Output:
+    track: MediaStreamTrack
+    stream: AudioStream | VideoStream
+    sized: bool
+    offset: float | None = None  # seconds from the writer's start to the track's first frame
+    task: asyncio.Task[None] | None = None
+    frames: int = 0
+
+
+class MediaWriter:
+    """Encodes tracks into the file at `path` (AAC and H.264) from `start()` to `stop()`."""
+
+    def __init__(
+        self, path: Path, *, video_wait: float = 3.0, default_size: tuple[int, int] = DEFAULT_SIZE
+    ) -> None:
+        self.path = path
+        self.video_wait = video_wait
+        self.default_size = default_size
+        # What stopped the writing (disk full, encoder failure), for the recorder's watchdog.
+        self.error: BaseException | None = None
+        self._container: OutputContainer | None = av.open(
+            str(path), mode="w", format="mp4", options=MP4_OPTIONS
+        )
+        self._outputs: list[_Output] = []
+        self._held: list[Packet[Any]] = []
+        self._started: float | None = None
+        self._waiter: asyncio.Task[None] | None = None
+
+    def add_track(self, track: MediaStreamTrack) -> None:
+        """Write this track too; only before `start()`."""
+        if self._container is None or self._started is not None:
+            raise RuntimeError("tracks are added before the writer starts")
+        stream: AudioStream | VideoStream
+        if track.kind == "audio":
+            stream = self._container.add_stream("aac")
+        else:
+            stream = self._container.add_stream("libx264", rate=FRAME_RATE)
+            stream.pix_fmt = "yuv420p"
+        self._outputs.append(_Output(track, stream, sized=isinstance(stream, AudioStream)))
+
+    def frames(self, kind: str) -> int:
+        """How many frames of this kind were encoded so far."""
+        return sum(o.frames for o in self._outputs if o.track.kind == kind)
+
+    async def start(self) -> None:
+        """Begin pulling frames from every track."""
+        self._started = time.monotonic()
+        for output in self._outputs:
+            output.task = asyncio.create_task(self._run(output))
+        if not all(o.sized for o in self._outputs):
+            self._waiter = asyncio.create_task(self._default_size_after_wait())
+
+    async def stop(self) -> None:
+        """Finish the file; idempotent. Raises what went wrong while writing, if anything."""
+        container, self._container = self._container, None
+        if container is None:
+            return
+        tasks = [t for t in (self._waiter, *(o.task for o in self._outputs)) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            if self.error is None and any(o.frames for o in self._outputs):
+                self._size_the_rest(container)
+                for output in self._outputs:
+                    if output.frames:
+                        for packet in output.stream.encode(None):
+                            self._mux(container, packet)
+        except Exception as exc:
+            self.error = self.error or exc
+        finally:
+            container.close()
+        if self.error is not None:
+            raise self.error
+
+    async def _run(self, output: _Output) -> None:
+        try:
+            while True:
+                try:
+                    frame = await output.track.recv()
+                except MediaStreamError:
+                    return
+                if isinstance(frame, AudioFrame | VideoFrame):
+                    self._encode(output, frame)
+        except Exception as exc:
+            self.error = self.error or exc
+
+    def _encode(self, output: _Output, frame: AudioFrame | VideoFrame) -> None:
+        container = self._container
+        if container is None or self._started is None:
+            return
+        if output.offset is None:
+            output.offset = time.monotonic() - self._started
+        if isinstance(output.stream, VideoStream) and not output.sized:
+            assert isinstance(frame, VideoFrame)
+            output.stream.width, output.stream.height = _even(frame.width), _even(frame.height)
+            output.sized = True
+        if frame.pts is not None and frame.time_base is not None:
+            frame.pts += round(output.offset / frame.time_base)
+        # PyAV fits a picture of another (or an odd) size to the stream's size.
+        for packet in output.stream.encode(frame):  # type: ignore[arg-type]
+            self._mux(container, packet)
+        output.frames += 1
+
+    def _mux(self, container: OutputContainer, packet: Packet[Any]) -> None:
+        # The first packet written fixes every stream's parameters: wait for the picture size.
+        if not all(o.sized for o in self._outputs):
+            self._held.append(packet)
+            return
+        self._release(container)
+        container.mux(packet)
+
+    def _release(self, container: OutputContainer) -> None:
+        held, self._held = self._held, []
+        for packet in held:
+            container.mux(packet)
+
+    async def _default_size_after_wait(self) -> None:
+        await asyncio.sleep(self.video_wait)
+        try:
+            if self._container is not None:
+                self._size_the_rest(self._container)
+        except Exception as exc:
+            self.error = self.error or exc
+
+    def _size_the_rest(self, container: OutputContainer) -> None:
+        for output in self._outputs:
+            if isinstance(output.stream, VideoStream) and not output.sized:
+                output.stream.width, output.stream.height = self.default_size
+                output.sized = True
+        self._release(container)
+
+
+def probe(path: Path) -> tuple[float, bool, bool]:
+    """Duration in seconds and whether the file holds sound and pictures (blocking).
+
+    A stream counts only with a packet in it: a track that never delivered a frame still
+    leaves an empty stream in the file. A file cut short may lack its duration: then the
+    last packet's time tells it.
+    """
+    with av.open(str(path)) as container:
+        streams = [s for s in container.streams if s.type in ("audio", "video")]
+        kinds = {s.type for s in streams}
+        found: set[str] = set()
+        last = 0.0
+        for packet in container.demux(*streams) if streams else ():
+            if packet.size:
+                found.add(packet.stream.type)
+            if packet.pts is not None and packet.time_base is not None:
+                last = max(last, float(packet.pts * packet.time_base))
+            if found == kinds and container.duration:
+                break
+        duration = container.duration / 1_000_000 if container.duration else last
+    return duration, "audio" in found, "video" in found
+
+
+def _even(size: int) -> int:
+    # H.264 in 4:2:0 takes only even sizes; browsers adapting to load send odd ones (240x135).
+    return max(2, size & ~1)

@@ -1,0 +1,123 @@
+"""The recorder's file writer with real aiortc tracks: picture size, late cameras, failures."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import av
+import pytest
+from aiortc import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+from av.frame import Frame
+from rtcpeer import SizedVideo
+
+from signaling.media_writer import MediaWriter, probe
+
+
+class Late(MediaStreamTrack):
+    """Another track's frames, the first one only after `delay` seconds."""
+
+    def __init__(self, inner: MediaStreamTrack, delay: float) -> None:
+        super().__init__()
+        self.kind = inner.kind
+        self.inner = inner
+        self.delay = delay
+
+    async def recv(self) -> Frame:
+        """The inner track's next frame."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+            self.delay = 0
+        frame = await self.inner.recv()
+        assert isinstance(frame, Frame)
+        return frame
+
+
+class Broken(MediaStreamTrack):
+    """A track whose source fails after a few frames."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = AudioStreamTrack()
+        self.left = 5
+
+    async def recv(self) -> Frame:
+        """A few frames, then an error."""
+        self.left -= 1
+        if self.left < 0:
+            raise OSError("the source is gone")
+        frame = await self.inner.recv()
+        assert isinstance(frame, Frame)
+        return frame
+
+
+def first_times(path: Path) -> dict[str, float]:
+    """When each stream's first frame plays, in seconds."""
+    out: dict[str, float] = {}
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams):
+            kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
+            if kind not in out and frame.time is not None:
+                out[kind] = float(frame.time)
+    return out
+
+
+async def write(path: Path, seconds: float, *tracks: MediaStreamTrack, **options: float) -> None:
+    """Write the tracks into `path` for `seconds`."""
+    writer = MediaWriter(path, **options)  # type: ignore[arg-type]
+    for track in tracks:
+        writer.add_track(track)
+    await writer.start()
+    await asyncio.sleep(seconds)
+    await writer.stop()
+    await writer.stop()  # idempotent
+
+
+async def test_sound_arriving_first_does_not_fix_the_picture_size(tmp_path: Path) -> None:
+    path = tmp_path / "a.mp4"
+    video = Late(SizedVideo([(320, 180)], frames_each=1000), delay=0.4)
+    await write(path, 2.5, AudioStreamTrack(), video)
+    duration, audio, has_video = probe(path)
+    assert (audio, has_video) == (True, True)
+    with av.open(str(path)) as container:
+        sizes = {(f.width, f.height) for f in container.decode(video=0)}
+    assert sizes == {(320, 180)}
+    # The picture starts where it arrived, not at the start of the sound.
+    starts = first_times(path)
+    assert 0.25 <= starts["video"] - starts["audio"] <= 0.9, starts
+
+
+async def test_a_camera_switched_on_late_is_fitted_and_kept_in_step(tmp_path: Path) -> None:
+    path = tmp_path / "late.mp4"
+    video = Late(SizedVideo([(1280, 720)], frames_each=1000), delay=1.5)
+    await write(path, 3.5, AudioStreamTrack(), video, video_wait=0.5)
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    assert frames and {(f.width, f.height) for f in frames} == {(640, 360)}
+    starts = first_times(path)
+    assert 1.2 <= starts["video"] - starts["audio"] <= 2.0, starts
+
+
+async def test_sound_alone_when_no_picture_ever_comes(tmp_path: Path) -> None:
+    path = tmp_path / "sound.mp4"
+    await write(path, 1.5, AudioStreamTrack(), Late(VideoStreamTrack(), delay=60), video_wait=0.3)
+    duration, audio, video = probe(path)
+    assert (audio, video) == (True, False)
+    assert 0.8 <= duration <= 2.0
+
+
+async def test_a_failing_source_is_reported(tmp_path: Path) -> None:
+    writer = MediaWriter(tmp_path / "broken.mp4")
+    writer.add_track(Broken())
+    await writer.start()
+    for _ in range(100):
+        if writer.error is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert isinstance(writer.error, OSError)
+    with pytest.raises(OSError, match="source is gone"):
+        await writer.stop()
+    with pytest.raises(RuntimeError):
+        writer.add_track(AudioStreamTrack())
