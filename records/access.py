@@ -320,7 +320,6 @@ async def require_consultation(
     actor: Actor,
     consultation_id: uuid.UUID,
     manage: bool = False,
-    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
 ) -> Consultation:
     """The consultation if the actor may read it (and manage it, when asked)."""
     consultation: Consultation = (await _readable_consultation(session, actor, consultation_id))[0]

@@ -33,12 +33,18 @@ FINAL_MESSAGE = "Biên bản đã hoàn tất, không thể sửa"
 
 
 async def _attached_case(
-    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, case_id: uuid.UUID
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    case_id: uuid.UUID,
+    followup_days: int,
 ) -> Case:
     link = await session.get(ConsultationCase, (consultation_id, case_id))
     if link is None:
         raise NotFound("Hồ sơ không thuộc phiên hội chẩn này")
-    return await access.require_case(session=session, actor=actor, case_id=case_id)
+    return await access.require_case(
+        session=session, actor=actor, case_id=case_id, followup_days=followup_days
+    )
 
 
 async def attendees(session: AsyncSession, consultation_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -134,7 +140,12 @@ async def _prefilled(
 
 
 async def read_minutes(
-    *, session: AsyncSession, consultation_id: uuid.UUID, case_id: uuid.UUID, actor: Actor
+    *,
+    session: AsyncSession,
+    consultation_id: uuid.UUID,
+    case_id: uuid.UUID,
+    actor: Actor,
+    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """The stored minutes about a case (read audited), or for the chair an unsaved draft.
 
@@ -143,21 +154,28 @@ async def read_minutes(
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
-    case = await _attached_case(session, actor, consultation_id, case_id)
+    case = await _attached_case(session, actor, consultation_id, case_id, followup_days)
     minutes = await _find(session, consultation_id, case_id)
     if minutes is None:
         return await _prefilled(session, actor, consultation, case)
-    return await get_minutes(session=session, minutes_id=minutes.id, actor=actor)
+    return await get_minutes(
+        session=session, minutes_id=minutes.id, actor=actor, followup_days=followup_days
+    )
 
 
 async def get_or_draft(
-    *, session: AsyncSession, consultation_id: uuid.UUID, case_id: uuid.UUID, actor: Actor
+    *,
+    session: AsyncSession,
+    consultation_id: uuid.UUID,
+    case_id: uuid.UUID,
+    actor: Actor,
+    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """The minutes for a case; the chair gets a pre-filled draft stored when none exists yet."""
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
-    case = await _attached_case(session, actor, consultation_id, case_id)
+    case = await _attached_case(session, actor, consultation_id, case_id, followup_days)
     minutes = await _find(session, consultation_id, case_id)
     if minutes is not None:
         return minutes
@@ -182,12 +200,17 @@ async def save_draft(
     case_id: uuid.UUID,
     data: MinutesUpdate,
     actor: Actor,
+    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """Write the draft (chair only); final minutes are refused with Conflict."""
     data = MinutesUpdate.model_validate(data.model_dump(exclude_unset=True))
     await access.require_chair(session=session, actor=actor, consultation_id=consultation_id)
     minutes = await get_or_draft(
-        session=session, consultation_id=consultation_id, case_id=case_id, actor=actor
+        session=session,
+        consultation_id=consultation_id,
+        case_id=case_id,
+        actor=actor,
+        followup_days=followup_days,
     )
     if minutes.status == MinutesStatus.final:
         raise Conflict(FINAL_MESSAGE)
@@ -214,14 +237,23 @@ async def save_draft(
 
 
 async def finalize(
-    *, session: AsyncSession, consultation_id: uuid.UUID, case_id: uuid.UUID, actor: Actor
+    *,
+    session: AsyncSession,
+    consultation_id: uuid.UUID,
+    case_id: uuid.UUID,
+    actor: Actor,
+    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """Make the minutes final (chair only): signed, dated, never to change again."""
     consultation = await access.require_chair(
         session=session, actor=actor, consultation_id=consultation_id
     )
     minutes = await get_or_draft(
-        session=session, consultation_id=consultation_id, case_id=case_id, actor=actor
+        session=session,
+        consultation_id=consultation_id,
+        case_id=case_id,
+        actor=actor,
+        followup_days=followup_days,
     )
     if minutes.status == MinutesStatus.final:
         raise Conflict(FINAL_MESSAGE)
@@ -251,7 +283,13 @@ async def finalize(
     return minutes
 
 
-async def get_minutes(*, session: AsyncSession, minutes_id: uuid.UUID, actor: Actor) -> Minutes:
+async def get_minutes(
+    *,
+    session: AsyncSession,
+    minutes_id: uuid.UUID,
+    actor: Actor,
+    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
+) -> Minutes:
     """One set of minutes, if the actor may read its consultation and case; the read is audited."""
     minutes = await session.get(Minutes, minutes_id)
     if minutes is None:
@@ -259,7 +297,9 @@ async def get_minutes(*, session: AsyncSession, minutes_id: uuid.UUID, actor: Ac
     await access.require_consultation(
         session=session, actor=actor, consultation_id=minutes.consultation_id
     )
-    case = await access.require_case(session=session, actor=actor, case_id=minutes.case_id)
+    case = await access.require_case(
+        session=session, actor=actor, case_id=minutes.case_id, followup_days=followup_days
+    )
     await audit.record_now(
         session,
         actor=actor,
@@ -272,14 +312,21 @@ async def get_minutes(*, session: AsyncSession, minutes_id: uuid.UUID, actor: Ac
 
 
 async def list_minutes(
-    *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor
+    *,
+    session: AsyncSession,
+    consultation_id: uuid.UUID,
+    actor: Actor,
+    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> list[Minutes]:
     """The minutes of a consultation for the cases the actor may read."""
     await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
     rows = await session.execute(
         select(Minutes)
         .join(Case, col(Case.id) == Minutes.case_id)
-        .where(Minutes.consultation_id == consultation_id, access.cases_filter(actor, utcnow()))
+        .where(
+            Minutes.consultation_id == consultation_id,
+            access.cases_filter(actor, utcnow(), followup_days),
+        )
         .order_by(col(Minutes.created_at))
     )
     return list(rows.scalars().all())

@@ -146,12 +146,10 @@ async def record_room_ended(*, session: AsyncSession, room_id: str, at: datetime
 
 
 async def chat_log(
-    *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor, followup_days: int = 30
+    *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor
 ) -> list[tuple[ChatMessage, str]]:
     """The chat of a consultation, oldest first, with each sender's display name."""
-    await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
-    )
+    await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
     rows = await session.execute(
         select(ChatMessage, User)
         .join(User, col(User.id) == col(ChatMessage.user_id))
@@ -162,11 +160,10 @@ async def chat_log(
 
 
 async def require_joinable(
-    *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor, followup_days: int = 30
+    *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor
 ) -> tuple[Consultation, str]:
     """The consultation and the actor's room role, if the actor may enter its room now."""
-    # The read check and the actor's invitation in one query; followup_days does not narrow
-    # consultations (see access.consultations_filter).
+    # The read check and the actor's invitation in one query.
     consultation, invited = await access.require_consultation_with_roles(
         session=session, actor=actor, consultation_id=consultation_id
     )

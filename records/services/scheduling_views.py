@@ -300,7 +300,7 @@ async def detail(
 ) -> ConsultationDetail:
     """The detail page's view of a consultation; NotFound for those who may not see it."""
     consultation = await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
+        session=session, actor=actor, consultation_id=consultation_id
     )
     host = await session.get(Facility, consultation.host_facility_id)
     requesting = await session.get(Facility, consultation.requesting_facility_id)
@@ -343,7 +343,6 @@ async def detail(
             session=session,
             consultation_id=consultation.id,
             actor=actor,
-            followup_days=followup_days,
         )
     ]
     start, end = consultation.scheduled_start, consultation.scheduled_end
@@ -403,11 +402,10 @@ async def calendar_file(
     actor: Actor,
     consultation_id: uuid.UUID,
     url: str | None = None,
-    followup_days: int = 30,
 ) -> bytes:
     """The ``.ics`` of a scheduled session for anyone who may see it; Conflict before that."""
     consultation = await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id, followup_days=followup_days
+        session=session, actor=actor, consultation_id=consultation_id
     )
     if consultation.scheduled_start is None or consultation.scheduled_end is None:
         raise Conflict("Phiên hội chẩn chưa được lên lịch")

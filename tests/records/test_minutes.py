@@ -130,4 +130,16 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
     with pytest.raises(NotFound):
         await minutes.get_minutes(session=session, minutes_id=final.id, actor=spec)
     assert await minutes.list_minutes(session=session, consultation_id=c.id, actor=spec) == []
+    # The window is the configured one, in every way of reading the minutes.
+    longer = {"followup_days": 60}
+    got = await minutes.get_minutes(session=session, minutes_id=final.id, actor=spec, **longer)
+    assert got.id == final.id
+    listed = await minutes.list_minutes(session=session, consultation_id=c.id, actor=spec, **longer)
+    assert [m.id for m in listed] == [final.id]
+    read = await minutes.read_minutes(
+        session=session, consultation_id=c.id, case_id=case.id, actor=spec, **longer
+    )
+    assert read.id == final.id
+    with pytest.raises(NotFound):
+        await minutes.read_minutes(session=session, consultation_id=c.id, case_id=case.id, actor=spec)
     assert (await audit.verify(session)).ok

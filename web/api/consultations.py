@@ -25,7 +25,6 @@ from ..keys import config_key, ice_provider_key
 from .common import (
     actor,
     body,
-    followup_days,
     json,
     paging,
     path_uuid,
@@ -320,7 +319,6 @@ async def join(request: web.Request) -> web.Response:
             session=session,
             consultation_id=path_uuid(request),
             actor=who,
-            followup_days=config.followup_days,
         )
         token, expires_at = await join_tokens.issue_join_token(
             session=session,
@@ -355,7 +353,6 @@ async def chat_log(request: web.Request) -> web.Response:
             session=session,
             consultation_id=path_uuid(request),
             actor=actor(request),
-            followup_days=followup_days(request),
         )
     items = [ChatLine(user_id=m.user_id, name=name, text=m.text, at=m.at) for m, name in lines]
     return json({"items": items, "total": len(items), "limit": len(items), "offset": 0})

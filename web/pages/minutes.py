@@ -97,7 +97,11 @@ async def minutes_page(request: web.Request) -> web.StreamResponse:
     async with request.app[sessions_key]() as session:
         # Reading minutes is reading the patient's record: audited. Nothing is written yet.
         minutes = await minutes_svc.read_minutes(
-            session=session, consultation_id=consultation_id, case_id=case_id, actor=who
+            session=session,
+            consultation_id=consultation_id,
+            case_id=case_id,
+            actor=who,
+            followup_days=request.app[config_key].followup_days,
         )
         context = await _context(
             request,
@@ -119,9 +123,14 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
     values = {name: str(form.get(name, "")) for name in TEXT_FIELDS}
     present = {str(v) for v in form.getall("attendee", [])}
     finalize = form.get("action") == "finalize"
+    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         minutes = await minutes_svc.get_or_draft(
-            session=session, consultation_id=consultation_id, case_id=case_id, actor=who
+            session=session,
+            consultation_id=consultation_id,
+            case_id=case_id,
+            actor=who,
+            followup_days=followup,
         )
         candidates = await _candidates(session, minutes)
         try:
@@ -139,15 +148,24 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 case_id=case_id,
                 data=data,
                 actor=who,
+                followup_days=followup,
             )
             if finalize:
                 await minutes_svc.finalize(
-                    session=session, consultation_id=consultation_id, case_id=case_id, actor=who
+                    session=session,
+                    consultation_id=consultation_id,
+                    case_id=case_id,
+                    actor=who,
+                    followup_days=followup,
                 )
         except (Invalid, Conflict) as exc:
             await session.rollback()
             minutes = await minutes_svc.get_or_draft(
-                session=session, consultation_id=consultation_id, case_id=case_id, actor=who
+                session=session,
+                consultation_id=consultation_id,
+                case_id=case_id,
+                actor=who,
+                followup_days=followup,
             )
             context = await _context(
                 request, session, who, consultation_id, minutes, values, present

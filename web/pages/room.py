@@ -126,13 +126,11 @@ async def room_page(request: web.Request) -> web.StreamResponse:
     """The room of a consultation; 404 for anyone its access rules keep out."""
     who = require_actor(request)
     consultation_id = parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn")
-    config = request.app[config_key]
     async with request.app[sessions_key]() as session:
         consultation, room_role = await room_events.require_joinable(
             session=session,
             consultation_id=consultation_id,
             actor=who,
-            followup_days=config.followup_days,
         )
         cases = await _case_views(request, session, who, consultation)
     user = request[user_key]

@@ -13,7 +13,7 @@ from records.models import Role
 from records.services import scheduling_views as views
 
 from ..i18n import LOCAL_TZ, N_, gettext
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from .common import NavItem, add_nav, parse_id, render, url
 
@@ -155,7 +155,6 @@ async def calendar_file(request: web.Request) -> web.StreamResponse:
             actor=who,
             consultation_id=consultation_id,
             url=page_url.split("?")[0],
-            followup_days=request.app[config_key].followup_days,
         )
     return web.Response(
         body=body,

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
+from aiohttp.test_utils import TestClient, TestServer
 from apitools import Api
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from records.db import session_maker
+from records.models import Minutes
+from telemed.app import create_app
+from telemed.settings import Settings
 
 
 async def test_draft_save_finalize_then_immutable(api: Api) -> None:
@@ -69,3 +78,35 @@ async def test_wrong_case_or_consultation(api: Api) -> None:
     err = (await api.post(f"{base}/{case['id']}/finalize", user="specialist")).error(400)
     assert "conclusion" in err["fields"]
     assert (await api.ok("GET", f"{base}/{case['id']}", user="specialist"))["status"] == "draft"
+
+
+async def test_the_configured_followup_window_decides(
+    api: Api, settings: Settings, engine: AsyncEngine
+) -> None:
+    patient = await api.patient()
+    case = await api.case(patient["id"])
+    consultation = await api.scheduled(case["id"])
+    base = f"/api/v1/consultations/{consultation['id']}/minutes"
+    url = f"{base}/{case['id']}"
+    await api.ok("PUT", url, user="specialist", json={"conclusion": "Viêm phổi"})
+    final = await api.ok("POST", f"{url}/finalize", user="specialist")
+    async with session_maker(engine)() as session:
+        minutes = await session.get(Minutes, uuid.UUID(final["id"]))
+        assert minutes is not None
+        minutes.finalized_at = datetime.now(UTC) - timedelta(days=10)
+        session.add(minutes)
+        await session.commit()
+
+    # The invited specialist of another facility still reads them, ten days on...
+    assert (await api.ok("GET", url, user="specialist2"))["id"] == final["id"]
+    # ...but not on a server whose follow-up window is five days.
+    short = TestClient(TestServer(create_app(replace(settings, followup_days=5))))
+    await short.start_server()
+    try:
+        narrow = Api(short, api.world)
+        (await narrow.get(url, user="specialist2")).error(404, "not-found")
+        assert (await narrow.ok("GET", base, user="specialist2"))["items"] == []
+        # The referring doctor's own case stays readable whatever the window.
+        assert (await narrow.ok("GET", url, user="doctor"))["id"] == final["id"]
+    finally:
+        await short.close()
