@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report(codecs, measured))
     print(
         "\nEcho = VP8 decode + VP8 re-encode + SRTP both ways; recording = VP8 decode + "
-        'H.264 encode (MediaRecorder, MP4). "streams per core" = 100 % / the share.'
+        'H.264 encode into MP4 (the recorder). "streams per core" = 100 % / the share.'
     )
     return 0
 
