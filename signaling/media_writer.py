@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,6 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av.audio.frame import AudioFrame
 from av.audio.stream import AudioStream
-from av.container import OutputContainer
 from av.packet import Packet
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
@@ -33,6 +35,9 @@ from av.video.stream import VideoStream
 MP4_OPTIONS = {"movflags": "frag_keyframe+delay_moov+default_base_moof", "frag_duration": "2000000"}
 DEFAULT_SIZE = (640, 360)
 FRAME_RATE = 30
+# Pictures waiting for the encoder beyond this are dropped: a few absorb arrival jitter, more
+# would only grow memory on a machine too slow to keep up.
+MAX_QUEUED_PICTURES = 3
 
 
 @dataclass
@@ -42,11 +47,22 @@ class _Output:
     sized: bool
     offset: float | None = None  # seconds from the writer's start to the track's first frame
     task: asyncio.Task[None] | None = None
+    queued: int = 0  # frames handed to the writer's thread, not yet encoded
     frames: int = 0
+    dropped: int = 0  # counted on the loop: the encoder was busy
+    merged: int = 0  # counted on the writer's thread: same 1/30 s slot as the previous picture
+    slot: int | None = None  # the last picture's time, in 1/30 s
 
 
 class MediaWriter:
-    """Encodes tracks into the file at `path` (AAC and H.264) from `start()` to `stop()`."""
+    """Encodes tracks into the file at `path` (AAC and H.264) from `start()` to `stop()`.
+
+    Encoding and writing run on a thread of the writer's own (PyAV releases the GIL while it
+    encodes), in the order frames arrived, so the server's event loop keeps serving the room.
+    A picture that finds `MAX_QUEUED_PICTURES` waiting for the encoder is dropped: a slow
+    machine records fewer pictures per second instead of queueing them without bound. Sound
+    is never dropped.
+    """
 
     def __init__(
         self, path: Path, *, video_wait: float = 3.0, default_size: tuple[int, int] = DEFAULT_SIZE
@@ -56,17 +72,17 @@ class MediaWriter:
         self.default_size = default_size
         # What stopped the writing (disk full, encoder failure), for the recorder's watchdog.
         self.error: BaseException | None = None
-        self._container: OutputContainer | None = av.open(
-            str(path), mode="w", format="mp4", options=MP4_OPTIONS
-        )
+        self._container = av.open(str(path), mode="w", format="mp4", options=MP4_OPTIONS)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-writer")
         self._outputs: list[_Output] = []
         self._held: list[Packet[Any]] = []
         self._started: float | None = None
+        self._stopped = False
         self._waiter: asyncio.Task[None] | None = None
 
     def add_track(self, track: MediaStreamTrack) -> None:
         """Write this track too; only before `start()`."""
-        if self._container is None or self._started is not None:
+        if self._stopped or self._started is not None:
             raise RuntimeError("tracks are added before the writer starts")
         stream: AudioStream | VideoStream
         if track.kind == "audio":
@@ -80,6 +96,10 @@ class MediaWriter:
         """How many frames of this kind were encoded so far."""
         return sum(o.frames for o in self._outputs if o.track.kind == kind)
 
+    def dropped(self, kind: str) -> int:
+        """How many frames of this kind were dropped because the encoder was busy."""
+        return sum(o.dropped + o.merged for o in self._outputs if o.track.kind == kind)
+
     async def start(self) -> None:
         """Begin pulling frames from every track."""
         self._started = time.monotonic()
@@ -90,83 +110,119 @@ class MediaWriter:
 
     async def stop(self) -> None:
         """Finish the file; idempotent. Raises what went wrong while writing, if anything."""
-        container, self._container = self._container, None
-        if container is None:
+        if self._stopped:
             return
+        self._stopped = True
         tasks = [t for t in (self._waiter, *(o.task for o in self._outputs)) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         try:
-            if self.error is None and any(o.frames for o in self._outputs):
-                self._size_the_rest(container)
-                for output in self._outputs:
-                    if output.frames:
-                        for packet in output.stream.encode(None):
-                            self._mux(container, packet)
-        except Exception as exc:
-            self.error = self.error or exc
+            # Queued behind every frame already handed to the thread.
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._finish)
         finally:
-            container.close()
+            self._thread.shutdown(wait=False)
         if self.error is not None:
             raise self.error
 
     async def _run(self, output: _Output) -> None:
-        try:
-            while True:
-                try:
-                    frame = await output.track.recv()
-                except MediaStreamError:
-                    return
-                if isinstance(frame, AudioFrame | VideoFrame):
-                    self._encode(output, frame)
-        except Exception as exc:
-            self.error = self.error or exc
+        loop = asyncio.get_running_loop()
+        video = isinstance(output.stream, VideoStream)
+        while not self._stopped and self.error is None:
+            try:
+                frame = await output.track.recv()
+            except MediaStreamError:
+                return
+            except Exception as exc:
+                self.error = self.error or exc
+                return
+            if not isinstance(frame, AudioFrame | VideoFrame) or self._started is None:
+                continue
+            if output.offset is None:
+                output.offset = time.monotonic() - self._started
+            if video and output.queued >= MAX_QUEUED_PICTURES:
+                output.dropped += 1
+                continue
+            output.queued += 1
+            encoding = loop.run_in_executor(self._thread, self._encode, output, frame)
+            encoding.add_done_callback(partial(self._encoded, output))
+
+    def _encoded(self, output: _Output, done: asyncio.Future[None]) -> None:
+        output.queued -= 1
+        if not done.cancelled() and done.exception() is not None:
+            self.error = self.error or done.exception()
+
+    # on the writer's thread
 
     def _encode(self, output: _Output, frame: AudioFrame | VideoFrame) -> None:
-        container = self._container
-        if container is None or self._started is None:
+        if self.error is not None:
             return
-        if output.offset is None:
-            output.offset = time.monotonic() - self._started
         if isinstance(output.stream, VideoStream) and not output.sized:
             assert isinstance(frame, VideoFrame)
             output.stream.width, output.stream.height = _even(frame.width), _even(frame.height)
             output.sized = True
-        if frame.pts is not None and frame.time_base is not None:
-            frame.pts += round(output.offset / frame.time_base)
+        offset = output.offset or 0.0
+        if isinstance(frame, VideoFrame) and frame.pts is not None and frame.time_base is not None:
+            # The file has 30 pictures a second; a second picture in the same slot (a faster
+            # camera, or jitter) would give two pictures one time, which MP4 refuses.
+            slot = round((frame.pts * frame.time_base + Fraction(offset)) * FRAME_RATE)
+            if output.slot is not None and slot <= output.slot:
+                output.merged += 1
+                return
+            output.slot = slot
+            frame.pts, frame.time_base = slot, Fraction(1, FRAME_RATE)
+        elif offset and frame.pts is not None and frame.time_base is not None:
+            frame.pts += round(offset / frame.time_base)
         # PyAV fits a picture of another (or an odd) size to the stream's size.
         for packet in output.stream.encode(frame):  # type: ignore[arg-type]
-            self._mux(container, packet)
+            self._mux(packet)
         output.frames += 1
 
-    def _mux(self, container: OutputContainer, packet: Packet[Any]) -> None:
+    def _mux(self, packet: Packet[Any]) -> None:
         # The first packet written fixes every stream's parameters: wait for the picture size.
         if not all(o.sized for o in self._outputs):
             self._held.append(packet)
             return
-        self._release(container)
-        container.mux(packet)
+        self._release()
+        self._container.mux(packet)
 
-    def _release(self, container: OutputContainer) -> None:
+    def _release(self) -> None:
         held, self._held = self._held, []
         for packet in held:
-            container.mux(packet)
+            self._container.mux(packet)
 
-    async def _default_size_after_wait(self) -> None:
-        await asyncio.sleep(self.video_wait)
-        try:
-            if self._container is not None:
-                self._size_the_rest(self._container)
-        except Exception as exc:
-            self.error = self.error or exc
-
-    def _size_the_rest(self, container: OutputContainer) -> None:
+    def _size_the_rest(self) -> None:
         for output in self._outputs:
             if isinstance(output.stream, VideoStream) and not output.sized:
                 output.stream.width, output.stream.height = self.default_size
                 output.sized = True
-        self._release(container)
+        self._release()
+
+    def _finish(self) -> None:
+        try:
+            if self.error is None and any(o.frames for o in self._outputs):
+                self._size_the_rest()
+                for output in self._outputs:
+                    if output.frames:
+                        for packet in output.stream.encode(None):
+                            self._mux(packet)
+        except Exception as exc:
+            self.error = self.error or exc
+        finally:
+            self._container.close()
+
+    # back on the loop
+
+    async def _default_size_after_wait(self) -> None:
+        await asyncio.sleep(self.video_wait)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._size_the_rest_safely)
+
+    def _size_the_rest_safely(self) -> None:
+        try:
+            if not self._stopped:
+                self._size_the_rest()
+        except Exception as exc:
+            self.error = self.error or exc
 
 
 def probe(path: Path) -> tuple[float, bool, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -50,6 +51,26 @@ class Broken(MediaStreamTrack):
             raise OSError("the source is gone")
         frame = await self.inner.recv()
         assert isinstance(frame, Frame)
+        return frame
+
+
+class Flood(MediaStreamTrack):
+    """Large pictures a thousand times a second: far faster than H.264 can encode them."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    async def recv(self) -> Frame:
+        """The next blank 1280x720 picture, a millisecond after the last."""
+        await asyncio.sleep(0.001)
+        frame = av.VideoFrame(1280, 720, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.pts, frame.time_base = self.sent * 90, Fraction(1, 90_000)
+        self.sent += 1
         return frame
 
 
@@ -106,6 +127,24 @@ async def test_sound_alone_when_no_picture_ever_comes(tmp_path: Path) -> None:
     duration, audio, video = probe(path)
     assert (audio, video) == (True, False)
     assert 0.8 <= duration <= 2.0
+
+
+async def test_pictures_faster_than_the_encoder_are_dropped_not_queued(tmp_path: Path) -> None:
+    path = tmp_path / "flood.mp4"
+    writer = MediaWriter(path)
+    flood = Flood()
+    writer.add_track(AudioStreamTrack())
+    writer.add_track(flood)
+    await writer.start()
+    await asyncio.sleep(2)
+    await writer.stop()
+    encoded, dropped = writer.frames("video"), writer.dropped("video")
+    # Every picture was either encoded or dropped; what was encoded is in the file.
+    assert encoded > 0 and dropped > 0
+    assert flood.sent - 1 <= encoded + dropped <= flood.sent
+    assert writer.dropped("audio") == 0 and writer.frames("audio") > 50
+    with av.open(str(path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == encoded
 
 
 async def test_a_failing_source_is_reported(tmp_path: Path) -> None:
