@@ -141,5 +141,7 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
     )
     assert read.id == final.id
     with pytest.raises(NotFound):
-        await minutes.read_minutes(session=session, consultation_id=c.id, case_id=case.id, actor=spec)
+        await minutes.read_minutes(
+            session=session, consultation_id=c.id, case_id=case.id, actor=spec
+        )
     assert (await audit.verify(session)).ok
