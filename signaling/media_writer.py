@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -65,12 +66,18 @@ class MediaWriter:
     """
 
     def __init__(
-        self, path: Path, *, video_wait: float = 3.0, default_size: tuple[int, int] = DEFAULT_SIZE
+        self,
+        path: Path,
+        *,
+        on_error: Callable[[BaseException], None] | None = None,
+        video_wait: float = 3.0,
+        default_size: tuple[int, int] = DEFAULT_SIZE,
     ) -> None:
         self.path = path
+        self.on_error = on_error
         self.video_wait = video_wait
         self.default_size = default_size
-        # What stopped the writing (disk full, encoder failure), for the recorder's watchdog.
+        # What stopped the writing (disk full, encoder failure); `on_error` hears it at once.
         self.error: BaseException | None = None
         self._container = av.open(str(path), mode="w", format="mp4", options=MP4_OPTIONS)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-writer")
@@ -134,7 +141,7 @@ class MediaWriter:
             except MediaStreamError:
                 return
             except Exception as exc:
-                self.error = self.error or exc
+                self._failed(exc)
                 return
             if not isinstance(frame, AudioFrame | VideoFrame) or self._started is None:
                 continue
@@ -149,8 +156,15 @@ class MediaWriter:
 
     def _encoded(self, output: _Output, done: asyncio.Future[None]) -> None:
         output.queued -= 1
-        if not done.cancelled() and done.exception() is not None:
-            self.error = self.error or done.exception()
+        if not done.cancelled() and (exc := done.exception()) is not None:
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.error is not None:
+            return
+        self.error = exc
+        if self.on_error is not None:
+            self.on_error(exc)
 
     # on the writer's thread
 
@@ -215,14 +229,10 @@ class MediaWriter:
 
     async def _default_size_after_wait(self) -> None:
         await asyncio.sleep(self.video_wait)
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._size_the_rest_safely)
-
-    def _size_the_rest_safely(self) -> None:
         try:
-            if not self._stopped:
-                self._size_the_rest()
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._size_the_rest)
         except Exception as exc:
-            self.error = self.error or exc
+            self._failed(exc)
 
 
 def probe(path: Path) -> tuple[float, bool, bool]:

@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,6 @@ class _RoomRecording:
     peers: dict[str, _PeerMedia] = field(default_factory=dict)
     files: list[RecordedFile] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    watchdog: asyncio.Task[None] | None = None
     # Files being finished early (withdrawn consent, lost connection): part of this recording.
     retiring: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -80,10 +80,8 @@ class Recorder:
         directory: Path,
         *,
         ice_servers: list[RTCIceServer] | None = None,
-        watch_seconds: float = 1.0,
     ) -> None:
         self.directory = directory
-        self.watch_seconds = watch_seconds
         self.ice_servers = ice_servers or []
         self._link: RoomLink | None = None
         self._rooms: dict[str, _RoomRecording] = {}
@@ -118,16 +116,13 @@ class Recorder:
         started = utcnow()
         directory = self.directory / _SAFE.sub("_", room_id) / started.strftime("%Y%m%dT%H%M%S")
         directory.mkdir(parents=True, exist_ok=True)
-        rec = self._rooms[room_id] = _RoomRecording(room_id, directory, started)
-        rec.watchdog = asyncio.create_task(self._watch(rec))
+        self._rooms[room_id] = _RoomRecording(room_id, directory, started)
 
     async def stop(self, room_id: str) -> None:
         """Finish the room's files and report them; idempotent, survives cancellation."""
         rec = self._rooms.pop(room_id, None)
         if rec is None:
             return
-        if rec.watchdog is not None:
-            rec.watchdog.cancel()
         task = asyncio.create_task(self._finish(rec))
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
@@ -185,9 +180,10 @@ class Recorder:
         media.count += 1
         name = _SAFE.sub("_", f"{peer.get('user_id', '')}-{media.peer_id}-{media.count}")
         path = rec.directory / (name + ".mp4")
-        path.touch()  # fail now, loudly, if the storage is gone
+        path.touch()  # fail now, loudly, if the storage is gone (the muxer opens it later)
+        writer = MediaWriter(path, on_error=partial(self._writer_failed, rec, peer))
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
-        segment = _Segment(peer, path, pc, MediaWriter(path), utcnow())
+        segment = _Segment(peer, path, pc, writer, utcnow())
         media.segment = segment
 
         @pc.on("track")
@@ -235,18 +231,10 @@ class Recorder:
         candidate.sdpMLineIndex = raw.get("sdpMLineIndex")
         await segment.pc.addIceCandidate(candidate)
 
-    async def _watch(self, rec: _RoomRecording) -> None:
-        """A writer that failed (disk full, encoder error) fails the recording, told to the room."""
-        while True:
-            await asyncio.sleep(self.watch_seconds)
-            for media in list(rec.peers.values()):
-                segment = media.segment
-                if segment is None or segment.finished:
-                    continue
-                if segment.writer.error is not None:
-                    name = segment.peer.get("name", "")
-                    self._fail(rec, f"the recorder stopped writing the media of {name}")
-                    return
+    def _writer_failed(self, rec: _RoomRecording, peer: dict[str, Any], exc: BaseException) -> None:
+        # A writer that failed (disk full, encoder error) fails the recording, told to the room.
+        log.error("the recorder stopped writing for peer %s: %s", peer.get("peer_id"), exc)
+        self._fail(rec, f"the recorder stopped writing the media of {peer.get('name', '')}")
 
     def _peer_lost(self, rec: _RoomRecording, media: _PeerMedia, segment: _Segment) -> None:
         name = str(segment.peer.get("name", ""))
@@ -309,6 +297,9 @@ class Recorder:
             rec.failed.append(f"{segment.peer.get('name', '')}: {exc}")
         finally:
             await segment.pc.close()
+        if dropped := segment.writer.dropped("video"):
+            kept = segment.writer.frames("video")
+            log.info("%s: %d of %d pictures dropped", segment.path.name, dropped, dropped + kept)
         if not segment.kinds:
             segment.path.unlink(missing_ok=True)
             return

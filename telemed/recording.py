@@ -33,7 +33,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "video/mp4"
-# A file untouched for this long belongs to no live recording (one writes every second),
+# A file untouched for this long belongs to no live recording (one writes every two seconds),
 # so it was left by a process that died: it is safe to store it, even with several processes.
 ORPHAN_AGE_SECONDS = 600.0
 

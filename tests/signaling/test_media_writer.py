@@ -148,7 +148,8 @@ async def test_pictures_faster_than_the_encoder_are_dropped_not_queued(tmp_path:
 
 
 async def test_a_failing_source_is_reported(tmp_path: Path) -> None:
-    writer = MediaWriter(tmp_path / "broken.mp4")
+    heard: list[BaseException] = []
+    writer = MediaWriter(tmp_path / "broken.mp4", on_error=heard.append)
     writer.add_track(Broken())
     await writer.start()
     for _ in range(100):
@@ -156,6 +157,7 @@ async def test_a_failing_source_is_reported(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     assert isinstance(writer.error, OSError)
+    assert heard == [writer.error]  # told once, as it happened
     with pytest.raises(OSError, match="source is gone"):
         await writer.stop()
     with pytest.raises(RuntimeError):

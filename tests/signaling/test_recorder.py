@@ -267,6 +267,28 @@ async def test_recorder_failure_is_told_to_the_room(tmp_path: Path) -> None:
         assert finished[0].files == () and finished[0].failed
 
 
+async def test_a_writer_that_fails_fails_the_recording(tmp_path: Path) -> None:
+    async with recording_app(tmp_path) as (app, recorder):
+        chair, doctor = await start(app)
+        await doctor.send(type="recording-consent", accept=True)
+        media = RecordedClient(doctor)
+        try:
+            await media.send_media()
+            (segment,) = [
+                p.segment for r in recorder._rooms.values() for p in r.peers.values() if p.segment
+            ]
+            # What a full disk under the writer's thread reports.
+            segment.writer._failed(OSError(28, "No space left on device"))
+            off = await chair.expect("recording", lambda f: f["on"] is False)
+            assert off["reason"] == "failed"
+            error = await chair.expect("error")
+            assert error["code"] == "recorder-failed" and "stopped writing" in error["message"]
+        finally:
+            await media.close()
+        finished: list[Any] = await app.sink.wait_for(RecordingFinished)
+        assert finished[0].failed
+
+
 async def test_consent_without_recording_is_an_error(tmp_path: Path) -> None:
     async with recording_app(tmp_path) as (app, _):
         chair = await app.connect("idle", CHAIR)
