@@ -1,9 +1,18 @@
-"""DICOM files: the key facts of a study, and a PNG of its first frame for the browser."""
+"""DICOM files: the key facts of a study, and a PNG of one frame for the browser.
+
+Headers are read in the server process (at upload) with bounded memory: large elements are
+left unread, and a deflated file is inflated only as far as its header. Pixels are decoded only
+by ``render_png``, which runs in a render worker (``records.render``): one frame is decoded in
+its stored integer type, averaged down in blocks to about the preview's size, and only that
+small image is windowed, in float32. How many pixels a frame may have is the job's decision
+(``records.render.jobs``), taken from ``frame_size`` before anything is decoded.
+"""
 
 from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +20,24 @@ import numpy as np
 import pydicom
 from numpy.typing import NDArray
 from PIL import Image
-from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_modality_lut
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filereader import read_dataset, read_preamble
+from pydicom.pixels.processing import apply_modality_lut, convert_color_space
 from pydicom.pixels.utils import pixel_array as decode_pixels
+from pydicom.tag import BaseTag
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from .errors import Invalid
 
 MAX_PREVIEW = 1024
 UNREADABLE = "Tệp DICOM bị hỏng hoặc không đọc được"
 NO_IMAGE = "Tệp DICOM này không chứa ảnh để hiển thị"
+NO_FRAME = "Tệp DICOM không có khung hình số %(frame)s"
+# Elements longer than this are not read with the header (they are never shown).
+DEFER_SIZE = 64 * 1024
+# How much of a deflated file is inflated to find its header: the pixels come after it.
+DEFLATED_HEADER_BYTES = 16 * 1024 * 1024
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
 # Tags kept in the attachment's metadata. Patient identifiers are left out on purpose: the
 # case already names the patient, and a copy in free-form metadata would escape access rules.
@@ -40,11 +58,39 @@ def _first(value: Any) -> Any:
     return value
 
 
+def _past_file_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return tag.group != 2
+
+
+def _at_pixels(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return int(tag) in _PIXEL_TAGS
+
+
+def _parse_header(path: Path) -> Dataset:
+    """Every element before the pixel data, in memory bounded whatever the file declares."""
+    with open(path, "rb") as f:
+        read_preamble(f, False)
+        file_meta = FileMetaDataset(
+            read_dataset(f, is_implicit_VR=False, is_little_endian=True, stop_when=_past_file_meta)
+        )
+        if file_meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+            return pydicom.dcmread(path, stop_before_pixels=True, defer_size=DEFER_SIZE)
+        # pydicom inflates a whole deflated file to read any of it; a few kilobytes of zeros
+        # can declare gigabytes. Only the start is inflated here, where the header lives.
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        body = inflater.decompress(f.read(DEFLATED_HEADER_BYTES), DEFLATED_HEADER_BYTES)
+    ds = read_dataset(
+        io.BytesIO(body), is_implicit_VR=False, is_little_endian=True, stop_when=_at_pixels
+    )
+    ds.file_meta = file_meta
+    return ds
+
+
 def _read_header(path: Path) -> Dataset:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            ds = _parse_header(path)
             syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
             # pydicom reads leniently; a file without a transfer syntax or any data is junk.
             if not syntax or len(ds) == 0:
@@ -77,11 +123,15 @@ def read_meta(path: Path) -> dict[str, Any]:
         value = ds.get(tag)
         if value is not None:
             meta[key] = int(value)
-    try:
-        meta["frames"] = max(1, int(ds.get("NumberOfFrames") or 1))
-    except (TypeError, ValueError):
-        meta["frames"] = 1
+    meta["frames"] = _frames(ds)
     return meta
+
+
+def _frames(ds: Dataset) -> int:
+    try:
+        return max(1, int(ds.get("NumberOfFrames") or 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _window(ds: Dataset) -> tuple[float, float] | None:
@@ -94,40 +144,109 @@ def _window(ds: Dataset) -> tuple[float, float] | None:
     return (c, w) if w >= 1 else None
 
 
-def _to_8bit_gray(values: NDArray[Any], ds: Dataset) -> NDArray[np.uint8]:
-    data = values.astype(np.float64)
+def _rescale(ds: Dataset) -> tuple[float, float]:
+    try:
+        return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    except (TypeError, ValueError):
+        return 1.0, 0.0
+
+
+def shrink(values: NDArray[Any], max_size: int) -> NDArray[Any]:
+    """Average square blocks of pixels so the longer side ends between max_size and twice it.
+
+    The blocks are a view of the frame and the sums are taken in integers (floats for float
+    pixels) a buffer at a time, so nothing as large as the frame is allocated. Up to one
+    block's width is dropped at the right and bottom edges. A frame already small enough is
+    returned as it is.
+    """
+    rows, cols = values.shape[:2]
+    factor = min(max(rows, cols) // max_size, rows, cols)
+    if factor < 2:
+        return values
+    height, width = rows // factor, cols // factor
+    blocks = values[: height * factor, : width * factor].reshape(
+        height, factor, width, factor, *values.shape[2:]
+    )
+    exact = np.float64 if values.dtype.kind == "f" else np.int64
+    total = blocks.sum(axis=(1, 3), dtype=exact)
+    out: NDArray[np.float32] = (total / (factor * factor)).astype(np.float32)
+    return out
+
+
+def _to_8bit_gray(frame: NDArray[Any], ds: Dataset, max_size: int) -> NDArray[np.uint8]:
+    slope, intercept = _rescale(ds)
+    if "ModalityLUTSequence" in ds:
+        # A lookup table is not linear, so it maps the stored integers before any averaging.
+        frame = apply_modality_lut(frame, ds)
+        slope, intercept = 1.0, 0.0
+    data = shrink(frame, max_size).astype(np.float32)
+    if slope != 1.0 or intercept != 0.0:
+        data *= np.float32(slope)
+        data += np.float32(intercept)
     window = _window(ds)
     if window is not None:
         # The linear VOI function of PS3.3 C.11.2.1.2.1.
         c, w = window
-        scaled = (data - (c - 0.5)) / max(w - 1, 1) + 0.5
+        data -= np.float32(c - 0.5)
+        data /= np.float32(max(w - 1, 1))
+        data += np.float32(0.5)
     else:
-        lo, hi = float(np.min(data)), float(np.max(data))
-        scaled = (data - lo) / (hi - lo) if hi > lo else np.zeros_like(data)
-    out = np.clip(scaled, 0.0, 1.0) * 255.0
+        lo, hi = float(data.min()), float(data.max())
+        if hi > lo:
+            data -= np.float32(lo)
+            data /= np.float32(hi - lo)
+        else:
+            data[...] = 0
+    np.clip(data, 0.0, 1.0, out=data)
+    data *= np.float32(255)
     if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
-        out = 255.0 - out
-    return out.round().astype(np.uint8)
+        np.subtract(np.float32(255), data, out=data)
+    return np.rint(data).astype(np.uint8)
 
 
-def _to_8bit_color(values: NDArray[Any]) -> NDArray[np.uint8]:
-    if values.dtype == np.uint8:
-        return values.astype(np.uint8)
-    data = values.astype(np.float64)
-    hi = float(np.max(data)) or 1.0
-    return (np.clip(data / hi, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+def _to_8bit_color(frame: NDArray[Any], ds: Dataset, max_size: int) -> NDArray[np.uint8]:
+    data = shrink(frame, max_size)
+    if frame.dtype == np.uint8:
+        out = data if data.dtype == np.uint8 else np.rint(data).astype(np.uint8)
+    else:
+        scaled = data.astype(np.float32)
+        hi = float(scaled.max()) or 1.0
+        scaled /= np.float32(hi)
+        np.clip(scaled, 0.0, 1.0, out=scaled)
+        out = np.rint(scaled * np.float32(255)).astype(np.uint8)
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if photometric in ("YBR_FULL", "YBR_FULL_422"):
+        # Converted after shrinking: the colour transform works on the small image only.
+        out = convert_color_space(out, "YBR_FULL", "RGB")
+    return out
 
 
-def render_png(path: Path, *, max_size: int = MAX_PREVIEW) -> bytes:
-    """The first frame as a PNG no larger than ``max_size`` pixels a side, windowed for viewing."""
+def _size(ds: Dataset) -> tuple[int, int]:
+    try:
+        return int(ds.Columns), int(ds.Rows)
+    except (AttributeError, TypeError, ValueError):
+        raise Invalid(NO_IMAGE) from None
+
+
+def frame_size(path: Path) -> tuple[int, int]:
+    """Width and height of the file's frames, from its header alone."""
+    return _size(_read_header(path))
+
+
+def render_png(path: Path, *, max_size: int = MAX_PREVIEW, frame: int = 0) -> bytes:
+    """One frame as a PNG no larger than ``max_size`` pixels a side, windowed for viewing."""
     ds = _read_header(path)
-    if "Rows" not in ds or "Columns" not in ds:
-        raise Invalid(NO_IMAGE)
+    _size(ds)
+    if not 0 <= frame < _frames(ds):
+        raise Invalid(NO_FRAME % {"frame": frame + 1})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # Only the first frame is decoded: a multi-frame study can be hundreds of MB.
-            frame = decode_pixels(path, index=0)
+            # One frame only, in its stored type: a multi-frame study can be hundreds of MB,
+            # and colour conversion waits until the frame is small.
+            pixels = decode_pixels(path, index=frame, raw=True)
+    except MemoryError:
+        raise
     except Exception:
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(syntax, "name", "") or str(syntax or "")
@@ -136,13 +255,14 @@ def render_png(path: Path, *, max_size: int = MAX_PREVIEW) -> bytes:
         ) from None
     samples = int(ds.get("SamplesPerPixel") or 1)
     if samples == 1:
-        if frame.ndim != 2:
+        if pixels.ndim != 2:
             raise Invalid(NO_IMAGE)
-        image = Image.fromarray(_to_8bit_gray(apply_modality_lut(frame, ds), ds))
+        image = Image.fromarray(_to_8bit_gray(pixels, ds, max_size))
     else:
-        if frame.ndim != 3 or frame.shape[-1] != 3:
+        if pixels.ndim != 3 or pixels.shape[-1] != 3:
             raise Invalid(NO_IMAGE)
-        image = Image.fromarray(_to_8bit_color(frame))
+        image = Image.fromarray(_to_8bit_color(pixels, ds, max_size))
+    del pixels
     image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     image.save(buf, format="PNG")

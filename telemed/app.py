@@ -9,10 +9,11 @@ from aiohttp import web
 
 from records.blobs import BlobStore
 from records.db import create_engine, session_maker
+from records.render import Renderer
 from signaling import setup_signaling
 from web.app import setup_web
 from web.config import WebConfig
-from web.keys import ice_provider_key
+from web.keys import ice_provider_key, renderer_key
 
 from .keys import engine_key, settings_key
 from .recording import setup_media
@@ -60,6 +61,14 @@ def create_app(settings: Settings) -> web.Application:
             await engine.dispose()
 
     app.cleanup_ctx.append(database)
+
+    async def rendering(app: web.Application) -> AsyncIterator[None]:
+        # Workers start with the first render, so a server that shows no image runs none.
+        async with Renderer(settings.render_limits) as renderer:
+            app[renderer_key] = renderer
+            yield
+
+    app.cleanup_ctx.append(rendering)
     sig_config = signaling_config(settings)
     app[ice_provider_key] = ice_provider(sig_config)
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)

@@ -11,9 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from records.render import RenderLimits
 from web.config import parse_networks
 
 from .gc_pacing import GcPacing
+
+# A render worker's address space holds the decoders (about 170 MB) before any image.
+MIN_RENDER_MEMORY_MB = 256
+MAX_RENDER_WORKERS = 32
 
 
 class ConfigError(ValueError):
@@ -44,6 +49,12 @@ class Settings:
     followup_days: int = 30
     # Attachments.
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Previews rendered in worker processes (records/render): how many at once, the address
+    # space and time each may use, and the largest frame decoded (bigger ones are flagged).
+    render_workers: int = 2
+    render_memory_mb: int = 1024
+    render_timeout_seconds: float = 30.0
+    render_max_pixels: int = 50_000_000
     # Signalling.
     room_max_peers: int = 6
     resume_grace_seconds: float = 20.0
@@ -89,9 +100,24 @@ class Settings:
             "join_token_ttl_seconds",
             "turn_ttl_seconds",
             "echo_max_peers",
+            "render_max_pixels",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if not (1 <= self.render_workers <= MAX_RENDER_WORKERS):
+            raise ConfigError(
+                f"render_workers must be between 1 and {MAX_RENDER_WORKERS}, "
+                f"got {self.render_workers}"
+            )
+        if self.render_memory_mb < MIN_RENDER_MEMORY_MB:
+            raise ConfigError(
+                f"render_memory_mb must be at least {MIN_RENDER_MEMORY_MB} (the decoders alone "
+                f"take about 170 MB of address space), got {self.render_memory_mb}"
+            )
+        if not self.render_timeout_seconds > 0:
+            raise ConfigError(
+                f"render_timeout_seconds must be positive, got {self.render_timeout_seconds}"
+            )
         try:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:
@@ -113,6 +139,16 @@ class Settings:
         if self.gc_freeze_seconds == 0:
             return None
         return GcPacing(self.gc_freeze_seconds, self.gc_reclaim_seconds, self.gc_young_threshold)
+
+    @property
+    def render_limits(self) -> RenderLimits:
+        """What the render workers may use (see records/render)."""
+        return RenderLimits(
+            workers=self.render_workers,
+            memory_mb=self.render_memory_mb,
+            timeout_seconds=self.render_timeout_seconds,
+            max_pixels=self.render_max_pixels,
+        )
 
     @property
     def effective_database_url(self) -> str:

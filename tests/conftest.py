@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 
 import records.models  # noqa: F401  (registers every table)
 from records.db import create_engine, session_maker
+from records.render import Renderer, RenderLimits
 
 PG_URL = os.environ.get(
     "TELEMED_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -103,3 +104,10 @@ def redis_url() -> str:
     """The Redis URL for tests (fails in CI when Redis is down, skips elsewhere)."""
     require_service(REDIS_URL, 6379, "Redis")
     return REDIS_URL
+
+
+@pytest.fixture
+async def renderer() -> AsyncIterator[Renderer]:
+    """A real pool of one render worker process, closed after the test."""
+    async with Renderer(RenderLimits(workers=1)) as pool:
+        yield pool

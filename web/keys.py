@@ -11,12 +11,15 @@ from records.actor import Actor
 from records.blobs import BlobStore
 from records.db import SessionMaker
 from records.models import User
+from records.render import Renderer
 
 from .config import WebConfig
 
 config_key = web.AppKey("web_config", WebConfig)
 sessions_key = web.AppKey("db_sessions", SessionMaker)
 blobs_key = web.AppKey("blobs", BlobStore)
+# The pool of render workers; owned by the application factory (a cleanup context).
+renderer_key = web.AppKey("renderer", Renderer)
 
 # Set by the authentication middleware for every request.
 user_key = web.RequestKey("user", User | None)  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ so nothing a specialist has read disappears from the record.
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import sys
 import unicodedata
@@ -21,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -38,16 +36,15 @@ from ..models import (
     ConsultationCase,
 )
 from ..models.base import utcnow
+from ..render import DEFAULT_MAX_PIXELS, Renderer
 from ..sniff import Sniffed, sniff
+from . import previews
 from .cases import EDITABLE, STATUS_LABELS, add_event
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 UPLOADABLE = EDITABLE | {CaseStatus.scheduled}
 MAX_FILENAME = 255
 MAX_DESCRIPTION = 500
-PREVIEW_SIZE = 1024
-# Decoding a bigger picture for a preview would take too much memory on a small server.
-MAX_PREVIEW_PIXELS = 60_000_000
 NOT_FOUND = "Không tìm thấy tệp đính kèm"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RESERVED = re.compile(r'[<>:"/\\|?*]')
@@ -91,25 +88,14 @@ def _check_kind(kind: AttachmentKind, found: Sniffed) -> AttachmentKind:
     return kind
 
 
-def _image_meta(path: Path) -> dict[str, Any]:
-    try:
-        with Image.open(path) as im:
-            meta: dict[str, Any] = {"width": int(im.width), "height": int(im.height)}
-            frames = int(getattr(im, "n_frames", 1) or 1)
-            if frames > 1:
-                meta["frames"] = frames
-            return meta
-    except Exception:
-        msg = "Ảnh bị hỏng, quá lớn hoặc không đọc được"
-        raise Invalid(msg, fields={"file": msg}) from None
-
-
-def extract_meta(path: Path, found: Sniffed) -> dict[str, Any]:
-    """Facts read from the file itself: DICOM tags, image size."""
+def extract_meta(
+    path: Path, found: Sniffed, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> dict[str, Any]:
+    """Facts read from the file's header: DICOM tags, image size, a flag if too large to show."""
     if found.is_dicom:
-        return dicom.read_meta(path)
+        return previews.flag_oversized(dicom.read_meta(path), max_pixels=max_pixels)
     if found.is_image:
-        return _image_meta(path)
+        return previews.flag_oversized(previews.image_meta(path), max_pixels=max_pixels)
     return {}
 
 
@@ -188,8 +174,13 @@ async def upload(
     chunks: AsyncIterator[bytes],
     max_bytes: int,
     description: str = "",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Attachment:
-    """Stream a file into the store and attach it to a case the actor may edit."""
+    """Stream a file into the store and attach it to a case the actor may edit.
+
+    A picture with more than ``max_pixels`` pixels a frame is kept, flagged as having no
+    preview (see ``records.services.previews``): the record keeps what the doctor sent.
+    """
     try:
         wanted = AttachmentKind(kind)
     except ValueError:
@@ -214,7 +205,7 @@ async def upload(
     pending = await blobs.receive(chunks, max_bytes=max_bytes, check_head=check_head)
     try:
         found = sniffed[0]
-        meta = await asyncio.to_thread(extract_meta, pending.path, found)
+        meta = await asyncio.to_thread(extract_meta, pending.path, found, max_pixels=max_pixels)
         # The case may have moved on while the bytes arrived.
         await session.refresh(case)
         _check_open(case)
@@ -318,66 +309,29 @@ async def open_download(
     return attachment, chunks
 
 
-def _render_image(path: Path, content_type: str) -> tuple[bytes, str]:
-    try:
-        with Image.open(path) as opened:
-            if opened.width * opened.height > MAX_PREVIEW_PIXELS:
-                raise Invalid("Ảnh quá lớn để xem trước, hãy tải tệp về máy")
-            opened.seek(0)
-            im: Image.Image = opened
-            im.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.LANCZOS)
-            buf = io.BytesIO()
-            if content_type in ("image/jpeg", "image/webp") and im.mode in ("RGB", "L"):
-                im.save(buf, format="JPEG", quality=85)
-                return buf.getvalue(), "image/jpeg"
-            if im.mode not in ("RGB", "RGBA", "L", "LA"):
-                im = im.convert("RGBA")
-            im.save(buf, format="PNG")
-            return buf.getvalue(), "image/png"
-    except Invalid:
-        raise
-    except Exception:
-        raise Invalid("Ảnh bị hỏng hoặc không đọc được") from None
-
-
-def _render(path: Path, content_type: str) -> tuple[bytes, str]:
-    if content_type == "application/dicom":
-        return dicom.render_png(path, max_size=PREVIEW_SIZE), "image/png"
-    return _render_image(path, content_type)
-
-
-_PREVIEW_EXT = {"image/png": "png", "image/jpeg": "jpg"}
-
-
-def _cached_preview(blobs: BlobStore, sha256: str) -> tuple[bytes, str] | None:
-    for media, ext in _PREVIEW_EXT.items():
-        data = blobs.read_preview(sha256, ext)
-        if data is not None:
-            return data, media
-    return None
-
-
 async def preview(
     *,
     session: AsyncSession,
     blobs: BlobStore,
+    renderer: Renderer,
     actor: Actor,
     attachment_id: uuid.UUID,
     followup_days: int = 30,
 ) -> tuple[bytes, str]:
-    """An image the browser can show: DICOM rendered to PNG, large photos scaled down."""
+    """An image the browser can show: DICOM rendered to PNG, large photos scaled down.
+
+    Rendered once per content in a render worker; a file flagged at upload, or one whose
+    render failed before, is refused at once (``RenderError``) without decoding anything.
+    """
     attachment, case = await _readable(
         session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
     )
-    ctype = attachment.content_type
-    if not (ctype == "application/dicom" or ctype.startswith("image/")):
-        raise Invalid("Tệp này không có bản xem trước")
-    cached = _cached_preview(blobs, attachment.sha256)
+    if not previews.has_preview(attachment.content_type):
+        raise Invalid(previews.NOTHING_TO_SHOW)
+    cached = previews.cached(blobs, attachment, renderer.limits)
     if cached is None:
         await blobs.verify(attachment.sha256, size=attachment.size)
-        path = blobs.path_for(attachment.sha256)
-        cached = await asyncio.to_thread(_render, path, ctype)
-        blobs.write_preview(attachment.sha256, _PREVIEW_EXT[cached[1]], cached[0])
+        cached = await previews.render(blobs=blobs, renderer=renderer, attachment=attachment)
     data, out_type = cached
     await audit.record_now(
         session,

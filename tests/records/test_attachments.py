@@ -32,6 +32,7 @@ from records.models import (
     ParticipantRole,
     Role,
 )
+from records.render import Renderer
 from records.services import attachments
 from records.sniff import sniff
 
@@ -78,6 +79,7 @@ def tmp_files(store: BlobStore) -> list[Path]:
 @dataclass
 class World:
     store: BlobStore
+    renderer: Renderer
     doctor: Actor
     other_doctor: Actor
     specialist: Actor
@@ -87,7 +89,7 @@ class World:
 
 
 @pytest.fixture
-async def world(session: AsyncSession, tmp_path: Path) -> World:
+async def world(session: AsyncSession, tmp_path: Path, renderer: Renderer) -> World:
     province = await factories.facility(session, level=FacilityLevel.provincial)
     district = await factories.facility(session, parent=province)
     elsewhere = await factories.facility(session, parent=province)
@@ -108,6 +110,7 @@ async def world(session: AsyncSession, tmp_path: Path) -> World:
     )
     return World(
         store=BlobStore(tmp_path / "blobs"),
+        renderer=renderer,
         doctor=Actor.of(doc),
         other_doctor=Actor.of(other),
         specialist=Actor.of(spec),
@@ -302,7 +305,11 @@ async def test_dicom_meta_and_preview(session: AsyncSession, world: World) -> No
     assert a.meta["modality"] == "CT" and a.meta["rows"] == 128 and a.meta["frames"] == 1
     assert a.meta["study_date"] == "2004-01-19"
     png, ctype = await attachments.preview(
-        session=session, blobs=world.store, actor=world.specialist, attachment_id=a.id
+        session=session,
+        blobs=world.store,
+        renderer=world.renderer,
+        actor=world.specialist,
+        attachment_id=a.id,
     )
     assert ctype == "image/png"
     im = Image.open(io.BytesIO(png))
@@ -310,7 +317,11 @@ async def test_dicom_meta_and_preview(session: AsyncSession, world: World) -> No
     assert im.size == (128, 128)
     # The second preview comes from the cache, byte for byte.
     again, _ = await attachments.preview(
-        session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
+        session=session,
+        blobs=world.store,
+        renderer=world.renderer,
+        actor=world.doctor,
+        attachment_id=a.id,
     )
     assert again == png
 
@@ -323,13 +334,21 @@ async def test_photo_preview_is_scaled_down(session: AsyncSession, world: World)
     )
     assert a.meta == {"width": 3000, "height": 2000}
     data, ctype = await attachments.preview(
-        session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
+        session=session,
+        blobs=world.store,
+        renderer=world.renderer,
+        actor=world.doctor,
+        attachment_id=a.id,
     )
     assert ctype == "image/jpeg" and Image.open(io.BytesIO(data)).size == (1024, 683)
     pdf = await upload(session, world, PDF)
     with pytest.raises(Invalid):
         await attachments.preview(
-            session=session, blobs=world.store, actor=world.doctor, attachment_id=pdf.id
+            session=session,
+            blobs=world.store,
+            renderer=world.renderer,
+            actor=world.doctor,
+            attachment_id=pdf.id,
         )
 
 
@@ -370,7 +389,11 @@ async def test_other_facilities_cannot_reach_attachments(
             )
         with pytest.raises(NotFound):
             await attachments.preview(
-                session=session, blobs=world.store, actor=who, attachment_id=a.id
+                session=session,
+                blobs=world.store,
+                renderer=world.renderer,
+                actor=who,
+                attachment_id=a.id,
             )
         with pytest.raises(NotFound):
             await attachments.delete(

@@ -33,6 +33,7 @@ from records.models import (
     User,
 )
 from records.passwords import hash_password
+from records.render import Renderer
 from records.services import attachments, auth, consultations
 from records.services.provisioning import DEMO_USERNAMES
 
@@ -121,7 +122,7 @@ async def _user(engine: AsyncEngine, username: str) -> User:
 
 
 async def test_tomorrows_session(
-    engine: AsyncEngine, seeded: tuple[DemoSummary, BlobStore]
+    engine: AsyncEngine, seeded: tuple[DemoSummary, BlobStore], renderer: Renderer
 ) -> None:
     timmach = await _user(engine, "cs.timmach")
     async with session_maker(engine)() as session:
@@ -170,7 +171,11 @@ async def test_tomorrows_session(
         assert kinds[AttachmentKind.lab].content_type == "application/pdf"
         assert kinds[AttachmentKind.photo].meta["width"] > 0
         png, ctype = await attachments.preview(
-            session=session, blobs=seeded[1], actor=Actor.of(timmach), attachment_id=ct.id
+            session=session,
+            blobs=seeded[1],
+            renderer=renderer,
+            actor=Actor.of(timmach),
+            attachment_id=ct.id,
         )
         assert ctype == "image/png" and png.startswith(b"\x89PNG")
         phuoclong = await _user(engine, "bs.phuoclong")

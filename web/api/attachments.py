@@ -23,7 +23,7 @@ from records.services import MAX_PAGE
 from records.services import attachments as svc
 
 from ..errors import error_body
-from ..keys import blobs_key, config_key
+from ..keys import blobs_key, config_key, renderer_key
 from .common import actor, followup_days, json, path_uuid, sessions
 from .registry import ApiRoutes
 
@@ -125,6 +125,7 @@ async def upload(request: web.Request) -> web.Response:
                     chunks=_part_chunks(part),
                     max_bytes=limit,
                     description=description,
+                    max_pixels=request.app[renderer_key].limits.max_pixels,
                 )
                 created.append(attachment)
             else:
@@ -352,8 +353,13 @@ async def delete(request: web.Request) -> web.Response:
     "GET",
     "/api/v1/attachments/{id}/preview",
     name="api-attachment-preview",
-    summary="An image the browser can show: DICOM rendered to PNG, large photos scaled down",
+    summary=(
+        "An image the browser can show: DICOM rendered to PNG, large photos scaled down; "
+        "400 when the file has none (flagged as too large at upload, or its render failed), "
+        "429 while every render worker is busy"
+    ),
     response_content="image/png",
+    errors=(400, 401, 404, 429),
 )
 async def preview(request: web.Request) -> web.Response:
     """A preview image of an attachment."""
@@ -361,6 +367,7 @@ async def preview(request: web.Request) -> web.Response:
         data, content_type = await svc.preview(
             session=session,
             blobs=request.app[blobs_key],
+            renderer=request.app[renderer_key],
             actor=actor(request),
             attachment_id=path_uuid(request),
             followup_days=followup_days(request),

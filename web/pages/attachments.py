@@ -8,15 +8,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from records.models import Attachment, AttachmentKind, CaseStatus, Role
 from records.services import attachments as attachments_svc
 from records.services import cases as cases_svc
+from records.services import previews
 
 from ..api.attachments import stream_attachment
 from ..i18n import gettext
-from ..keys import blobs_key, config_key, sessions_key
+from ..keys import blobs_key, config_key, renderer_key, sessions_key
 from ..security import require_actor
 from .common import flash, parse_id, render, see_other, url
 
@@ -93,10 +95,19 @@ async def attachment_view(request: web.Request) -> web.StreamResponse:
         and case.status in (CaseStatus.draft, CaseStatus.submitted)
         and attachment.kind != AttachmentKind.recording
     )
+    kind = preview_kind(attachment)
     context = {
         "attachment": attachment,
         "case": case,
-        "preview": preview_kind(attachment),
+        "preview": kind,
+        # Why an image has no preview (too large, or its render failed before), shown instead.
+        "preview_note": previews.note(
+            blobs=request.app[blobs_key],
+            limits=request.app[renderer_key].limits,
+            attachment=attachment,
+        )
+        if kind == "image"
+        else None,
         "dicom": dicom_facts(attachment) if attachment.kind == AttachmentKind.dicom else [],
         "can_remove": can_remove,
     }
@@ -136,6 +147,7 @@ async def attachment_preview(request: web.Request) -> web.StreamResponse:
         data, content_type = await attachments_svc.preview(
             session=session,
             blobs=request.app[blobs_key],
+            renderer=request.app[renderer_key],
             actor=actor,
             attachment_id=attachment_id,
             followup_days=request.app[config_key].followup_days,
@@ -168,6 +180,8 @@ async def attachment_delete(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     """Register the attachment viewer, its inline file and preview, and removal."""
+    # Lists of attachments show why a picture flagged at upload has no thumbnail.
+    aiohttp_jinja2.get_env(app).filters["no_preview"] = previews.flagged
     app.router.add_get("/attachments/{id}", attachment_view, name="attachment-view")
     app.router.add_get("/attachments/{id}/file", attachment_file, name="attachment-file")
     app.router.add_get("/attachments/{id}/preview", attachment_preview, name="attachment-preview")

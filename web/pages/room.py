@@ -17,7 +17,7 @@ from records.services import attachments as attachments_svc
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
 from records.services import patients as patients_svc
-from records.services import room_events
+from records.services import previews, room_events
 
 from ..keys import config_key, sessions_key, user_key
 from ..security import require_actor
@@ -65,6 +65,9 @@ def _age(birth_year: int | None, now: datetime) -> int | None:
 
 def _preview_url(request: web.Request, attachment: Attachment) -> str | None:
     """An image the browser can show inline, if there is one for this attachment."""
+    if previews.flagged(attachment) is not None:
+        # Too large to decode on the server, or in a clinic PC's browser.
+        return None
     if attachment.content_type in IMAGE_TYPES:
         return url(request, "api-attachment", id=str(attachment.id))
     if attachment.kind == AttachmentKind.dicom:

@@ -1,0 +1,113 @@
+"""Work a render worker does: picklable job dataclasses, each run in the worker process.
+
+A job names a file by its path and carries its own limits; ``run`` happens in the worker,
+under its memory limit, and answers a ``Rendered`` (bytes, their media type, a few facts) or
+raises ``Invalid`` to refuse the file with a message for people. New kinds of imaging work
+(a 16-bit slice for a viewer, a series of thumbnails) are new jobs; the pool stays the same.
+"""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from .. import dicom
+from ..errors import Invalid
+
+PREVIEW_SIZE = 1024
+DEFAULT_MAX_PIXELS = 50_000_000
+IMAGE_UNREADABLE = "Ảnh bị hỏng hoặc không đọc được"
+TOO_LARGE = (
+    "Ảnh quá lớn để máy chủ tạo bản xem trước. "
+    "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem bằng phần mềm chuyên dụng."
+)
+TOO_MANY_PIXELS = (
+    "Ảnh %(width)s × %(height)s điểm ảnh quá lớn để máy chủ tạo bản xem trước. "
+    "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem bằng phần mềm chuyên dụng."
+)
+
+
+def too_large_message(width: int, height: int) -> str:
+    """Why a picture of this size gets no preview."""
+    return TOO_MANY_PIXELS % {"width": width, "height": height}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What a job made: the bytes, their media type, and facts about them."""
+
+    data: bytes
+    media_type: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Job(ABC):
+    """Work for a render worker: pickled to it, run there, answered with a ``Rendered``."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def run(self) -> Rendered:
+        """Do the work, in the worker process; raise ``Invalid`` to refuse the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class DicomPreview(Job):
+    """One frame of a DICOM file as a PNG no larger than ``max_size`` a side."""
+
+    path: Path
+    frame: int = 0
+    max_size: int = PREVIEW_SIZE
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def run(self) -> Rendered:
+        """Check the frame's size, then decode and window it (``records.dicom.render_png``)."""
+        width, height = dicom.frame_size(self.path)
+        if width * height > self.max_pixels:
+            raise Invalid(too_large_message(width, height))
+        png = dicom.render_png(self.path, max_size=self.max_size, frame=self.frame)
+        return Rendered(png, "image/png")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageThumbnail(Job):
+    """A photo scaled down to ``max_size`` a side: JPEG for photographs, PNG otherwise."""
+
+    path: Path
+    content_type: str
+    max_size: int = PREVIEW_SIZE
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def run(self) -> Rendered:
+        """Decode the picture (JPEG at a reduced scale where it can) and scale it down."""
+        try:
+            with Image.open(self.path) as opened:
+                if opened.width * opened.height > self.max_pixels:
+                    raise Invalid(too_large_message(opened.width, opened.height))
+                opened.seek(0)
+                im: Image.Image = opened
+                im.thumbnail((self.max_size, self.max_size), Image.Resampling.LANCZOS)
+                return _encode(im, self.content_type)
+        except (Invalid, MemoryError):
+            raise
+        except Image.DecompressionBombError:
+            raise Invalid(TOO_LARGE) from None
+        except Exception:
+            raise Invalid(IMAGE_UNREADABLE) from None
+
+
+def _encode(im: Image.Image, content_type: str) -> Rendered:
+    buf = io.BytesIO()
+    if content_type in ("image/jpeg", "image/webp") and im.mode in ("RGB", "L"):
+        im.save(buf, format="JPEG", quality=85)
+        return Rendered(buf.getvalue(), "image/jpeg")
+    if im.mode not in ("RGB", "RGBA", "L", "LA"):
+        im = im.convert("RGBA")
+    im.save(buf, format="PNG")
+    return Rendered(buf.getvalue(), "image/png")
