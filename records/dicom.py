@@ -11,6 +11,7 @@ small image is windowed, in float32. How many pixels a frame may have is the job
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 import zlib
 from pathlib import Path
@@ -221,6 +222,45 @@ def _to_8bit_color(frame: NDArray[Any], ds: Dataset, max_size: int) -> NDArray[n
     return out
 
 
+class _DecoderFailures(logging.Handler):
+    """Notices a failed allocation among the exceptions pydicom's decoders log.
+
+    pydicom 3 (``DecodeRunner._decode_frame``) catches what each decoding plugin raises, logs it
+    with ``LOGGER.exception`` and raises one ``RuntimeError`` holding only the messages: a worker
+    out of address space would read as a file that cannot be decoded. The logged records keep
+    the original exception. Should pydicom stop logging them, such a file is still refused and
+    remembered, with the less accurate message; test_a_failed_render_is_remembered_for_its_limits
+    (tests/records/test_attachments.py) notices.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.out_of_memory = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Remember whether a logged exception was a MemoryError."""
+        if record.exc_info and isinstance(record.exc_info[1], MemoryError):
+            self.out_of_memory = True
+
+
+def _decode(path: Path, frame: int) -> NDArray[Any]:
+    """One frame as stored (``raw``: colour conversion waits until the frame is small)."""
+    failures = _DecoderFailures()
+    pydicom_log = logging.getLogger("pydicom")
+    pydicom_log.addHandler(failures)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pixels: NDArray[Any] = decode_pixels(path, index=frame, raw=True)
+            return pixels
+    except Exception as exc:
+        if failures.out_of_memory or isinstance(exc, MemoryError):
+            raise MemoryError from exc
+        raise
+    finally:
+        pydicom_log.removeHandler(failures)
+
+
 def _size(ds: Dataset) -> tuple[int, int]:
     try:
         return int(ds.Columns), int(ds.Rows)
@@ -240,11 +280,8 @@ def render_png(path: Path, *, max_size: int = MAX_PREVIEW, frame: int = 0) -> by
     if not 0 <= frame < _frames(ds):
         raise Invalid(NO_FRAME % {"frame": frame + 1})
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # One frame only, in its stored type: a multi-frame study can be hundreds of MB,
-            # and colour conversion waits until the frame is small.
-            pixels = decode_pixels(path, index=frame, raw=True)
+        # One frame only: a multi-frame study can be hundreds of MB.
+        pixels = _decode(path, frame)
     except MemoryError:
         raise
     except Exception:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import factories
 import pytest
+from hostile import png_header, rle_dicom
 from PIL import Image
 from pydicom.data import get_testdata_file
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -32,7 +33,14 @@ from records.models import (
     ParticipantRole,
     Role,
 )
-from records.render import Renderer
+from records.render import (
+    DEFAULT_MAX_PIXELS,
+    PreviewRefused,
+    Renderer,
+    RenderFailed,
+    RenderLimits,
+)
+from records.render.pool import OUT_OF_MEMORY
 from records.services import attachments
 from records.sniff import sniff
 
@@ -130,6 +138,7 @@ async def upload(
     kind: AttachmentKind | str = AttachmentKind.lab,
     filename: str = "ket-qua.pdf",
     max_bytes: int = 10 * MB,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Attachment:
     return await attachments.upload(
         session=session,
@@ -141,6 +150,7 @@ async def upload(
         chunks=chunks_of(data),
         max_bytes=max_bytes,
         description="Xét nghiệm máu ngày 28/11",
+        max_pixels=max_pixels,
     )
 
 
@@ -350,6 +360,77 @@ async def test_photo_preview_is_scaled_down(session: AsyncSession, world: World)
             actor=world.doctor,
             attachment_id=pdf.id,
         )
+
+
+async def test_an_oversized_picture_is_kept_flagged_and_never_decoded(
+    session: AsyncSession, world: World, tmp_path: Path
+) -> None:
+    # 20000 × 20000 pixels in a 6 MB file: 3.2 GB as one float64 copy of the frame.
+    huge = rle_dicom(tmp_path / "lon.dcm", rows=20000, columns=20000).read_bytes()
+    scan = await upload(session, world, huge, kind=AttachmentKind.dicom, filename="lon.dcm")
+    assert scan.meta["no_preview"] == "too-large"
+    assert (scan.meta["rows"], scan.meta["columns"]) == (20000, 20000)
+    # Pillow refuses even to report a size past 179 million pixels; the photo is kept anyway.
+    photo = await upload(
+        session, world, png_header(12000, 9000), kind=AttachmentKind.photo, filename="a.png"
+    )
+    bomb = await upload(
+        session, world, png_header(30000, 30000), kind=AttachmentKind.photo, filename="b.png"
+    )
+    assert photo.meta == {"width": 12000, "height": 9000, "no_preview": "too-large"}
+    assert bomb.meta == {"no_preview": "too-large"}
+    messages = []
+    for a in (scan, photo, bomb):
+        assert world.store.exists(a.sha256)
+        with pytest.raises(PreviewRefused) as err:
+            await attachments.preview(
+                session=session,
+                blobs=world.store,
+                renderer=world.renderer,
+                actor=world.doctor,
+                attachment_id=a.id,
+            )
+        messages.append(err.value.message)
+    assert "20000 × 20000" in messages[0] and "12000 × 9000" in messages[1]
+    assert all("hãy tải về" in m for m in messages)
+    assert world.renderer.stats.jobs == 0
+    assert await count_rows(session) == 3
+
+
+async def test_a_failed_render_is_remembered_for_its_limits(
+    session: AsyncSession, world: World, tmp_path: Path
+) -> None:
+    # Under the pixel limit, but decoding it needs more than a 256 MB worker has.
+    data = rle_dicom(tmp_path / "lon.dcm", rows=8000, columns=8000).read_bytes()
+    scan = await upload(session, world, data, kind=AttachmentKind.dicom, max_pixels=100_000_000)
+    assert "no_preview" not in scan.meta
+    ct = await upload(session, world, ct_bytes(), kind=AttachmentKind.dicom)
+
+    async def view(renderer: Renderer, attachment: Attachment) -> tuple[bytes, str]:
+        return await attachments.preview(
+            session=session,
+            blobs=world.store,
+            renderer=renderer,
+            actor=world.specialist,
+            attachment_id=attachment.id,
+        )
+
+    tight = RenderLimits(workers=1, memory_mb=256, max_pixels=100_000_000)
+    async with Renderer(tight) as renderer:
+        for _ in range(2):
+            with pytest.raises(RenderFailed) as err:
+                await view(renderer, scan)
+            assert err.value.message == OUT_OF_MEMORY
+        # The second view was answered from the cache: one render, one dead worker.
+        assert (renderer.stats.jobs, renderer.stats.failed) == (1, 1)
+        png, _ = await view(renderer, ct)
+        assert png.startswith(b"\x89PNG")
+        assert renderer.stats.workers_started == 2
+    # With more memory allowed, the file is tried again, and renders.
+    async with Renderer(RenderLimits(workers=1, max_pixels=100_000_000)) as roomier:
+        png, ctype = await view(roomier, scan)
+        assert ctype == "image/png" and Image.open(io.BytesIO(png)).size == (1024, 1024)
+        assert roomier.stats.jobs == 1
 
 
 async def test_kind_must_fit_the_content(session: AsyncSession, world: World) -> None:

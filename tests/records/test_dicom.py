@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile import PeakRss, deflated_dicom, rle_dicom
 from PIL import Image
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -130,3 +131,38 @@ def test_damaged_and_imageless_files_are_refused(tmp_path: Path) -> None:
         dicom.render_png(bad)
     with pytest.raises(Invalid):
         dicom.render_png(sample("rtplan.dcm"))
+
+
+def test_shrinking_averages_blocks_and_keeps_small_frames() -> None:
+    frame = np.arange(3000 * 2500, dtype=np.uint16).reshape(3000, 2500) % 4096
+    small = dicom.shrink(frame, 1024)
+    # 3000 // 1024 = 2: blocks of 2 × 2, the longer side between 1024 and 2048.
+    assert small.shape == (1500, 1250) and small.dtype == np.float32
+    assert small[7, 9] == frame[14:16, 18:20].mean()
+    colour = np.ones((4100, 2100, 3), dtype=np.uint8)
+    assert dicom.shrink(colour, 1024).shape == (1025, 525, 3)
+    tiny = np.zeros((2047, 10), dtype=np.uint8)
+    assert dicom.shrink(tiny, 1024) is tiny
+
+
+def test_a_large_frame_is_rendered_without_a_floating_point_copy(tmp_path: Path) -> None:
+    # 8000 × 8000 8-bit pixels, a 1 MB file: 64 MB decoded, 512 MB as a float64 copy.
+    path = rle_dicom(tmp_path / "lon.dcm", rows=8000, columns=8000)
+    peak = PeakRss()
+    peak.start()
+    im = decode(dicom.render_png(path))
+    assert im.size == (1024, 1024) and im.getextrema() == (0, 0)
+    # The decoder's own buffers cost about three bytes a pixel; any float copy of the frame
+    # (4 or 8 bytes a pixel) on top of them goes past four.
+    assert peak.growth_mb < 8000 * 8000 * 4 / 2**20
+
+
+def test_a_deflated_file_is_read_without_inflating_its_pixels(tmp_path: Path) -> None:
+    # 400 MB of zeros deflated to under 2 MB: reading the header must not inflate them.
+    path = deflated_dicom(tmp_path / "nen.dcm", rows=20000, columns=20000)
+    peak = PeakRss()
+    peak.start()
+    meta = dicom.read_meta(path)
+    assert (meta["rows"], meta["columns"], meta["modality"]) == (20000, 20000, "OT")
+    assert dicom.frame_size(path) == (20000, 20000)
+    assert peak.growth_mb < 64

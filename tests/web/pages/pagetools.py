@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import factories
 from aiohttp import web
@@ -119,8 +120,11 @@ async def database_url(engine: AsyncEngine) -> str:
     )
 
 
-async def build_site(engine: AsyncEngine, tmp_path: Path) -> tuple[Site, Client]:
-    """Start the app on the engine's database with a province, two districts and their staff."""
+async def build_site(engine: AsyncEngine, tmp_path: Path, **settings: Any) -> tuple[Site, Client]:
+    """Start the app on the engine's database with a province, two districts and their staff.
+
+    ``settings`` override the application's settings (e.g. the render limits).
+    """
     sessions = session_maker(engine)
     hashed = password_hash()
     async with sessions() as s:
@@ -151,17 +155,17 @@ async def build_site(engine: AsyncEngine, tmp_path: Path) -> tuple[Site, Client]
             await s.refresh(obj)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    settings = Settings(data_dir=data_dir, database_url=await database_url(engine))
-    client: Client = TestClient(TestServer(create_app(settings)))
+    config = Settings(data_dir=data_dir, database_url=await database_url(engine), **settings)
+    client: Client = TestClient(TestServer(create_app(config)))
     await client.start_server()
     site = Site(client, engine, sessions, province, district, other, users)
     return site, client
 
 
 @asynccontextmanager
-async def running_site(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Site]:
+async def running_site(engine: AsyncEngine, tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
     """The real application with a district doctor, a stranger, provincial staff and an admin."""
-    built, client = await build_site(engine, tmp_path)
+    built, client = await build_site(engine, tmp_path, **settings)
     try:
         yield built
     finally:

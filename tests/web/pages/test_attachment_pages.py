@@ -9,13 +9,19 @@ from pathlib import Path
 import factories
 import pytest
 from aiohttp import FormData
+from hostile import PeakRss, deflated_dicom, rle_dicom
 from pagetools import Site, csrf_of, running_site
 from PIL import Image
 from pydicom.data import get_testdata_file
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from records.models import Case
+from records.render.pool import OUT_OF_MEMORY
+from web.keys import renderer_key
 
+# The server's resident memory may grow this much while it serves a hostile picture's preview.
+SERVER_GROWTH_MB = 100
+TOO_LARGE = "Ảnh 20000 × 20000 điểm ảnh quá lớn để máy chủ tạo bản xem trước"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -144,3 +150,91 @@ async def test_a_file_that_is_not_what_it_claims_is_refused_in_vietnamese(site: 
     body = await resp.json()
     assert "DICOM" in body["error"]["message"] or "DICOM" in str(body["error"].get("fields"))
     assert "Chưa có tài liệu đính kèm." in await site.page(f"/cases/{case.id}")
+
+
+def ct_bytes() -> bytes:
+    """The small CT slice that ships with pydicom."""
+    return Path(str(get_testdata_file("CT_small.dcm"))).read_bytes()
+
+
+async def test_a_huge_dicom_is_kept_flagged_and_listed_with_the_reason(
+    site: Site, tmp_path: Path
+) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    # 20000 × 20000 pixels: RLE in 6 MB, and deflated in 2 MB (400 MB once inflated).
+    files = {
+        "lon.dcm": rle_dicom(tmp_path / "lon.dcm", rows=20000, columns=20000).read_bytes(),
+        "nen.dcm": deflated_dicom(tmp_path / "nen.dcm", rows=20000, columns=20000).read_bytes(),
+    }
+    peak = PeakRss()
+    peak.start()
+    items = [await _upload(site, case, "dicom", name, data) for name, data in files.items()]
+    for item in items:
+        meta = item["meta"]
+        assert isinstance(meta, dict) and meta["no_preview"] == "too-large"
+    html = await site.page(f"/cases/{case.id}")
+    assert html.count(TOO_LARGE) == 2
+    view = await site.page(f"/attachments/{items[0]['id']}")
+    assert TOO_LARGE in view and "preview-image" not in view
+    for item in items:
+        assert f"/attachments/{item['id']}/preview" not in html + view
+        page = await site.client.get(f"/attachments/{item['id']}/preview")
+        assert page.status == 400 and TOO_LARGE in await page.text()
+        api = await site.client.get(f"/api/v1/attachments/{item['id']}/preview")
+        assert api.status == 400
+        assert (await api.json())["error"]["code"] == "preview-refused"
+    # Nothing was decoded, in the server or in a worker.
+    assert site.client.app[renderer_key].stats.jobs == 0
+    assert peak.growth_mb < SERVER_GROWTH_MB
+
+
+async def test_a_large_frame_is_rendered_in_a_worker_not_in_the_server(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async with running_site(engine, tmp_path, render_max_pixels=100_000_000) as site:
+        case = await _case(site)
+        await site.login("doctor")
+        data = rle_dicom(tmp_path / "lon.dcm", rows=8000, columns=8000).read_bytes()
+        item = await _upload(site, case, "dicom", "lon.dcm", data)
+        peak = PeakRss()
+        peak.start()
+        resp = await site.client.get(f"/attachments/{item['id']}/preview")
+        assert resp.status == 200 and resp.content_type == "image/png"
+        assert Image.open(io.BytesIO(await resp.read())).size == (1024, 1024)
+        # Rendered in this process before, it took it from 175 MB to 2.3 GB.
+        assert peak.growth_mb < SERVER_GROWTH_MB
+        # The worker decodes the 64 MB frame in its stored bytes: no float copy of it.
+        assert site.client.app[renderer_key].stats.worker_peak_rss_kb < 400 * 1024
+
+
+async def test_a_preview_over_the_worker_memory_limit_costs_only_the_worker(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    limits = {"render_memory_mb": 256, "render_max_pixels": 100_000_000}
+    async with running_site(engine, tmp_path, **limits) as site:
+        case = await _case(site)
+        await site.login("doctor")
+        data = rle_dicom(tmp_path / "lon.dcm", rows=8000, columns=8000).read_bytes()
+        big = await _upload(site, case, "dicom", "lon.dcm", data)
+        ct = await _upload(site, case, "dicom", "ct.dcm", ct_bytes())
+        renderer = site.client.app[renderer_key]
+        peak = PeakRss()
+        peak.start()
+        for _ in range(2):
+            resp = await site.client.get(f"/api/v1/attachments/{big['id']}/preview")
+            body = await resp.json()
+            assert resp.status == 400, body
+            assert body["error"] == {
+                "code": "render-failed",
+                "message": OUT_OF_MEMORY,
+                "fields": {},
+            }
+        assert peak.growth_mb < SERVER_GROWTH_MB
+        # One render, whose worker ran out of memory; the second view came from the cache.
+        assert (renderer.stats.jobs, renderer.stats.failed) == (1, 1)
+        resp = await site.client.get(f"/attachments/{ct['id']}/preview")
+        assert resp.status == 200 and resp.content_type == "image/png"
+        assert renderer.stats.workers_started == 2
+        view = await site.page(f"/attachments/{big['id']}")
+        assert OUT_OF_MEMORY in view and "preview-image" not in view
