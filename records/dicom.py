@@ -36,9 +36,11 @@ NO_IMAGE = "Tệp DICOM này không chứa ảnh để hiển thị"
 NO_FRAME = "Tệp DICOM không có khung hình số %(frame)s"
 # Elements longer than this are not read with the header (they are never shown).
 DEFER_SIZE = 64 * 1024
-# How much of a deflated file is inflated to find its header: the pixels come after it.
-DEFLATED_HEADER_BYTES = 16 * 1024 * 1024
-_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+# How much of a deflated file is inflated to read its header, which is read only up to the
+# image pixel module (group 0028): the groups after it (overlays, vendors' private data, the
+# pixels) can be large and hold nothing shown here.
+DEFLATED_HEADER_BYTES = 4 * 1024 * 1024
+_LAST_HEADER_GROUP = 0x0028
 
 # Tags kept in the attachment's metadata. Patient identifiers are left out on purpose: the
 # case already names the patient, and a copy in free-form metadata would escape access rules.
@@ -63,12 +65,12 @@ def _past_file_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
     return tag.group != 2
 
 
-def _at_pixels(tag: BaseTag, vr: str | None, length: int) -> bool:
-    return int(tag) in _PIXEL_TAGS
+def _past_image_module(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return int(tag.group) > _LAST_HEADER_GROUP
 
 
 def _parse_header(path: Path) -> Dataset:
-    """Every element before the pixel data, in memory bounded whatever the file declares."""
+    """The elements before the pixels (of a deflated file: up to group 0028), in bounded memory."""
     with open(path, "rb") as f:
         read_preamble(f, False)
         file_meta = FileMetaDataset(
@@ -81,7 +83,7 @@ def _parse_header(path: Path) -> Dataset:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         body = inflater.decompress(f.read(DEFLATED_HEADER_BYTES), DEFLATED_HEADER_BYTES)
     ds = read_dataset(
-        io.BytesIO(body), is_implicit_VR=False, is_little_endian=True, stop_when=_at_pixels
+        io.BytesIO(body), is_implicit_VR=False, is_little_endian=True, stop_when=_past_image_module
     )
     ds.file_meta = file_meta
     return ds

@@ -45,3 +45,18 @@ def test_quick_relay_runs_and_prints_its_tables() -> None:
     fixed = [r for r in rows if "| 40 " in r]
     assert len(fixed) == 2
     assert all(r.rstrip(" |").endswith("| 0") for r in fixed), fixed
+
+
+@pytest.mark.slow
+def test_render_benchmark_runs_and_prints_its_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.render", "--sizes", "1000"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    for row in ("| 1000 × 1000", "20000 × 20000 RLE, flagged", "20000 × 20000 deflated, flagged"):
+        assert row in result.stdout

@@ -1,4 +1,4 @@
-"""Settings: the trusted reverse proxies, read from the environment and TOML, checked at start."""
+"""Settings: proxies, render limits, the secret key; from the environment and TOML, checked."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from records.render import RenderLimits
 from telemed.app import web_config
 from telemed.settings import ConfigError, Settings, load_or_create_secret, load_settings
 
@@ -45,6 +46,37 @@ def test_a_bad_proxy_entry_stops_the_start_naming_it(bad: str) -> None:
     assert "trusted_proxies" in str(err.value) and repr(bad) in str(err.value)
     with pytest.raises(ConfigError):
         Settings(trusted_proxies=(bad,))
+
+
+def test_render_limits_from_the_environment() -> None:
+    assert load_settings(environ={}).render_limits == RenderLimits()
+    settings = load_settings(
+        environ={
+            "TELEMED_RENDER_WORKERS": "1",
+            "TELEMED_RENDER_MEMORY_MB": "768",
+            "TELEMED_RENDER_TIMEOUT_SECONDS": "12.5",
+            "TELEMED_RENDER_MAX_PIXELS": "40000000",
+        }
+    )
+    assert settings.render_limits == RenderLimits(
+        workers=1, memory_mb=768, timeout_seconds=12.5, max_pixels=40_000_000
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("render_workers", "0"),
+        ("render_workers", "33"),
+        ("render_memory_mb", "200"),
+        ("render_timeout_seconds", "0"),
+        ("render_max_pixels", "-1"),
+        ("render_max_pixels", "many"),
+    ],
+)
+def test_a_bad_render_limit_stops_the_start_naming_it(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(environ={f"TELEMED_{name.upper()}": value})
 
 
 def test_secret_key_is_created_once_even_by_racing_processes(tmp_path: Path) -> None:
