@@ -1,17 +1,19 @@
 """Previews of large DICOM frames: what they cost the server process and the render worker.
 
-Starts ``telemed serve`` on a small generated SQLite world, uploads black 8-bit RLE frames of
-each size in ``--sizes`` (built without holding the picture, ``tests/hostile.py``; a fresh file
-per run, so the preview cache never answers) and asks for each preview through the API. For
+Starts ``telemed serve`` on a small generated SQLite world, uploads a black RLE frame for each
+of ``--frames`` (side and format: ``8000:grey8``, ``8000:grey16``, ``8000:rgb8``; built without
+holding the picture, ``tests/hostile.py``; a fresh file per run, so the preview cache never
+answers) and asks for each preview through the API. For
 every preview it reports the growth of the server process's peak RSS (VmHWM, reset before
-each request through ``/proc/PID/clear_refs``), the render worker's peak RSS (the fork server's
-children, reset the same way), and the time to the answer. The baseline, measured in the same
+each request through ``/proc/PID/clear_refs``), the same for the one render worker (the fork
+server's child) with its size before, and the time to the answer. The baseline, measured in the same
 run on the same files, is the preview as it was rendered before the workers
 (``bench/baselines/naive_preview.py``: decoded and windowed in float64 in one process).
 Then a 20000 × 20000 frame, RLE and deflated, which the server flags at upload: the server's
 growth from upload to answered preview.
 
-Quick: ``python -m bench.render``. Full: ``--sizes 2000,4000,8000 --runs 3``.
+Quick: ``python -m bench.render``.
+Full: ``--frames 2000:grey8,4000:grey8,8000:grey8,8000:grey16,8000:rgb8 --runs 3``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from .records_gen import generate
 
 # Above 8000 × 8000, so those frames are rendered; 20000 × 20000 stays flagged.
 MAX_PIXELS = 100_000_000
+# Format name: bits a sample, samples a pixel.
+FORMATS = {"grey8": (8, 1), "grey16": (16, 1), "rgb8": (8, 3)}
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -95,7 +99,9 @@ def _baseline(path: Path, *options: str) -> dict[str, float]:
     return figures
 
 
-async def measure(work: Path, sizes: Sequence[int], runs: int) -> dict[str, dict[str, list[float]]]:
+async def measure(
+    work: Path, frames: Sequence[tuple[int, str]], runs: int
+) -> dict[str, dict[str, list[float]]]:
     """Every figure once per run, by row of the report."""
     data_dir = work / "var"
     data_dir.mkdir()
@@ -107,6 +113,8 @@ async def measure(work: Path, sizes: Sequence[int], runs: int) -> dict[str, dict
         TELEMED_DATA_DIR=str(data_dir),
         TELEMED_PORT=str(port),
         TELEMED_RENDER_MAX_PIXELS=str(MAX_PIXELS),
+        # One worker, reused by every preview, so its growth can be read against its size before.
+        TELEMED_RENDER_WORKERS="1",
     )
     server = Server([sys.executable, "-m", "telemed", "serve"], port, env, "/api/v1/openapi.json")
     await server.start()
@@ -140,24 +148,34 @@ async def measure(work: Path, sizes: Sequence[int], runs: int) -> dict[str, dict
             # The first render starts the fork server: not part of any figure.
             warm = rle_dicom(work / "warm.dcm", rows=256, columns=256)
             await preview(await _upload(http, base, headers, case_id, warm))
-            for side in sizes:
-                row = out.setdefault(f"{side} × {side}", {})
+            for side, fmt in frames:
+                bits, samples = FORMATS[fmt]
+                row = out.setdefault(f"{side} × {side} {fmt}", {})
                 for run in range(runs):
-                    say(f"render: {side} × {side} run {run + 1}/{runs}")
-                    path = rle_dicom(work / f"{side}-{run}.dcm", rows=side, columns=side)
+                    say(f"render: {side} × {side} {fmt} run {run + 1}/{runs}")
+                    path = rle_dicom(
+                        work / f"{side}-{fmt}-{run}.dcm",
+                        rows=side,
+                        columns=side,
+                        bits=bits,
+                        samples=samples,
+                    )
                     item = await _upload(http, base, headers, case_id, path)
-                    for pid in (server.pid, *_workers(server.pid)):
+                    (worker,) = _workers(server.pid)
+                    for pid in (server.pid, worker):
                         _reset_peak(pid)
                     rss0 = _status_kb(server.pid, "VmRSS")
+                    worker_rss0 = _status_kb(worker, "VmRSS")
                     status, seconds = await preview(item)
                     if status != 200:
-                        raise RuntimeError(f"preview of {side} × {side}: {status}")
+                        raise RuntimeError(f"preview of {side} × {side} {fmt}: {status}")
                     growth = _status_kb(server.pid, "VmHWM") - rss0
-                    worker = max(_status_kb(w, "VmHWM") for w in _workers(server.pid))
+                    worker_growth = _status_kb(worker, "VmHWM") - worker_rss0
                     before = _baseline(path)
                     row.setdefault("server_rss_mb", []).append(rss_bytes(server.pid) / 2**20)
                     row.setdefault("server_growth_mb", []).append(max(0, growth) / 1024)
-                    row.setdefault("worker_peak_mb", []).append(worker / 1024)
+                    row.setdefault("worker_rss_mb", []).append(worker_rss0 / 1024)
+                    row.setdefault("worker_growth_mb", []).append(max(0, worker_growth) / 1024)
                     row.setdefault("seconds", []).append(seconds)
                     row.setdefault("before_growth_mb", []).append(
                         before["peak_mb"] - before["start_mb"]
@@ -165,7 +183,7 @@ async def measure(work: Path, sizes: Sequence[int], runs: int) -> dict[str, dict
                     row.setdefault("before_seconds", []).append(before["seconds"])
                     path.unlink()
             for name, build in (("RLE", rle_dicom), ("deflated", deflated_dicom)):
-                row = out.setdefault(f"20000 × 20000 {name}, flagged", {})
+                row = out.setdefault(f"20000 × 20000 grey8 {name}, flagged", {})
                 for run in range(runs):
                     say(f"render: 20000 × 20000 {name} run {run + 1}/{runs}")
                     path = build(work / f"huge-{run}.dcm", rows=20000, columns=20000)
@@ -194,8 +212,10 @@ def report(results: dict[str, dict[str, list[float]]], runs: int) -> str:
     rows = [
         [
             frame,
+            Spread.of(r.get("server_rss_mb", [])).fmt(0),
             Spread.of(r.get("server_growth_mb", [])).fmt(1),
-            Spread.of(r.get("worker_peak_mb", [])).fmt(0),
+            Spread.of(r.get("worker_rss_mb", [])).fmt(0),
+            Spread.of(r.get("worker_growth_mb", [])).fmt(0),
             Spread.of(r.get("seconds", [])).fmt(2),
             Spread.of(r.get("before_growth_mb", [])).fmt(0),
             Spread.of(r.get("before_seconds", [])).fmt(2),
@@ -203,9 +223,11 @@ def report(results: dict[str, dict[str, list[float]]], runs: int) -> str:
         for frame, r in results.items()
     ]
     headers = [
-        "frame (8-bit, RLE)",
+        "frame (RLE unless said)",
+        "server RSS MB",
         "server peak growth MB",
-        "worker peak RSS MB",
+        "worker RSS before MB",
+        "worker peak growth MB",
         "preview s",
         "before: peak growth MB",
         "before: s",
@@ -220,12 +242,21 @@ def report(results: dict[str, dict[str, list[float]]], runs: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of the render benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench.render", description=__doc__)
-    parser.add_argument("--sizes", default="4000,8000", help="frame sides, comma-separated")
+    parser.add_argument(
+        "--frames",
+        default="4000:grey8,8000:grey8",
+        help=f"side:format, comma-separated; formats: {', '.join(FORMATS)}",
+    )
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    frames = []
+    for entry in args.frames.split(","):
+        side, _, fmt = entry.strip().partition(":")
+        if fmt not in FORMATS:
+            parser.error(f"unknown format {fmt!r} in {entry!r}")
+        frames.append((int(side), fmt))
     with tempfile.TemporaryDirectory(prefix="telemed-bench-render-") as tmp:
-        results = asyncio.run(measure(Path(tmp), sizes, args.runs))
+        results = asyncio.run(measure(Path(tmp), frames, args.runs))
     print(machine())
     print()
     print(report(results, args.runs))

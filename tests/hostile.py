@@ -60,12 +60,24 @@ def rle_segment_of_zeros(count: int) -> bytes:
     return segment
 
 
-def rle_dicom(path: Path, *, rows: int, columns: int) -> Path:
-    """An 8-bit RLE Lossless DICOM of one black frame: about rows × columns / 64 bytes."""
+def rle_dicom(path: Path, *, rows: int, columns: int, bits: int = 8, samples: int = 1) -> Path:
+    """An RLE Lossless DICOM of one black frame: about rows × columns / 64 bytes a segment.
+
+    One segment per byte of a sample (``bits`` 8 or 16) and per sample (``samples`` 1, grey,
+    or 3, RGB).
+    """
     segment = rle_segment_of_zeros(rows * columns)
-    header = struct.pack("<16I", 1, 64, *([0] * 14))
+    count = bits // 8 * samples
+    offsets = [64 + i * len(segment) for i in range(count)]
+    header = struct.pack("<16I", count, *offsets, *([0] * (15 - count)))
     ds = _dataset(RLELossless, rows, columns)
-    ds.PixelData = encapsulate([header + segment])
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    if samples == 3:
+        ds.SamplesPerPixel = 3
+        ds.PhotometricInterpretation = "RGB"
+        ds.PlanarConfiguration = 1
+    ds.PixelData = encapsulate([header + segment * count])
     ds["PixelData"].VR = "OB"
     ds.save_as(path, enforce_file_format=True)
     return path

@@ -50,7 +50,7 @@ def test_quick_relay_runs_and_prints_its_tables() -> None:
 @pytest.mark.slow
 def test_render_benchmark_runs_and_prints_its_table() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.render", "--sizes", "1000"],
+        [sys.executable, "-m", "bench.render", "--frames", "1000:grey8,1000:rgb8"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -58,5 +58,5 @@ def test_render_benchmark_runs_and_prints_its_table() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    for row in ("| 1000 × 1000", "20000 × 20000 RLE, flagged", "20000 × 20000 deflated, flagged"):
+    for row in ("| 1000 × 1000 grey8", "| 1000 × 1000 rgb8", "RLE, flagged", "deflated, flagged"):
         assert row in result.stdout
