@@ -1,6 +1,10 @@
-"""Rendering images in worker processes with memory and time limits (see ``pool``)."""
+"""Rendering images in worker processes with memory and time limits (see ``pool``).
 
-from .jobs import DEFAULT_MAX_PIXELS, PREVIEW_SIZE, DicomPreview, ImageThumbnail, Job, Rendered
+The jobs that decode (``records.render.jobs``) are imported where they are built; this package
+itself loads no decoder, so the server starts without them and they live in the workers.
+"""
+
+from .base import DEFAULT_MAX_PIXELS, PREVIEW_SIZE, Job, Rendered
 from .pool import (
     PreviewRefused,
     RenderBusy,
@@ -14,8 +18,6 @@ from .pool import (
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "PREVIEW_SIZE",
-    "DicomPreview",
-    "ImageThumbnail",
     "Job",
     "PreviewRefused",
     "RenderBusy",

@@ -9,19 +9,15 @@ raises ``Invalid`` to refuse the file with a message for people. New kinds of im
 from __future__ import annotations
 
 import io
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
 from .. import dicom
 from ..errors import Invalid
+from .base import DEFAULT_MAX_PIXELS, PREVIEW_SIZE, Job, Rendered
 
-PREVIEW_SIZE = 1024
-DEFAULT_MAX_PIXELS = 50_000_000
 IMAGE_UNREADABLE = "Ảnh bị hỏng hoặc không đọc được"
 TOO_LARGE = (
     "Ảnh quá lớn để máy chủ tạo bản xem trước. "
@@ -36,25 +32,6 @@ TOO_MANY_PIXELS = (
 def too_large_message(width: int, height: int) -> str:
     """Why a picture of this size gets no preview."""
     return TOO_MANY_PIXELS % {"width": width, "height": height}
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """What a job made: the bytes, their media type, and facts about them."""
-
-    data: bytes
-    media_type: str
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Job(ABC):
-    """Work for a render worker: pickled to it, run there, answered with a ``Rendered``."""
-
-    __slots__ = ()
-
-    @abstractmethod
-    def run(self) -> Rendered:
-        """Do the work, in the worker process; raise ``Invalid`` to refuse the file."""
 
 
 @dataclass(frozen=True, slots=True)

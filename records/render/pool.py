@@ -26,11 +26,13 @@ import orjson
 
 from ..errors import Invalid, Throttled
 from . import worker as worker_main
-from .jobs import DEFAULT_MAX_PIXELS, Job, Rendered
+from .base import DEFAULT_MAX_PIXELS, Job, Rendered
 
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
+# The jobs and their decoders (numpy, pydicom, Pillow), loaded by the fork server, not here.
+JOBS_MODULE = "records.render.jobs"
 # Bumped when rendering changes, so failures remembered under the old code are tried again.
 RENDER_VERSION = 1
 MAX_HEAD = 64 * 1024
@@ -227,7 +229,7 @@ class Renderer:
         self._context = multiprocessing.get_context("forkserver")
         # The fork server is one per process; when this is the first pool to start it, it loads
         # the decoders once, and every worker forked from it starts with them loaded.
-        self._context.set_forkserver_preload([worker_main.__name__])
+        self._context.set_forkserver_preload([worker_main.__name__, JOBS_MODULE])
         # One entry per worker slot: a running worker, or None for a slot without one yet.
         self._slots: asyncio.Queue[_Worker | None] = asyncio.Queue()
         for _ in range(limits.workers):

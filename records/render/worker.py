@@ -23,9 +23,7 @@ from typing import Any
 import orjson
 
 from ..errors import Invalid
-
-# Imported here so the fork server loads the decoders once for every worker it forks.
-from . import jobs
+from .base import Job
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ def limit_self(memory_bytes: int) -> None:
     os.nice(NICENESS)
 
 
-def _attempt(job: jobs.Job) -> tuple[dict[str, Any], bytes]:
+def _attempt(job: Job) -> tuple[dict[str, Any], bytes]:
     try:
         done = job.run()
     except Invalid as exc:

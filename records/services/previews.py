@@ -24,18 +24,9 @@ from PIL import Image
 from ..blobs import BlobStore
 from ..errors import Invalid
 from ..models import Attachment
-from ..render import (
-    DicomPreview,
-    ImageThumbnail,
-    Job,
-    PreviewRefused,
-    Renderer,
-    RenderError,
-    RenderFailed,
-    RenderLimits,
-)
+from ..render import Job, PreviewRefused, Renderer, RenderError, RenderFailed, RenderLimits
 from ..render.jobs import TOO_LARGE as TOO_LARGE_MESSAGE
-from ..render.jobs import TOO_MANY_PIXELS
+from ..render.jobs import TOO_MANY_PIXELS, DicomPreview, ImageThumbnail
 
 NO_PREVIEW = "no_preview"
 TOO_LARGE = "too-large"
