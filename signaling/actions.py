@@ -5,14 +5,6 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from signaling.auth import (
-    ChatPosted,
-    RecordingChanged,
-    RecordingConsent,
-    RoomEnded,
-    StateChanged,
-    utcnow,
-)
 from signaling.errors import (
     CloseCode,
     ConsentRequired,
@@ -22,7 +14,15 @@ from signaling.errors import (
     NotRecording,
     RecorderFailed,
 )
-from signaling.media_hooks import consent_request
+from signaling.events import (
+    ChatPosted,
+    RecordingChanged,
+    RecordingConsent,
+    RoomEnded,
+    StateChanged,
+    utcnow,
+)
+from signaling.frames import consent_request
 from signaling.room import ACTIVE, LOBBY, Peer, Room
 
 if TYPE_CHECKING:

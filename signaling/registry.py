@@ -11,21 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from signaling import actions, sync
-from signaling.auth import (
-    EventSink,
-    Identity,
-    PeerJoined,
-    PeerLeft,
-    RecorderHook,
-    RecordingChanged,
-    RoomEvent,
-    utcnow,
-)
 from signaling.bus import Bus, Entry
 from signaling.config import SignalingConfig
 from signaling.errors import CloseCode, Kicked, RoomClosed, RoomFull
+from signaling.events import PeerJoined, PeerLeft, RecordingChanged, RoomEvent, utcnow
+from signaling.frames import consent_request
 from signaling.ice import ice_servers
-from signaling.media_hooks import RECORDER_ID, SignalingRecorder, consent_request
+from signaling.ports import RECORDER_ID, EventSink, Identity, RecorderHook, SignalingRecorder
 from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
 
 log = logging.getLogger(__name__)

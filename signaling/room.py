@@ -7,8 +7,8 @@ import asyncio
 import secrets
 from typing import Any, Protocol
 
-from signaling.auth import Identity
 from signaling.bus import PeerRecord
+from signaling.ports import Identity
 
 MODERATOR = "moderator"
 PARTICIPANT = "participant"

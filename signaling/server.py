@@ -12,7 +12,6 @@ from aiohttp import WSMsgType, web
 
 from signaling import actions
 from signaling import messages as m
-from signaling.auth import Authorizer, EventSink, RecorderHook
 from signaling.bus import Bus, LocalBus
 from signaling.config import SignalingConfig
 from signaling.connection import AbuseCounter, Connection, RateLimiter
@@ -30,7 +29,7 @@ from signaling.errors import (
     SignalingError,
 )
 from signaling.keys import signaling_key
-from signaling.media_hooks import RECORDER_ID
+from signaling.ports import RECORDER_ID, Authorizer, EventSink, RecorderHook
 from signaling.redisbus import RedisBus
 from signaling.registry import RoomRegistry
 from signaling.room import Peer

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from signaling.auth import Authorizer, EventSink, RecorderHook
 from signaling.bus import Bus
 from signaling.config import SignalingConfig
+from signaling.ports import Authorizer, EventSink, RecorderHook
 from signaling.registry import RoomRegistry
 
 

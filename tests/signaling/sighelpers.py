@@ -13,8 +13,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from doubles import MemoryAuthorizer, MemoryEventSink
 
-from signaling import Identity, MemoryAuthorizer, MemoryEventSink, SignalingConfig, setup_signaling
+from signaling import Identity, SignalingConfig, setup_signaling
 from signaling.bus import Bus
 from signaling.server import get_registry
 

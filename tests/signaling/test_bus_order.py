@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from signaling import MemoryEventSink, SignalingConfig
+from doubles import MemoryEventSink
+
+from signaling import SignalingConfig
 from signaling.bus import LocalBus
 from signaling.registry import PUBLISH_BATCH, RoomRegistry
 

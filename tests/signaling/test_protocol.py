@@ -303,9 +303,10 @@ async def test_recorder_hook_can_refuse() -> None:
 
     from aiohttp import web
     from aiohttp.test_utils import TestServer
+    from doubles import MemoryAuthorizer, MemoryEventSink
     from sighelpers import Harness as H
 
-    from signaling import MemoryAuthorizer, MemoryEventSink, setup_signaling
+    from signaling import setup_signaling
 
     web_app = web.Application()
     recorder, auth = Recorder(), MemoryAuthorizer()

@@ -20,19 +20,18 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from doubles import MemoryAuthorizer, MemoryEventSink
 from rtcpeer import SizedVideo, lose_one_packet
 from sighelpers import FAST, Client, Harness, host_address, identity
 
 from signaling import (
-    MemoryAuthorizer,
-    MemoryEventSink,
     RecordingChanged,
     RecordingConsent,
     RecordingFinished,
     setup_signaling,
 )
-from signaling.media_hooks import RECORDER_ID
 from signaling.media_writer import probe
+from signaling.ports import RECORDER_ID
 from signaling.recorder import Recorder
 
 pytestmark = pytest.mark.skipif(host_address() is None, reason="no non-loopback address")

@@ -1,25 +1,64 @@
-"""What the signalling server and a server-side media participant (the recorder) need from
-each other, beyond `RecorderHook`: relayed signalling, consent decisions, and lifetimes."""
+"""What signalling needs from the application and from a server-side media participant:
+who may join (`Authorizer`), where events go (`EventSink`), and a recorder (`RecorderHook`,
+or a `SignalingRecorder` that takes part in the rooms' signalling through a `RoomLink`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from signaling.auth import RoomEvent
+from signaling.events import RoomEvent
 
 # The recorder's peer id in a room: clients address their offers and candidates to it.
 RECORDER_ID = "recorder"
-RECORDER_NAME = "Ghi hình"
 
 
-def consent_request(by: str | None) -> dict[str, Any]:
-    """The frame asking a peer whether it agrees to be recorded."""
-    return {"type": "recording-consent-request", "recorder": RECORDER_ID, "by": by}
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A participant as the application knows it."""
+
+    user_id: str
+    name: str
+    facility: str = ""
+    title: str = ""
+    user_role: str = ""
+    moderator: bool = False
+    needs_admission: bool = False
+
+
+class Authorizer(Protocol):
+    """Decides who may open a room socket; raises `JoinRefused(close_code, reason)`."""
+
+    async def authorize(
+        self, *, room_id: str, token: str | None, session_cookie: str | None
+    ) -> Identity:
+        """Return the identity for this room, or raise `JoinRefused`."""
+        ...
+
+
+class EventSink(Protocol):
+    """Receives room events in order; failures are logged and never reach peers."""
+
+    async def publish(self, event: RoomEvent) -> None:
+        """Record one event."""
+        ...
+
+
+class RecorderHook(Protocol):
+    """Starts and stops a recorder for a room; raising refuses the change."""
+
+    async def start(self, room_id: str) -> None:
+        """Begin recording the room."""
+        ...
+
+    async def stop(self, room_id: str) -> None:
+        """Stop recording the room."""
+        ...
 
 
 class RoomLink(Protocol):
-    """The registry as the recorder sees it."""
+    """The rooms as a server-side media participant sees them."""
 
     def send_to_peer(self, room_id: str, peer_id: str, frame: dict[str, Any]) -> None:
         """Deliver a frame (stamped `from: recorder`) to one local peer."""
