@@ -23,9 +23,7 @@ from records.db import SessionMaker
 from records.errors import RecordsError
 from records.services import attachments, recording_consents
 from signaling import EventSink, RecordingConsent, RecordingFinished, RoomEvent, SignalingConfig
-from signaling.echo import EchoBusy, EchoRejected, EchoService
-from signaling.media_writer import probe
-from signaling.recorder import Recorder
+from signaling.media import EchoBusy, EchoRejected, EchoService, Recorder, probe
 from web.api.nettest import EchoRefused, EchoUnavailable, echo_key
 
 from .settings import Settings

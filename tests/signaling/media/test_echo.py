@@ -17,7 +17,7 @@ from aiortc import (
 )
 from sighelpers import host_address
 
-from signaling.echo import EchoBusy, EchoRejected, EchoService
+from signaling.media.echo import EchoBusy, EchoRejected, EchoService
 
 pytestmark = pytest.mark.skipif(host_address() is None, reason="no non-loopback address")
 

@@ -17,7 +17,7 @@ from aiortc import (
 from aiortc.rtp import RtpPacket
 from rtcpeer import lose_one_packet
 
-from signaling.rtp_recovery import (
+from signaling.media.rtp_recovery import (
     VIDEO_CLOCK_RATE,
     GapSkippingJitterBuffer,
     skip_lost_video_packets,

@@ -25,9 +25,9 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from signaling.events import RecordedFile, RecordingFinished, utcnow
-from signaling.media_writer import MediaWriter, probe
+from signaling.media.rtp_recovery import skip_lost_video_packets
+from signaling.media.writer import MediaWriter, probe
 from signaling.ports import RoomLink
-from signaling.rtp_recovery import skip_lost_video_packets
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from aiortc import (
 )
 
 from signaling.errors import SignalingError
-from signaling.rtp_recovery import skip_lost_video_packets
+from signaling.media.rtp_recovery import skip_lost_video_packets
 
 log = logging.getLogger(__name__)
 

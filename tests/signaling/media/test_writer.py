@@ -12,7 +12,7 @@ from aiortc import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from av.frame import Frame
 from rtcpeer import SizedVideo
 
-from signaling.media_writer import MediaWriter, probe
+from signaling.media.writer import MediaWriter, probe
 
 
 class Late(MediaStreamTrack):

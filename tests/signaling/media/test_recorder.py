@@ -30,9 +30,9 @@ from signaling import (
     RecordingFinished,
     setup_signaling,
 )
-from signaling.media_writer import probe
+from signaling.media.recorder import Recorder
+from signaling.media.writer import probe
 from signaling.ports import RECORDER_ID
-from signaling.recorder import Recorder
 
 pytestmark = pytest.mark.skipif(host_address() is None, reason="no non-loopback address")
 
