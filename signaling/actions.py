@@ -5,9 +5,11 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from signaling import frames
 from signaling.errors import (
     CloseCode,
     ConsentRequired,
+    Denied,
     InLobby,
     NotInRoom,
     NotModerator,
@@ -22,7 +24,7 @@ from signaling.events import (
     StateChanged,
     utcnow,
 )
-from signaling.frames import consent_request
+from signaling.messages import Answer, Candidate, Offer
 from signaling.room import ACTIVE, LOBBY, Peer, Room
 
 if TYPE_CHECKING:
@@ -66,13 +68,20 @@ def deliver(registry: RoomRegistry, room: Room, to: Peer, frame: dict[str, Any])
         registry.publish(room.room_id, "relay", to=to.peer_id, frame=frame)
 
 
-def relay(registry: RoomRegistry, peer: Peer, kind: str, to: str, body: dict[str, Any]) -> None:
+def relay(registry: RoomRegistry, peer: Peer, msg: Offer | Answer | Candidate) -> None:
     """Forward an offer, answer or candidate to one peer, stamped with `from`."""
     room = _active(registry, peer)
-    if to == peer.peer_id:
+    if msg.to == peer.peer_id:
         raise NotInRoom("you cannot signal yourself")
-    target = _target(room, to)
-    deliver(registry, room, target, {"type": kind, "from": peer.peer_id, **body})
+    target = _target(room, msg.to)
+    sender = peer.peer_id
+    if isinstance(msg, Candidate):
+        frame = frames.candidate(msg.candidate, sender=sender)
+    elif isinstance(msg, Offer):
+        frame = frames.offer(msg.sdp, sender=sender)
+    else:
+        frame = frames.answer(msg.sdp, sender=sender)
+    deliver(registry, room, target, frame)
 
 
 def set_state(registry: RoomRegistry, peer: Peer, changes: dict[str, bool | None]) -> None:
@@ -81,7 +90,7 @@ def set_state(registry: RoomRegistry, peer: Peer, changes: dict[str, bool | None
     for name, value in changes.items():
         if value is not None:
             setattr(peer, name, value)
-    room.broadcast({"type": "state", "peer_id": peer.peer_id, **peer.state()}, exclude=peer.peer_id)
+    room.broadcast(frames.state(peer.peer_id, peer.state()), exclude=peer.peer_id)
     record = peer.record()
     registry.to_bus(lambda: registry.bus.put(room.room_id, record))
     registry.publish(room.room_id, "peer", peer=record)
@@ -101,15 +110,14 @@ def chat(registry: RoomRegistry, peer: Peer, text: str) -> None:
     room = _active(registry, peer)
     now = utcnow()
     chat_id = secrets.token_hex(8)
-    frame = {
-        "type": "chat",
-        "chat_id": chat_id,
-        "from": peer.peer_id,
-        "name": peer.name,
-        "facility": peer.facility,
-        "text": text,
-        "time": now.isoformat(),
-    }
+    frame = frames.chat(
+        chat_id=chat_id,
+        sender=peer.peer_id,
+        name=peer.name,
+        facility=peer.facility,
+        text=text,
+        time=now,
+    )
     room.broadcast(frame)
     registry.publish(room.room_id, "broadcast", frame=frame)
     registry.emit(
@@ -129,7 +137,7 @@ def mute(registry: RoomRegistry, peer: Peer, peer_id: str, kind: str) -> None:
     """Ask a peer to turn off its audio or video."""
     room = _moderator(registry, peer)
     target = _target(room, peer_id)
-    deliver(registry, room, target, {"type": "mute", "kind": kind, "by": peer.peer_id})
+    deliver(registry, room, target, frames.mute(kind, by=peer.peer_id))
 
 
 async def admit(registry: RoomRegistry, peer: Peer, peer_id: str) -> None:
@@ -156,7 +164,7 @@ def deny_local(registry: RoomRegistry, room: Room, target: Peer) -> None:
     """Tell a local waiting peer it was refused, and close it."""
     if target.status != LOBBY:
         return
-    target.send({"type": "error", "code": "denied", "message": "admission was refused"})
+    target.send(frames.error_of(Denied("admission was refused")))
     registry.remove(room, target, "denied", code=CloseCode.FORBIDDEN, close_reason="denied")
 
 
@@ -174,7 +182,7 @@ async def kick(registry: RoomRegistry, peer: Peer, peer_id: str) -> None:
 def expel(registry: RoomRegistry, room: Room, user_id: str, by: object) -> None:
     """Close this node's peers of a kicked user."""
     for target in room.by_user(user_id):
-        target.send({"type": "kicked", "by": by if isinstance(by, str) else None})
+        target.send(frames.kicked(by if isinstance(by, str) else None))
         registry.remove(room, target, "kicked", code=CloseCode.FORBIDDEN, close_reason="kicked")
 
 
@@ -199,7 +207,7 @@ async def end_room(registry: RoomRegistry, room_id: str, *, by: Peer | None = No
 
 def close_ended(registry: RoomRegistry, room: Room, by: object) -> None:
     """Send `ended` to this node's peers and close them."""
-    frame = {"type": "ended", "by": by if isinstance(by, str) else None}
+    frame = frames.ended(by if isinstance(by, str) else None)
     for peer in room.local():
         peer.send(frame)
         registry.remove(room, peer, "ended", code=CloseCode.ENDED, close_reason="ended")
@@ -212,7 +220,7 @@ async def record(registry: RoomRegistry, peer: Peer, on: bool) -> None:
     room = _moderator(registry, peer)
     if registry.media is not None and on == room.recording:
         # Already so: keep the consents given, just confirm the state to the sender.
-        peer.send({"type": "recording", "on": on, "by": peer.peer_id})
+        peer.send(frames.recording(on, by=peer.peer_id))
         return
     if registry.recorder is not None:
         try:
@@ -224,11 +232,11 @@ async def record(registry: RoomRegistry, peer: Peer, on: bool) -> None:
             raise RecorderFailed(f"the recorder failed: {exc}") from exc
     room.recording = on
     room.consents.clear()
-    frame = {"type": "recording", "on": on, "by": peer.peer_id}
+    frame = frames.recording(on, by=peer.peer_id)
     room.broadcast(frame)
     extra: dict[str, Any] = {}
     if registry.media is not None and on:
-        request = consent_request(peer.peer_id)
+        request = frames.consent_request(peer.peer_id)
         room.broadcast(request)
         extra["request"] = request
     await registry.bus.set_recording(room.room_id, on)
@@ -249,12 +257,7 @@ def consent(registry: RoomRegistry, peer: Peer, accept: bool) -> None:
     room.consents[peer.peer_id] = accept
     if before and not accept:
         registry.media.withdraw(room.room_id, peer.peer_id)
-    frame = {
-        "type": "recording-consent",
-        "peer_id": peer.peer_id,
-        "name": peer.name,
-        "accept": accept,
-    }
+    frame = frames.consent(peer_id=peer.peer_id, name=peer.name, accept=accept)
     room.broadcast(frame)
     registry.publish(room.room_id, "broadcast", frame=frame)
     registry.emit(
@@ -269,11 +272,14 @@ def consent(registry: RoomRegistry, peer: Peer, accept: bool) -> None:
     )
 
 
-def to_recorder(registry: RoomRegistry, peer: Peer, kind: str, body: dict[str, Any]) -> None:
+def to_recorder(registry: RoomRegistry, peer: Peer, msg: Offer | Candidate) -> None:
     """Pass an offer or candidate to the recorder, only from a peer who consented."""
     room = _active(registry, peer)
     if registry.media is None or not room.recording:
         raise NotRecording("the room is not being recorded")
     if not room.consents.get(peer.peer_id):
         raise ConsentRequired("send recording-consent with accept true first")
-    registry.media.signal(room.room_id, peer.info(), kind, body)
+    if isinstance(msg, Candidate):
+        registry.media.signal(room.room_id, peer.info(), "candidate", {"candidate": msg.candidate})
+    else:
+        registry.media.signal(room.room_id, peer.info(), "offer", {"sdp": msg.sdp})

@@ -10,12 +10,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from signaling import actions, sync
+from signaling import actions, frames, sync
 from signaling.bus import Bus, Entry
 from signaling.config import SignalingConfig
-from signaling.errors import CloseCode, Kicked, RoomClosed, RoomFull
+from signaling.errors import CloseCode, Kicked, RecorderFailed, RoomClosed, RoomFull
 from signaling.events import PeerJoined, PeerLeft, RecordingChanged, RoomEvent, utcnow
-from signaling.frames import consent_request
+from signaling.frames import Frame
 from signaling.ice import ice_servers
 from signaling.ports import RECORDER_ID, EventSink, Identity, RecorderHook, SignalingRecorder
 from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
@@ -210,11 +210,9 @@ class RoomRegistry:
             return
         room.recording = False
         room.consents.clear()
-        frame = {"type": "recording", "on": False, "by": None, "reason": "failed"}
+        frame = frames.recording(False, by=None, failed=True)
         room.broadcast(frame)
-        self.tell_moderators(
-            room_id, {"type": "error", "code": "recorder-failed", "message": message}
-        )
+        self.tell_moderators(room_id, frames.error_of(RecorderFailed(message)))
         self.to_bus(lambda: self.bus.set_recording(room_id, False))
         self.publish(room_id, "recording", on=False, frame=frame)
         self.emit(
@@ -265,14 +263,7 @@ class RoomRegistry:
                 if status == ACTIVE:
                     self._activate(room, peer, entry)
                 else:
-                    peer.send(
-                        {
-                            "type": "lobby",
-                            "peer_id": peer.peer_id,
-                            "resume_token": None,
-                            "name": peer.name,
-                        }
-                    )
+                    peer.send(frames.lobby(peer_id=peer.peer_id, name=peer.name))
                     room.lobby_update()
                     self.publish(room_id, "peer", peer=peer.record())
                 return peer
@@ -322,31 +313,32 @@ class RoomRegistry:
     def _welcome(self, room: Room, peer: Peer, present: set[str], *, resumed: bool) -> None:
         others = [p for p in room.active() if p is not peer and p.peer_id in present]
         peer.known = {p.peer_id for p in others}
-        frame = {
-            "type": "welcome",
-            "peer_id": peer.peer_id,
-            "resume_token": peer.resume_token,
-            "role": peer.role,
-            "resumed": resumed,
-            "room_id": room.room_id,
-            "self": peer.info(),
-            "ice_servers": ice_servers(self.config, peer.user_id),
-            "peers": [p.info() for p in others],
-            "recording": room.recording,
-            "max_peers": self.config.max_peers,
-            "grace_seconds": self.config.grace_seconds,
-        }
         if peer.outlet is not None:
-            peer.outlet.send(frame)
+            peer.outlet.send(self._welcome_frame(room, peer, others, resumed=False))
         # Seen here but not when we entered: they joined after us, so they offer to us.
         for other in room.active():
             if other is not peer and other.peer_id not in peer.known:
                 peer.known.add(other.peer_id)
-                peer.send({"type": "peer-joined", "peer": other.info()})
+                peer.send(frames.peer_joined(other.info()))
         if peer.moderator and room.waiting():
             room.lobby_update()
         if room.recording and self.media is not None:
-            peer.send(consent_request(None))
+            peer.send(frames.consent_request(None))
+
+    def _welcome_frame(self, room: Room, peer: Peer, others: list[Peer], *, resumed: bool) -> Frame:
+        return frames.welcome(
+            peer_id=peer.peer_id,
+            resume_token=peer.resume_token,
+            role=peer.role,
+            resumed=resumed,
+            room_id=room.room_id,
+            self_info=peer.info(),
+            ice_servers=ice_servers(self.config, peer.user_id),
+            peers=[p.info() for p in others],
+            recording=room.recording,
+            max_peers=self.config.max_peers,
+            grace_seconds=self.config.grace_seconds,
+        )
 
     def _resume(self, room: Room, identity: Identity, outlet: Outlet, token: str) -> Peer | None:
         for peer in room.local():
@@ -363,22 +355,8 @@ class RoomRegistry:
             if identity.moderator:
                 peer.role = MODERATOR
                 room.moderators.add(identity.user_id)
-            outlet.send(
-                {
-                    "type": "welcome",
-                    "peer_id": peer.peer_id,
-                    "resume_token": peer.resume_token,
-                    "role": peer.role,
-                    "resumed": True,
-                    "room_id": room.room_id,
-                    "self": peer.info(),
-                    "ice_servers": ice_servers(self.config, peer.user_id),
-                    "peers": [p.info() for p in room.active() if p is not peer],
-                    "recording": room.recording,
-                    "max_peers": self.config.max_peers,
-                    "grace_seconds": self.config.grace_seconds,
-                }
-            )
+            others = [p for p in room.active() if p is not peer]
+            outlet.send(self._welcome_frame(room, peer, others, resumed=True))
             peer.attach(outlet)
             if peer.moderator and room.waiting():
                 room.lobby_update()

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from signaling import actions
+from signaling import actions, frames
 from signaling import messages as m
 from signaling.bus import Bus, LocalBus
 from signaling.config import SignalingConfig
@@ -219,7 +219,7 @@ class Session:
 
     def fail(self, exc: SignalingError) -> None:
         """Reply with an `error` frame; close after repeated abuse."""
-        self.conn.send(m.error_frame(exc.code, exc.message, exc.msg_id))
+        self.conn.send(frames.error_of(exc))
         if isinstance(exc, ABUSE) and self.abuse.strike():
             self.conn.close(CloseCode.ABUSE, "too many bad messages")
 
@@ -238,7 +238,7 @@ async def on_join(s: Session, msg: m.Join) -> None:
         s.peer = await s.registry.join(s.room_id, s.identity, s.conn, msg.resume_token)
     except SignalingError as exc:
         exc.msg_id = msg.id
-        s.conn.send(m.error_frame(exc.code, exc.message, exc.msg_id))
+        s.conn.send(frames.error_of(exc))
         s.conn.close(exc.close_code or CloseCode.FORBIDDEN, exc.code)
 
 
@@ -247,15 +247,9 @@ async def on_signal(s: Session, msg: m.Offer | m.Answer | m.Candidate) -> None:
     peer = s.joined(msg.id)
     try:
         if msg.to == RECORDER_ID and not isinstance(msg, m.Answer):
-            if isinstance(msg, m.Candidate):
-                actions.to_recorder(s.registry, peer, "candidate", {"candidate": msg.candidate})
-            else:
-                actions.to_recorder(s.registry, peer, "offer", {"sdp": msg.sdp})
-        elif isinstance(msg, m.Candidate):
-            actions.relay(s.registry, peer, "candidate", msg.to, {"candidate": msg.candidate})
+            actions.to_recorder(s.registry, peer, msg)
         else:
-            kind = "offer" if isinstance(msg, m.Offer) else "answer"
-            actions.relay(s.registry, peer, kind, msg.to, {"sdp": msg.sdp})
+            actions.relay(s.registry, peer, msg)
     except SignalingError as exc:
         exc.msg_id = msg.id
         raise
@@ -274,7 +268,7 @@ def _with_id(
             exc.msg_id = msg.id
             if isinstance(exc, RoomFull):
                 # A full room refuses the admitted peer, not the moderator: no close.
-                s.conn.send(m.error_frame(exc.code, exc.message, exc.msg_id))
+                s.conn.send(frames.error_of(exc))
                 return
             raise
 
@@ -283,10 +277,7 @@ def _with_id(
 
 async def on_ping(s: Session, msg: m.Ping) -> None:
     """`ping`: answer `pong` (allowed before `join`)."""
-    frame: dict[str, Any] = {"type": "pong"}
-    if msg.id is not None:
-        frame["id"] = msg.id
-    s.conn.send(frame)
+    s.conn.send(frames.pong(msg.id))
 
 
 def _leave(s: Session, msg: m.Leave, peer: Peer) -> None:

@@ -7,9 +7,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from signaling import actions
+from signaling import actions, frames
 from signaling.errors import CloseCode, RoomFull, SignalingError
-from signaling.messages import error_frame
 from signaling.room import ACTIVE, LOBBY, Peer, Room
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ def _peer(room: Room, record: dict[str, Any]) -> None:
         changed = peer.state() != {k: record.get(k) for k in peer.state()}
         peer.update(record)
         if changed and peer.status == ACTIVE:
-            frame = {"type": "state", "peer_id": pid, **peer.state()}
+            frame = frames.state(pid, peer.state())
             for local in room.local():
                 if pid in local.known:
                     local.send(frame)
@@ -125,7 +124,7 @@ async def _admit(registry: RoomRegistry, room: Room, target: Peer, by: str | Non
 def _report(registry: RoomRegistry, room: Room, to: str | None, exc: SignalingError) -> None:
     if to is None:
         return
-    frame = error_frame(exc.code, exc.message)
+    frame = frames.error_of(exc)
     peer = room.peers.get(to)
     if peer is not None and peer.local:
         peer.send(frame)

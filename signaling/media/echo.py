@@ -19,7 +19,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from signaling.errors import SignalingError
+from signaling.errors import BadOffer, SignalingError
 from signaling.media.rtp_recovery import skip_lost_video_packets
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,8 @@ class EchoBusy(SignalingError):
     code = "echo-busy"
 
 
-class EchoRejected(SignalingError):
+class EchoRejected(BadOffer):
     """The offer could not be used (malformed, or no audio or video in it)."""
-
-    code = "bad-offer"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,12 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from signaling import frames
+from signaling.errors import BadOffer, RecorderFailed
 from signaling.events import RecordedFile, RecordingFinished, utcnow
 from signaling.media.rtp_recovery import skip_lost_video_packets
 from signaling.media.writer import MediaWriter, probe
-from signaling.ports import RoomLink
+from signaling.ports import RECORDER_ID, RoomLink
 
 log = logging.getLogger(__name__)
 
@@ -206,19 +208,13 @@ class Recorder:
             # A bad offer is the sender's problem, not the recording's.
             media.segment = None
             await self._close_segment(rec, segment)
-            self._send(
-                rec.room_id,
-                media.peer_id,
-                {
-                    "type": "error",
-                    "code": "bad-offer",
-                    "message": f"the recorder cannot use this offer: {exc}",
-                },
-            )
+            refusal = BadOffer(f"the recorder cannot use this offer: {exc}")
+            self._send(rec.room_id, media.peer_id, frames.error_of(refusal))
             return
         await segment.writer.start()
         await pc.setLocalDescription(await pc.createAnswer())
-        self._send(rec.room_id, media.peer_id, {"type": "answer", "sdp": pc.localDescription.sdp})
+        answer = frames.answer(pc.localDescription.sdp, sender=RECORDER_ID)
+        self._send(rec.room_id, media.peer_id, answer)
 
     async def _candidate(self, segment: _Segment, raw: dict[str, Any] | None) -> None:
         if raw is None or not raw.get("candidate"):
@@ -239,23 +235,10 @@ class Recorder:
     def _peer_lost(self, rec: _RoomRecording, media: _PeerMedia, segment: _Segment) -> None:
         name = str(segment.peer.get("name", ""))
         if self._link is not None:
-            self._link.tell_moderators(
-                rec.room_id,
-                {
-                    "type": "error",
-                    "code": "recorder-failed",
-                    "message": f"the recorder lost the connection to {name}",
-                },
-            )
-            self._link.send_to_peer(
-                rec.room_id,
-                media.peer_id,
-                {
-                    "type": "error",
-                    "code": "recorder-failed",
-                    "message": "the recorder lost the connection; offer again",
-                },
-            )
+            lost = RecorderFailed(f"the recorder lost the connection to {name}")
+            self._link.tell_moderators(rec.room_id, frames.error_of(lost))
+            again = RecorderFailed("the recorder lost the connection; offer again")
+            self._link.send_to_peer(rec.room_id, media.peer_id, frames.error_of(again))
         if media.segment is segment:
             media.segment = None
         self._track(rec, self._close_segment(rec, segment))
