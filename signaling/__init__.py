@@ -18,6 +18,7 @@ from signaling.events import (
     RoomEvent,
     StateChanged,
 )
+from signaling.ice import IceServers
 from signaling.ports import Authorizer, EventSink, Identity, RecorderHook
 from signaling.registry import RoomRegistry
 from signaling.server import setup_signaling
@@ -27,6 +28,7 @@ __all__ = [
     "ChatPosted",
     "CloseCode",
     "EventSink",
+    "IceServers",
     "Identity",
     "JoinRefused",
     "PeerJoined",

@@ -286,12 +286,15 @@ class Room:
                 peer.known.discard(peer_id)
                 peer.send(frames.peer_left(peer_id, reason))
 
-    def lobby_update(self) -> None:
-        """Show local moderators who is waiting."""
-        frame = frames.lobby_update([p.lobby_info() for p in self.waiting()])
+    def to_moderators(self, frame: dict[str, Any]) -> None:
+        """Send to every local active moderator."""
         for peer in self.local():
             if peer.status == ACTIVE and peer.moderator:
                 peer.send(frame)
+
+    def lobby_update(self) -> None:
+        """Show local moderators who is waiting."""
+        self.to_moderators(frames.lobby_update([p.lobby_info() for p in self.waiting()]))
 
     def sync(self, peer: Peer) -> None:
         """Send a full `peers` list to one local peer and reset what it knows."""

@@ -28,6 +28,7 @@ from signaling.errors import (
     RoomFull,
     SignalingError,
 )
+from signaling.ice import IceServers
 from signaling.keys import signaling_key
 from signaling.ports import RECORDER_ID, Authorizer, EventSink, RecorderHook
 from signaling.redisbus import RedisBus
@@ -50,9 +51,13 @@ def setup_signaling(
     sink: EventSink,
     recorder: RecorderHook | None = None,
     bus: Bus | None = None,
+    ice: IceServers | None = None,
 ) -> None:
-    """Add the `ws-room` route and the registry/bus lifetime to an application."""
-    app[signaling_key] = SignalingState(config, authorizer, sink, recorder, bus)
+    """Add the `ws-room` route and the registry/bus lifetime to an application.
+
+    `ice` hands out the ICE servers; pass the one the application's join API uses, so that
+    both give a user the same TURN credentials."""
+    app[signaling_key] = SignalingState(config, authorizer, sink, recorder, bus, ice)
     app.router.add_get(config.join_path, room_socket, name="ws-room")
     app.cleanup_ctx.append(_lifetime)
     app.on_shutdown.append(_close_sockets)
@@ -78,7 +83,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             if config.redis_url
             else LocalBus()
         )
-    registry = RoomRegistry(config=config, bus=bus, sink=state.sink, recorder=state.recorder)
+    registry = RoomRegistry(
+        config=config, bus=bus, sink=state.sink, recorder=state.recorder, ice=state.ice
+    )
     await registry.start()
     state.registry = registry
     try:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from signaling.bus import Bus
 from signaling.config import SignalingConfig
+from signaling.ice import IceServers
 from signaling.ports import Authorizer, EventSink, RecorderHook
 from signaling.registry import RoomRegistry
 
@@ -22,5 +23,6 @@ class SignalingState:
     sink: EventSink
     recorder: RecorderHook | None = None
     bus: Bus | None = None
+    ice: IceServers | None = None
     registry: RoomRegistry | None = None
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)

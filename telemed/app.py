@@ -9,14 +9,14 @@ from aiohttp import web
 
 from records.blobs import BlobStore
 from records.db import create_engine, session_maker
-from signaling import setup_signaling
+from signaling import IceServers, setup_signaling
 from web.app import setup_web
 from web.config import WebConfig
 from web.keys import ice_provider_key
 
 from .keys import engine_key, settings_key
 from .recording import setup_media
-from .room_bridge import RecordsAuthorizer, RecordsEventSink, ice_provider, signaling_config
+from .room_bridge import RecordsAuthorizer, RecordsEventSink, signaling_config
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(database)
     sig_config = signaling_config(settings)
-    app[ice_provider_key] = ice_provider(sig_config)
+    ice = IceServers(sig_config)
+    app[ice_provider_key] = ice.for_user
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
     media = setup_media(app, settings=settings, config=sig_config, sessions=sessions, blobs=blobs)
     setup_signaling(
@@ -70,5 +71,6 @@ def create_app(settings: Settings) -> web.Application:
         authorizer=RecordsAuthorizer(sessions, followup_days=settings.followup_days),
         sink=media.sink(RecordsEventSink(sessions), sessions=sessions, blobs=blobs),
         recorder=media.recorder,
+        ice=ice,
     )
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 from sqlmodel import col, select
 
@@ -26,7 +25,6 @@ from signaling import (
     RoomEvent,
     SignalingConfig,
 )
-from signaling.ice import ice_servers
 
 from .settings import Settings
 
@@ -46,15 +44,6 @@ def signaling_config(settings: Settings) -> SignalingConfig:
         turn_ttl_seconds=settings.turn_ttl_seconds,
         redis_url=settings.redis_url,
     )
-
-
-def ice_provider(config: SignalingConfig) -> Any:
-    """A function giving each user their ICE servers (with fresh TURN credentials)."""
-
-    def provide(user_id: str) -> list[dict[str, Any]]:
-        return ice_servers(config, user_id)
-
-    return provide
 
 
 class RecordsAuthorizer:

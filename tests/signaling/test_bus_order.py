@@ -10,7 +10,9 @@ from doubles import MemoryEventSink
 
 from signaling import SignalingConfig
 from signaling.bus import LocalBus
-from signaling.registry import PUBLISH_BATCH, RoomRegistry
+from signaling.ops import Relay
+from signaling.outbox import PUBLISH_BATCH
+from signaling.registry import RoomRegistry
 
 
 class RecordingBus(LocalBus):
@@ -21,7 +23,7 @@ class RecordingBus(LocalBus):
         self.calls: list[Any] = []
 
     async def publish(self, messages: Sequence[dict[str, Any]]) -> None:
-        self.calls.append([m["op"] for m in messages])
+        self.calls.append([m["to"] for m in messages])
         await super().publish(messages)
 
 
@@ -30,16 +32,16 @@ async def test_notifications_go_out_in_batches_and_in_order() -> None:
     registry = RoomRegistry(config=SignalingConfig(), bus=bus, sink=MemoryEventSink())
     await registry.start()
     try:
-        registry.publish("r", "a")
-        registry.publish("r", "b")
+        registry.publish("r", Relay(to="a", frame={}))
+        registry.publish("r", Relay(to="b", frame={}))
 
         async def call() -> None:
             bus.calls.append("call")
 
         registry.to_bus(call)
-        registry.publish("r", "c")
+        registry.publish("r", Relay(to="c", frame={}))
         for _ in range(PUBLISH_BATCH + 1):
-            registry.publish("r", "x")
+            registry.publish("r", Relay(to="x", frame={}))
         for _ in range(50):
             await asyncio.sleep(0)
         assert bus.calls[:3] == [["a", "b"], "call", ["c"] + ["x"] * (PUBLISH_BATCH - 1)]

@@ -119,7 +119,7 @@ async def test_dead_process_leaves_no_ghosts(sig_redis_url: str) -> None:
         await x.expect("peer-joined")
         bus = two.registry.bus
         # The process stops answering: no goodbye, its liveness key expires.
-        for task in two.registry._tasks:
+        for task in [two.registry._sweeper, *two.registry.outbox._workers]:
             task.cancel()
         bus._listener.cancel()
         await bus.redis.delete(bus._node_key(bus.node_id))
