@@ -7,7 +7,7 @@ Only the application factory wires it in.
 
 from signaling.media.echo import EchoAnswer, EchoBusy, EchoRejected, EchoService
 from signaling.media.recorder import Recorder
-from signaling.media.writer import MediaWriter, probe
+from signaling.media.writer import MediaWriter, Probe, UnreadableRecording, probe
 
 __all__ = [
     "EchoAnswer",
@@ -15,6 +15,8 @@ __all__ = [
     "EchoRejected",
     "EchoService",
     "MediaWriter",
+    "Probe",
     "Recorder",
+    "UnreadableRecording",
     "probe",
 ]

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import shutil
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,7 @@ from signaling import frames
 from signaling.errors import BadOffer, RecorderFailed
 from signaling.events import RecordedFile, RecordingFinished, utcnow
 from signaling.media.rtp_recovery import skip_lost_video_packets
-from signaling.media.writer import MediaWriter, probe
+from signaling.media.writer import MediaWriter, UnreadableRecording, probe
 from signaling.ports import RECORDER_ID, RoomLink
 
 log = logging.getLogger(__name__)
@@ -288,9 +287,9 @@ class Recorder:
             return
         try:
             duration, audio, video = await asyncio.to_thread(probe, segment.path)
-        except Exception as exc:
+        except UnreadableRecording as exc:
+            log.error("unreadable recording %s is kept: %s", segment.path, exc)
             rec.failed.append(f"{segment.peer.get('name', '')}: unreadable file ({exc})")
-            segment.path.unlink(missing_ok=True)
             return
         rec.files.append(
             RecordedFile(
@@ -314,7 +313,9 @@ class Recorder:
         rec.peers.clear()
         await asyncio.gather(*list(rec.retiring), return_exceptions=True)
         if not rec.files:
-            shutil.rmtree(rec.directory, ignore_errors=True)
+            # Gone unless an unreadable file is kept in it.
+            with contextlib.suppress(OSError):
+                rec.directory.rmdir()
         if self._link is not None:
             self._link.emit(
                 RecordingFinished(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 from aiortc import MediaStreamTrack
@@ -235,13 +235,34 @@ class MediaWriter:
             self._failed(exc)
 
 
-def probe(path: Path) -> tuple[float, bool, bool]:
-    """Duration in seconds and whether the file holds sound and pictures (blocking).
+class UnreadableRecording(Exception):
+    """A recorded file that cannot be read back: damaged, or cut short before its first
+    fragment. Such a file is kept where it is, never stored and never deleted."""
+
+
+class Probe(NamedTuple):
+    """What a recorded file holds."""
+
+    duration: float
+    audio: bool
+    video: bool
+
+
+def probe(path: Path) -> Probe:
+    """Duration in seconds and whether the file holds sound and pictures (blocking); raises
+    `UnreadableRecording` when the file cannot be read back.
 
     A stream counts only with a packet in it: a track that never delivered a frame still
     leaves an empty stream in the file. A file cut short may lack its duration: then the
     last packet's time tells it.
     """
+    try:
+        return _probe(path)
+    except (av.FFmpegError, OSError) as exc:
+        raise UnreadableRecording(f"{path.name}: {exc}") from exc
+
+
+def _probe(path: Path) -> Probe:
     with av.open(str(path)) as container:
         streams = [s for s in container.streams if s.type in ("audio", "video")]
         kinds = {s.type for s in streams}
@@ -255,7 +276,7 @@ def probe(path: Path) -> tuple[float, bool, bool]:
             if found == kinds and container.duration:
                 break
         duration = container.duration / 1_000_000 if container.duration else last
-    return duration, "audio" in found, "video" in found
+    return Probe(duration, "audio" in found, "video" in found)
 
 
 def _even(size: int) -> int:

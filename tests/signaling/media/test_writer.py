@@ -12,7 +12,7 @@ from aiortc import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from av.frame import Frame
 from rtcpeer import SizedVideo
 
-from signaling.media.writer import MediaWriter, probe
+from signaling.media.writer import MediaWriter, UnreadableRecording, probe
 
 
 class Late(MediaStreamTrack):
@@ -162,3 +162,13 @@ async def test_a_failing_source_is_reported(tmp_path: Path) -> None:
         await writer.stop()
     with pytest.raises(RuntimeError):
         writer.add_track(AudioStreamTrack())
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x00\x00\x18ftypmp42" + b"\xff" * 512])
+def test_a_file_that_cannot_be_read_back_is_named_so(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableRecording):
+        probe(path)
+    with pytest.raises(UnreadableRecording):
+        probe(tmp_path / "missing.mp4")
