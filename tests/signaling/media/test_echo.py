@@ -15,11 +15,10 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
-from sighelpers import host_address
 
 from signaling.media.echo import EchoBusy, EchoRejected, EchoService
 
-pytestmark = pytest.mark.skipif(host_address() is None, reason="no non-loopback address")
+pytestmark = pytest.mark.usefixtures("ice_host")
 
 
 class EchoClient:

@@ -22,7 +22,7 @@ from aiortc import (
 )
 from doubles import MemoryAuthorizer, MemoryEventSink
 from rtcpeer import SizedVideo, lose_one_packet
-from sighelpers import FAST, Client, Harness, host_address, identity
+from sighelpers import FAST, Client, Harness, identity
 
 from signaling import (
     RecordingChanged,
@@ -34,7 +34,7 @@ from signaling.media.recorder import Recorder
 from signaling.media.writer import probe
 from signaling.ports import RECORDER_ID
 
-pytestmark = pytest.mark.skipif(host_address() is None, reason="no non-loopback address")
+pytestmark = pytest.mark.usefixtures("ice_host")
 
 CHAIR = identity("chair", moderator=True)
 DOCTOR = identity("doctor")
