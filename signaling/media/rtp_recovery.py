@@ -6,6 +6,11 @@ packets have arrived (aiortc/aiortc#1418). When NACK cannot bring the packet bac
 has just connected: a recording whose video is missing while its sound runs on. Here the gap
 is given up once the packets held behind it span `give_up_seconds` of media; the receiver then
 asks the sender for a keyframe (PLI), so the picture returns within a round trip.
+
+It replaces a private attribute of aiortc 1.16's receiver and subclasses its jitter buffer,
+so pyproject.toml pins aiortc to 1.16.x: a newer aiortc is taken on purpose, after reading
+its receiver again. If the attribute is gone, the receivers keep aiortc's own buffer and a
+warning is logged; tests/signaling/media/test_rtp_recovery.py then fails.
 """
 
 from __future__ import annotations
