@@ -38,6 +38,7 @@ from e2etools import (  # noqa: E402
     CHROMIUM,
     COMMON_ARGS,
     MEDIA_ARGS,
+    TEST_HOOK,
     WAIT_MS,
     join,
     peer_id,
@@ -143,6 +144,7 @@ async def signed_in(
     """A new context (its own cookies) signed in through the login form."""
     ctx: BrowserContext = await browser.new_context(viewport=viewport, locale="vi-VN")
     ctx.set_default_timeout(WAIT_MS)
+    await ctx.add_init_script(TEST_HOOK)
     page = await ctx.new_page()
     await page.goto(f"{base_url}/login")
     await page.fill('input[name="username"]', username)

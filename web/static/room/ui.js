@@ -1,6 +1,6 @@
 // The room's DOM: views, participant tiles, lists, controls, banners. No WebRTC code here.
 // User actions are reported as "action" events ({action, peerId, tab, value}) from elements
-// carrying data-action, so the wiring lives in main.js.
+// carrying data-action, so the wiring lives in controller.js.
 
 const $ = (id) => document.getElementById(id);
 
