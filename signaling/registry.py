@@ -221,7 +221,7 @@ class RoomRegistry:
     def _activate(self, room: Room, peer: Peer, entry: Entry, *, admitted: bool = False) -> None:
         """Send `welcome`, tell the others, record attendance."""
         present = {str(r["peer_id"]) for r in entry.present} | {p.peer_id for p in room.local()}
-        self._welcome(room, peer, present, resumed=False)
+        self._welcome(room, peer, present)
         room.announce_joined(peer)
         if admitted:
             room.lobby_update()
@@ -238,7 +238,7 @@ class RoomRegistry:
             )
         )
 
-    def _welcome(self, room: Room, peer: Peer, present: set[str], *, resumed: bool) -> None:
+    def _welcome(self, room: Room, peer: Peer, present: set[str]) -> None:
         others = [p for p in room.active() if p is not peer and p.peer_id in present]
         peer.known = {p.peer_id for p in others}
         if peer.outlet is not None:
