@@ -8,7 +8,8 @@
   their own facility requested (read).
 - anyone invited to a consultation (a Participant row, or its chair): the consultation, and its
   cases with their patient header, attachments and minutes, from the invitation until the
-  minutes for that case are final plus ``followup_days``; a cancelled consultation grants none.
+  minutes for that case are final plus the actor's follow-up window (``Actor.policy``, set
+  from the settings); a cancelled consultation grants none.
 - the chair of a consultation writes and finalises its minutes.
 - admin: user accounts (sign-outs, unlocks, password resets) and the audit log, via
   ``require_admin``.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -46,7 +47,6 @@ from .models import (
 )
 from .models.base import utcnow
 
-DEFAULT_FOLLOWUP_DAYS = 30
 Clause = Any
 
 _NOT_FOUND = {
@@ -56,9 +56,9 @@ _NOT_FOUND = {
 }
 
 
-def _participating_case_ids(actor: Actor, now: datetime, followup_days: int) -> sa.Select[Any]:
+def _participating_case_ids(actor: Actor, now: datetime) -> sa.Select[Any]:
     """Case ids the actor reaches through an invitation still inside its follow-up window."""
-    cutoff = now - timedelta(days=followup_days)
+    cutoff = now - actor.policy.followup
     closed = (
         select(Minutes.id)
         .where(
@@ -93,14 +93,12 @@ def _hosted_case_ids(facility_id: uuid.UUID | None) -> sa.Select[Any]:
     )
 
 
-def cases_filter(
-    actor: Actor, now: datetime | None = None, followup_days: int = DEFAULT_FOLLOWUP_DAYS
-) -> Clause:
+def cases_filter(actor: Actor, now: datetime | None = None) -> Clause:
     """A where-clause on Case selecting the cases the actor may read."""
     if actor.is_system:
         return sa.true()
     now = now or utcnow()
-    clauses: list[Any] = [col(Case.id).in_(_participating_case_ids(actor, now, followup_days))]
+    clauses: list[Any] = [col(Case.id).in_(_participating_case_ids(actor, now))]
     if actor.role == Role.doctor:
         clauses.append(Case.facility_id == actor.facility_id)
     elif actor.role == Role.coordinator:
@@ -111,7 +109,6 @@ def cases_filter(
 def patients_filter(
     actor: Actor,
     now: datetime | None = None,
-    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
     *,
     among: Clause | None = None,
     per_row: bool = False,
@@ -131,7 +128,7 @@ def patients_filter(
     if actor.role == Role.doctor:
         own = col(Patient.facility_id) == actor.facility_id
     # Others see the header of a patient whose case they may read.
-    readable_case = cases_filter(actor, now, followup_days)
+    readable_case = cases_filter(actor, now)
     if per_row:
         return sa.or_(
             own, select(Case.id).where(Case.patient_id == Patient.id, readable_case).exists()
@@ -276,13 +273,10 @@ async def require_case(
     actor: Actor,
     case_id: uuid.UUID,
     write: bool = False,
-    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
 ) -> Case:
     """The case if the actor may read it (and write it, when asked), else NotFound/Forbidden."""
     case = (
-        await session.execute(
-            select(Case).where(Case.id == case_id, cases_filter(actor, utcnow(), followup_days))
-        )
+        await session.execute(select(Case).where(Case.id == case_id, cases_filter(actor, utcnow())))
     ).scalar_one_or_none()
     if case is None:
         probed = await session.get(Case, case_id)

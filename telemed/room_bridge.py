@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from records import access
-from records.actor import Actor
+from records.actor import Actor, ReadPolicy
 from records.db import SessionMaker
 from records.errors import NotFound
 from records.models import Consultation, ConsultationStatus, Facility, User
@@ -60,9 +60,9 @@ def ice_provider(config: SignalingConfig) -> Any:
 class RecordsAuthorizer:
     """Admits a socket when the records' access rules let its user join the consultation."""
 
-    def __init__(self, sessions: SessionMaker, *, followup_days: int) -> None:
+    def __init__(self, sessions: SessionMaker, *, policy: ReadPolicy) -> None:
         self._sessions = sessions
-        self._followup_days = followup_days
+        self._policy = policy
 
     async def authorize(
         self, *, room_id: str, token: str | None, session_cookie: str | None
@@ -108,7 +108,7 @@ class RecordsAuthorizer:
                 raise JoinRefused(CloseCode.UNAUTHENTICATED, "not signed in")
             if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
                 raise JoinRefused(CloseCode.ENDED, "the session is over")
-            actor = Actor.of(user)
+            actor = Actor.of(user, policy=self._policy)
             try:
                 role = await access.require_room_role(
                     session=session,

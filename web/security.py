@@ -176,7 +176,11 @@ def require_actor(request: web.Request) -> Actor:
 
 def _set_identity(request: web.Request, user: User | None, method: str | None) -> None:
     request[user_key] = user
-    request[actor_key] = Actor.of(user, client_addr=client_address(request)) if user else None
+    actor = None
+    if user is not None:
+        policy = request.app[config_key].read_policy
+        actor = Actor.of(user, client_addr=client_address(request), policy=policy)
+    request[actor_key] = actor
     request[auth_method_key] = method if user else None
 
 

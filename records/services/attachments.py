@@ -244,12 +244,10 @@ async def upload(
 
 
 async def list_for_case(
-    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID, followup_days: int = 30
+    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID
 ) -> list[Attachment]:
     """A case's attachments, oldest first, for anyone who may read the case."""
-    await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
+    await access.require_case(session=session, actor=actor, case_id=case_id)
     rows = await session.execute(
         select(Attachment)
         .where(Attachment.case_id == case_id)
@@ -263,7 +261,6 @@ async def _readable(
     *,
     actor: Actor,
     attachment_id: uuid.UUID,
-    followup_days: int,
     write: bool = False,
 ) -> tuple[Attachment, Case]:
     attachment = await session.get(Attachment, attachment_id)
@@ -275,7 +272,6 @@ async def _readable(
             actor=actor,
             case_id=attachment.case_id,
             write=write,
-            followup_days=followup_days,
         )
     except NotFound:
         # Same answer as for an id that does not exist: ids cannot be probed.
@@ -284,12 +280,10 @@ async def _readable(
 
 
 async def get_attachment(
-    *, session: AsyncSession, actor: Actor, attachment_id: uuid.UUID, followup_days: int = 30
+    *, session: AsyncSession, actor: Actor, attachment_id: uuid.UUID
 ) -> Attachment:
     """One attachment's row, for anyone who may read its case."""
-    attachment, _ = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
+    attachment, _ = await _readable(session, actor=actor, attachment_id=attachment_id)
     return attachment
 
 
@@ -299,12 +293,9 @@ async def open_download(
     blobs: BlobStore,
     actor: Actor,
     attachment_id: uuid.UUID,
-    followup_days: int = 30,
 ) -> tuple[Attachment, AsyncIterator[bytes]]:
     """The attachment and its hash-checked bytes; the download is audited."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
+    attachment, case = await _readable(session, actor=actor, attachment_id=attachment_id)
     chunks = blobs.open(attachment.sha256, size=attachment.size)
     await audit.record_now(
         session,
@@ -363,12 +354,9 @@ async def preview(
     blobs: BlobStore,
     actor: Actor,
     attachment_id: uuid.UUID,
-    followup_days: int = 30,
 ) -> tuple[bytes, str]:
     """An image the browser can show: DICOM rendered to PNG, large photos scaled down."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
+    attachment, case = await _readable(session, actor=actor, attachment_id=attachment_id)
     ctype = attachment.content_type
     if not (ctype == "application/dicom" or ctype.startswith("image/")):
         raise Invalid("Tệp này không có bản xem trước")
@@ -396,7 +384,7 @@ async def delete(
 ) -> None:
     """Remove an attachment while its case is a draft or submitted; the file goes if unshared."""
     attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=30, write=True
+        session, actor=actor, attachment_id=attachment_id, write=True
     )
     if case.status not in EDITABLE:
         label = STATUS_LABELS[CaseStatus(case.status)]

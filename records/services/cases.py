@@ -129,13 +129,9 @@ async def update_case(
     return case
 
 
-async def get_case(
-    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, followup_days: int = 30
-) -> Case:
+async def get_case(*, session: AsyncSession, case_id: uuid.UUID, actor: Actor) -> Case:
     """One case; the read is audited."""
-    case = await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
+    case = await access.require_case(session=session, actor=actor, case_id=case_id)
     await audit.record_now(
         session,
         actor=actor,
@@ -157,13 +153,9 @@ async def transition(
     return case
 
 
-async def history(
-    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, followup_days: int = 30
-) -> list[CaseEvent]:
+async def history(*, session: AsyncSession, case_id: uuid.UUID, actor: Actor) -> list[CaseEvent]:
     """A case's history, oldest first."""
-    await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
+    await access.require_case(session=session, actor=actor, case_id=case_id)
     rows = await session.execute(
         select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.at))
     )
@@ -180,11 +172,10 @@ async def list_cases(
     q: str | None = None,
     limit: int | None = None,
     offset: int | None = None,
-    followup_days: int = 30,
 ) -> Page[Case]:
     """Cases the actor may see, most recently changed first."""
     lim, off = clamp_page(limit, offset)
-    conds: list[Any] = [access.cases_filter(actor, utcnow(), followup_days)]
+    conds: list[Any] = [access.cases_filter(actor, utcnow())]
     if status is not None:
         conds.append(Case.status == status)
     if patient_id is not None:

@@ -37,14 +37,11 @@ async def _attached_case(
     actor: Actor,
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
-    followup_days: int,
 ) -> Case:
     link = await session.get(ConsultationCase, (consultation_id, case_id))
     if link is None:
         raise NotFound("Hồ sơ không thuộc phiên hội chẩn này")
-    return await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
+    return await access.require_case(session=session, actor=actor, case_id=case_id)
 
 
 async def attendees(session: AsyncSession, consultation_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -145,7 +142,6 @@ async def read_minutes(
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """The stored minutes about a case (read audited), or for the chair an unsaved draft.
 
@@ -154,13 +150,11 @@ async def read_minutes(
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
-    case = await _attached_case(session, actor, consultation_id, case_id, followup_days)
+    case = await _attached_case(session, actor, consultation_id, case_id)
     minutes = await _find(session, consultation_id, case_id)
     if minutes is None:
         return await _prefilled(session, actor, consultation, case)
-    return await get_minutes(
-        session=session, minutes_id=minutes.id, actor=actor, followup_days=followup_days
-    )
+    return await get_minutes(session=session, minutes_id=minutes.id, actor=actor)
 
 
 async def get_or_draft(
@@ -169,13 +163,12 @@ async def get_or_draft(
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """The minutes for a case; the chair gets a pre-filled draft stored when none exists yet."""
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
-    case = await _attached_case(session, actor, consultation_id, case_id, followup_days)
+    case = await _attached_case(session, actor, consultation_id, case_id)
     minutes = await _find(session, consultation_id, case_id)
     if minutes is not None:
         return minutes
@@ -200,7 +193,6 @@ async def save_draft(
     case_id: uuid.UUID,
     data: MinutesUpdate,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """Write the draft (chair only); final minutes are refused with Conflict."""
     data = MinutesUpdate.model_validate(data.model_dump(exclude_unset=True))
@@ -210,7 +202,6 @@ async def save_draft(
         consultation_id=consultation_id,
         case_id=case_id,
         actor=actor,
-        followup_days=followup_days,
     )
     if minutes.status == MinutesStatus.final:
         raise Conflict(FINAL_MESSAGE)
@@ -242,7 +233,6 @@ async def finalize(
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """Make the minutes final (chair only): signed, dated, never to change again."""
     consultation = await access.require_chair(
@@ -253,7 +243,6 @@ async def finalize(
         consultation_id=consultation_id,
         case_id=case_id,
         actor=actor,
-        followup_days=followup_days,
     )
     if minutes.status == MinutesStatus.final:
         raise Conflict(FINAL_MESSAGE)
@@ -288,7 +277,6 @@ async def get_minutes(
     session: AsyncSession,
     minutes_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """One set of minutes, if the actor may read its consultation and case; the read is audited."""
     minutes = await session.get(Minutes, minutes_id)
@@ -297,9 +285,7 @@ async def get_minutes(
     await access.require_consultation(
         session=session, actor=actor, consultation_id=minutes.consultation_id
     )
-    case = await access.require_case(
-        session=session, actor=actor, case_id=minutes.case_id, followup_days=followup_days
-    )
+    case = await access.require_case(session=session, actor=actor, case_id=minutes.case_id)
     await audit.record_now(
         session,
         actor=actor,
@@ -316,7 +302,6 @@ async def list_minutes(
     session: AsyncSession,
     consultation_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> list[Minutes]:
     """The minutes of a consultation for the cases the actor may read."""
     await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
@@ -325,7 +310,7 @@ async def list_minutes(
         .join(Case, col(Case.id) == Minutes.case_id)
         .where(
             Minutes.consultation_id == consultation_id,
-            access.cases_filter(actor, utcnow(), followup_days),
+            access.cases_filter(actor, utcnow()),
         )
         .order_by(col(Minutes.created_at))
     )

@@ -227,14 +227,14 @@ async def requestable_cases(*, session: AsyncSession, actor: Actor) -> list[Case
 
 
 async def _readable_cases(
-    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, followup_days: int
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> list[Case]:
     rows = await session.execute(
         select(Case)
         .join(ConsultationCase, col(ConsultationCase.case_id) == Case.id)
         .where(
             ConsultationCase.consultation_id == consultation_id,
-            access.cases_filter(actor, utcnow(), followup_days),
+            access.cases_filter(actor, utcnow()),
         )
         .order_by(col(Case.created_at))
     )
@@ -296,7 +296,7 @@ async def conflicts_for(
 
 
 async def detail(
-    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, followup_days: int = 30
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> ConsultationDetail:
     """The detail page's view of a consultation; NotFound for those who may not see it."""
     consultation = await access.require_consultation(
@@ -331,7 +331,7 @@ async def detail(
         may_cancel=(manage and status in consultations_svc.OPEN and status != "live")
         or own_request,
     )
-    view.cases = await _readable_cases(session, actor, consultation.id, followup_days)
+    view.cases = await _readable_cases(session, actor, consultation.id)
     view.participants = [
         ParticipantView(person, ParticipantRole(p.role), p.invited_at)
         for p, person in await _participants(session, consultation.id)

@@ -24,7 +24,7 @@ from records.services import attachments as svc
 
 from ..errors import error_body
 from ..keys import blobs_key, config_key
-from .common import actor, followup_days, json, path_uuid, sessions
+from .common import actor, json, path_uuid, sessions
 from .registry import ApiRoutes
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,6 @@ async def list_attachments(request: web.Request) -> web.Response:
             session=session,
             actor=actor(request),
             case_id=path_uuid(request),
-            followup_days=followup_days(request),
         )
     out = [AttachmentPublic.model_validate(a, from_attributes=True) for a in items]
     return json({"items": out, "total": len(out), "limit": len(out), "offset": 0})
@@ -267,7 +266,6 @@ async def stream_attachment(
             session=session,
             actor=who,
             attachment_id=attachment_id,
-            followup_days=followup_days(request),
         )
         etag = f'"{attachment.sha256}"'
         headers = {
@@ -290,7 +288,6 @@ async def stream_attachment(
                 blobs=blobs,
                 actor=who,
                 attachment_id=attachment_id,
-                followup_days=followup_days(request),
             )
             headers["Content-Length"] = str(attachment.size)
             full = web.StreamResponse(headers=headers)
@@ -303,7 +300,6 @@ async def stream_attachment(
                 blobs=blobs,
                 actor=who,
                 attachment_id=attachment_id,
-                followup_days=followup_days(request),
             )
     chunks = blobs.open_range(attachment.sha256, wanted.start, wanted.end)
     headers["Content-Length"] = str(wanted.length)
@@ -363,6 +359,5 @@ async def preview(request: web.Request) -> web.Response:
             blobs=request.app[blobs_key],
             actor=actor(request),
             attachment_id=path_uuid(request),
-            followup_days=followup_days(request),
         )
     return web.Response(body=data, content_type=content_type)

@@ -16,7 +16,7 @@ from records.db import SessionMaker
 from records.errors import Invalid, NotFound
 from records.services import MAX_PAGE, Page, clamp_page
 
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
 
@@ -35,11 +35,6 @@ def sessions(request: web.Request) -> SessionMaker:
 def actor(request: web.Request) -> Actor:
     """The signed-in actor, or Unauthenticated."""
     return require_actor(request)
-
-
-def followup_days(request: web.Request) -> int:
-    """How long invited specialists keep access after final minutes."""
-    return request.app[config_key].followup_days
 
 
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:

@@ -16,7 +16,7 @@ from records.services import cases as cases_svc
 
 from ..api.attachments import stream_attachment
 from ..i18n import gettext
-from ..keys import blobs_key, config_key, sessions_key
+from ..keys import blobs_key, sessions_key
 from ..security import require_actor
 from .common import flash, parse_id, render, see_other, url
 
@@ -79,14 +79,11 @@ async def attachment_view(request: web.Request) -> web.StreamResponse:
     """A file of a case shown in the page: image, PDF or DICOM image with its metadata."""
     actor = require_actor(request)
     attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         attachment = await attachments_svc.get_attachment(
-            session=session, actor=actor, attachment_id=attachment_id, followup_days=followup
+            session=session, actor=actor, attachment_id=attachment_id
         )
-        case = await cases_svc.get_case(
-            session=session, case_id=attachment.case_id, actor=actor, followup_days=followup
-        )
+        case = await cases_svc.get_case(session=session, case_id=attachment.case_id, actor=actor)
     can_remove = (
         actor.role == Role.doctor
         and actor.facility_id == case.facility_id
@@ -112,7 +109,6 @@ async def attachment_file(request: web.Request) -> web.StreamResponse:
             session=session,
             actor=actor,
             attachment_id=attachment_id,
-            followup_days=request.app[config_key].followup_days,
         )
     inline = attachment.content_type in INLINE_TYPES
     if inline:
@@ -138,7 +134,6 @@ async def attachment_preview(request: web.Request) -> web.StreamResponse:
             blobs=request.app[blobs_key],
             actor=actor,
             attachment_id=attachment_id,
-            followup_days=request.app[config_key].followup_days,
         )
     return web.Response(
         body=data,
@@ -151,10 +146,9 @@ async def attachment_delete(request: web.Request) -> web.StreamResponse:
     """Remove a file from a case that is still being prepared."""
     actor = require_actor(request)
     attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         attachment = await attachments_svc.get_attachment(
-            session=session, actor=actor, attachment_id=attachment_id, followup_days=followup
+            session=session, actor=actor, attachment_id=attachment_id
         )
         case_id = attachment.case_id
         filename = attachment.filename

@@ -102,12 +102,8 @@ def _case_errors(exc: RecordsError) -> dict[str, str]:
     return error_fields(exc) or {"_": exc.message}
 
 
-async def _history(
-    session: AsyncSession, actor: Actor, case: Case, followup: int
-) -> list[HistoryEntry]:
-    events = await cases_svc.history(
-        session=session, case_id=case.id, actor=actor, followup_days=followup
-    )
+async def _history(session: AsyncSession, actor: Actor, case: Case) -> list[HistoryEntry]:
+    events = await cases_svc.history(session=session, case_id=case.id, actor=actor)
     names: dict[uuid.UUID, str] = {}
     out = []
     for event in reversed(events):
@@ -141,7 +137,6 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             q=q or None,
             limit=PAGE_SIZE,
             offset=offset,
-            followup_days=request.app[config_key].followup_days,
         )
     context = {
         "q": q,
@@ -246,11 +241,8 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
     """A case file: summary, attachments with upload, status and history."""
     actor = require_actor(request)
     case_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
-        case = await cases_svc.get_case(
-            session=session, case_id=case_id, actor=actor, followup_days=followup
-        )
+        case = await cases_svc.get_case(session=session, case_id=case_id, actor=actor)
         patient: Patient | None
         try:
             patient = await patients_svc.get_patient(
@@ -259,9 +251,9 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
         except RecordsError:
             patient = None
         attachments = await attachments_svc.list_for_case(
-            session=session, actor=actor, case_id=case.id, followup_days=followup
+            session=session, actor=actor, case_id=case.id
         )
-        history = await _history(session, actor, case, followup)
+        history = await _history(session, actor, case)
     can_write = _can_write(actor, case)
     status = CaseStatus(case.status)
     context = {
@@ -300,7 +292,6 @@ async def case_edit(request: web.Request) -> web.StreamResponse:
             session=session,
             case_id=case_id,
             actor=actor,
-            followup_days=request.app[config_key].followup_days,
         )
         if not _can_write(actor, case):
             raise await access.deny(
@@ -335,7 +326,6 @@ async def case_update(request: web.Request) -> web.StreamResponse:
             session=session,
             case_id=case_id,
             actor=actor,
-            followup_days=request.app[config_key].followup_days,
         )
         try:
             model = parse(CaseUpdate, _cleaned(values))

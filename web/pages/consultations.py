@@ -33,7 +33,7 @@ from records.services import scheduling_views as views
 from records.services import users as users_svc
 
 from ..i18n import LOCAL_TZ, N_, gettext, ngettext
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
 from .common import NavItem, add_nav, error_fields, flash, parse_id, render, see_other, url
@@ -410,7 +410,6 @@ async def _managed_detail(
         session=session,
         actor=who,
         consultation_id=consultation_id,
-        followup_days=request.app[config_key].followup_days,
     )
     if not detail.can_manage:
         raise await access.deny(
@@ -545,7 +544,6 @@ async def _recordings(
             session=session,
             actor=who,
             case_id=case.id,
-            followup_days=request.app[config_key].followup_days,
         )
         for a in items:
             if a.kind != AttachmentKind.recording or a.consultation_id != detail.consultation.id:
@@ -574,7 +572,6 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             session=session,
             actor=who,
             consultation_id=consultation_id,
-            followup_days=request.app[config_key].followup_days,
         )
         network = await _network_tests(session, who, detail)
         recordings = await _recordings(request, session, who, detail)
@@ -607,7 +604,6 @@ async def cancel_submit(request: web.Request) -> web.StreamResponse:
             session=session,
             actor=who,
             consultation_id=consultation_id,
-            followup_days=request.app[config_key].followup_days,
         )
         # The service changes the same object: read what it was first.
         declined = before.consultation.status == ConsultationStatus.requested and before.can_manage

@@ -13,7 +13,7 @@ from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
 
 from ..i18n import N_
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from .common import NavItem, add_nav, render, url
 
@@ -60,7 +60,6 @@ async def home(request: web.Request) -> web.StreamResponse:
     waiting: list[Consultation] = []
     recent: list[Case] = []
     upcoming: list[Consultation] = []
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         if actor.role != Role.admin:
             upcoming = await consultations_svc.upcoming_for(
@@ -73,9 +72,7 @@ async def home(request: web.Request) -> web.StreamResponse:
                 waiting = [c for c in requested.items if c.host_facility_id == actor.facility_id]
             elif actor.role == Role.doctor:
                 waiting = [c for c in requested.items if c.requested_by == actor.user_id]
-            page = await cases_svc.list_cases(
-                session=session, actor=actor, limit=RECENT_CASES, followup_days=followup
-            )
+            page = await cases_svc.list_cases(session=session, actor=actor, limit=RECENT_CASES)
             recent = page.items
     context = {
         "sessions": session_views(request, upcoming, now),

@@ -15,7 +15,7 @@ from records.services import minutes as minutes_svc
 from records.services import scheduling_views as views
 
 from ..i18n import gettext
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
 from .common import error_fields, flash, parse_id, render, see_other, url
@@ -64,7 +64,6 @@ async def _context(
         session=session,
         actor=who,
         consultation_id=consultation_id,
-        followup_days=request.app[config_key].followup_days,
     )
     case = next((c for c in detail.cases if c.id == minutes.case_id), None)
     if case is None:
@@ -101,7 +100,6 @@ async def minutes_page(request: web.Request) -> web.StreamResponse:
             consultation_id=consultation_id,
             case_id=case_id,
             actor=who,
-            followup_days=request.app[config_key].followup_days,
         )
         context = await _context(
             request,
@@ -123,14 +121,12 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
     values = {name: str(form.get(name, "")) for name in TEXT_FIELDS}
     present = {str(v) for v in form.getall("attendee", [])}
     finalize = form.get("action") == "finalize"
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         minutes = await minutes_svc.get_or_draft(
             session=session,
             consultation_id=consultation_id,
             case_id=case_id,
             actor=who,
-            followup_days=followup,
         )
         candidates = await _candidates(session, minutes)
         try:
@@ -148,7 +144,6 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 case_id=case_id,
                 data=data,
                 actor=who,
-                followup_days=followup,
             )
             if finalize:
                 await minutes_svc.finalize(
@@ -156,7 +151,6 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                     consultation_id=consultation_id,
                     case_id=case_id,
                     actor=who,
-                    followup_days=followup,
                 )
         except (Invalid, Conflict) as exc:
             await session.rollback()
@@ -165,7 +159,6 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 consultation_id=consultation_id,
                 case_id=case_id,
                 actor=who,
-                followup_days=followup,
             )
             context = await _context(
                 request, session, who, consultation_id, minutes, values, present

@@ -13,7 +13,7 @@ from records.services import cases as cases_svc
 from records.services import patients as patients_svc
 
 from ..i18n import N_, gettext
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
 from .common import (
@@ -124,13 +124,12 @@ async def patient_detail(request: web.Request) -> web.StreamResponse:
     """A patient's details and their case files."""
     actor = require_actor(request)
     patient_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         patient = await patients_svc.get_patient(
             session=session, patient_id=patient_id, actor=actor
         )
         cases = await cases_svc.list_cases(
-            session=session, actor=actor, patient_id=patient.id, limit=100, followup_days=followup
+            session=session, actor=actor, patient_id=patient.id, limit=100
         )
     context = {
         "patient": patient,

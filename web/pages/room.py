@@ -19,7 +19,7 @@ from records.services import consultations as consultations_svc
 from records.services import patients as patients_svc
 from records.services import room_events
 
-from ..keys import config_key, sessions_key, user_key
+from ..keys import sessions_key, user_key
 from ..security import require_actor
 from .common import parse_id, render, url
 
@@ -80,14 +80,11 @@ def _view_url(request: web.Request, attachment: Attachment) -> str:
 async def _case_views(
     request: web.Request, session: AsyncSession, who: Actor, consultation: Consultation
 ) -> list[CaseView]:
-    followup = request.app[config_key].followup_days
     views = []
     now = datetime.now(LOCAL_TZ)
     for case_id in await consultations_svc.case_ids(session, consultation.id):
         try:
-            case = await cases_svc.get_case(
-                session=session, case_id=case_id, actor=who, followup_days=followup
-            )
+            case = await cases_svc.get_case(session=session, case_id=case_id, actor=who)
         except RecordsError:
             continue
         patient: dict[str, Any] | None = None
@@ -99,9 +96,7 @@ async def _case_views(
             patient = {"name": p.full_name, "sex": str(p.sex), "age": _age(year, now), "mrn": p.mrn}
         except RecordsError:
             patient = None
-        items = await attachments_svc.list_for_case(
-            session=session, actor=who, case_id=case.id, followup_days=followup
-        )
+        items = await attachments_svc.list_for_case(session=session, actor=who, case_id=case.id)
         views.append(
             CaseView(
                 case=case,
