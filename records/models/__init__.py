@@ -50,7 +50,7 @@ from .people import (
     UserUpdate,
     user_public,
 )
-from .sessions import (
+from .consultations import (
     Attendance,
     ChatMessage,
     Consultation,
