@@ -234,6 +234,16 @@ def can_write_clinical(actor: Actor, facility_id: uuid.UUID) -> bool:
     return actor.is_system or (actor.role == Role.doctor and actor.facility_id == facility_id)
 
 
+def can_register_patients(actor: Actor) -> bool:
+    """Whether the actor may register patients (at their own facility)."""
+    return actor.facility_id is not None and can_write_clinical(actor, actor.facility_id)
+
+
+def can_request_consultations(actor: Actor) -> bool:
+    """Whether the actor may ask a facility up the line to discuss their cases."""
+    return actor.is_system or actor.role == Role.doctor
+
+
 async def require_patient(
     *, session: AsyncSession, actor: Actor, patient_id: uuid.UUID, write: bool = False
 ) -> Patient:

@@ -281,6 +281,30 @@ def _conditions(
     return conds
 
 
+async def recorded_since(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    action: str,
+    object_type: str,
+    object_id: object,
+    since: datetime,
+) -> bool:
+    """Whether this person's action on this object is already in the log since a moment."""
+    found = await session.execute(
+        select(AuditEvent.seq)
+        .where(
+            AuditEvent.actor_id == actor_id,
+            AuditEvent.action == action,
+            AuditEvent.object_type == object_type,
+            AuditEvent.object_id == str(object_id),
+            AuditEvent.at >= since,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def list_events(
     *,
     session: AsyncSession,

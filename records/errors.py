@@ -47,6 +47,16 @@ class TooLarge(Invalid):
     code = "too-large"
 
 
+class RangeNotSatisfiable(Invalid):
+    """The part of a file asked for lies outside it."""
+
+    code = "range-not-satisfiable"
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class Unauthenticated(RecordsError):
     """No valid identity was presented (or the credentials were wrong)."""
 

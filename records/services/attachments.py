@@ -39,6 +39,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..sniff import Sniffed, sniff
+from .attachment_reads import readable
 from .cases import EDITABLE, STATUS_LABELS, add_event
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -48,7 +49,6 @@ MAX_DESCRIPTION = 500
 PREVIEW_SIZE = 1024
 # Decoding a bigger picture for a preview would take too much memory on a small server.
 MAX_PREVIEW_PIXELS = 60_000_000
-NOT_FOUND = "Không tìm thấy tệp đính kèm"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RESERVED = re.compile(r'[<>:"/\\|?*]')
 _EXT_BY_TYPE = {
@@ -243,72 +243,6 @@ async def upload(
     return attachment
 
 
-async def list_for_case(
-    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID
-) -> list[Attachment]:
-    """A case's attachments, oldest first, for anyone who may read the case."""
-    await access.require_case(session=session, actor=actor, case_id=case_id)
-    rows = await session.execute(
-        select(Attachment)
-        .where(Attachment.case_id == case_id)
-        .order_by(col(Attachment.uploaded_at), col(Attachment.id))
-    )
-    return list(rows.scalars().all())
-
-
-async def _readable(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    attachment_id: uuid.UUID,
-    write: bool = False,
-) -> tuple[Attachment, Case]:
-    attachment = await session.get(Attachment, attachment_id)
-    if attachment is None:
-        raise NotFound(NOT_FOUND)
-    try:
-        case = await access.require_case(
-            session=session,
-            actor=actor,
-            case_id=attachment.case_id,
-            write=write,
-        )
-    except NotFound:
-        # Same answer as for an id that does not exist: ids cannot be probed.
-        raise NotFound(NOT_FOUND) from None
-    return attachment, case
-
-
-async def get_attachment(
-    *, session: AsyncSession, actor: Actor, attachment_id: uuid.UUID
-) -> Attachment:
-    """One attachment's row, for anyone who may read its case."""
-    attachment, _ = await _readable(session, actor=actor, attachment_id=attachment_id)
-    return attachment
-
-
-async def open_download(
-    *,
-    session: AsyncSession,
-    blobs: BlobStore,
-    actor: Actor,
-    attachment_id: uuid.UUID,
-) -> tuple[Attachment, AsyncIterator[bytes]]:
-    """The attachment and its hash-checked bytes; the download is audited."""
-    attachment, case = await _readable(session, actor=actor, attachment_id=attachment_id)
-    chunks = blobs.open(attachment.sha256, size=attachment.size)
-    await audit.record_now(
-        session,
-        actor=actor,
-        action="download",
-        object_type="attachment",
-        object_id=attachment.id,
-        patient_id=case.patient_id,
-        detail={"case": str(case.id), "filename": attachment.filename},
-    )
-    return attachment, chunks
-
-
 def _render_image(path: Path, content_type: str) -> tuple[bytes, str]:
     try:
         with Image.open(path) as opened:
@@ -356,7 +290,7 @@ async def preview(
     attachment_id: uuid.UUID,
 ) -> tuple[bytes, str]:
     """An image the browser can show: DICOM rendered to PNG, large photos scaled down."""
-    attachment, case = await _readable(session, actor=actor, attachment_id=attachment_id)
+    attachment, case = await readable(session, actor=actor, attachment_id=attachment_id)
     ctype = attachment.content_type
     if not (ctype == "application/dicom" or ctype.startswith("image/")):
         raise Invalid("Tệp này không có bản xem trước")
@@ -381,11 +315,9 @@ async def preview(
 
 async def delete(
     *, session: AsyncSession, blobs: BlobStore, actor: Actor, attachment_id: uuid.UUID
-) -> None:
+) -> Attachment:
     """Remove an attachment while its case is a draft or submitted; the file goes if unshared."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, write=True
-    )
+    attachment, case = await readable(session, actor=actor, attachment_id=attachment_id, write=True)
     if case.status not in EDITABLE:
         label = STATUS_LABELS[CaseStatus(case.status)]
         raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể xóa tệp đính kèm")
@@ -407,6 +339,7 @@ async def delete(
     )
     await session.commit()
     await blobs.remove_unreferenced(sha, is_referenced=lambda: _is_referenced(session, sha))
+    return attachment
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:

@@ -129,9 +129,11 @@ async def update_case(
     return case
 
 
-async def get_case(*, session: AsyncSession, case_id: uuid.UUID, actor: Actor) -> Case:
-    """One case; the read is audited."""
-    case = await access.require_case(session=session, actor=actor, case_id=case_id)
+async def get_case(
+    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, write: bool = False
+) -> Case:
+    """One case (that the actor may also edit, when asked); the read is audited."""
+    case = await access.require_case(session=session, actor=actor, case_id=case_id, write=write)
     await audit.record_now(
         session,
         actor=actor,

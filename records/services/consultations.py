@@ -29,7 +29,6 @@ from ..models import (
     Participant,
     ParticipantPublic,
     ParticipantRole,
-    Role,
     User,
 )
 from ..models.base import utcnow
@@ -38,6 +37,7 @@ from .cases import apply_transition
 
 OPEN = (ConsultationStatus.requested, ConsultationStatus.scheduled, ConsultationStatus.live)
 BUSY = (ConsultationStatus.scheduled, ConsultationStatus.live)
+SCHEDULABLE = (ConsultationStatus.requested, ConsultationStatus.scheduled)
 STATUS_LABELS = {
     ConsultationStatus.requested: "Chờ xếp lịch",
     ConsultationStatus.scheduled: "Đã lên lịch",
@@ -100,7 +100,7 @@ async def request_consultation(
 ) -> Consultation:
     """A doctor asks a higher-level facility to discuss cases of their own facility."""
     data = ConsultationRequest.model_validate(data.model_dump())
-    if not (actor.is_system or actor.role == Role.doctor):
+    if not access.can_request_consultations(actor):
         raise Forbidden("Chỉ bác sĩ được gửi yêu cầu hội chẩn")
     cases = [
         await access.require_case(session=session, actor=actor, case_id=cid, write=True)
@@ -162,6 +162,12 @@ async def request_consultation(
     )
     await session.commit()
     return consultation
+
+
+def require_schedulable(consultation: Consultation) -> None:
+    """Conflict unless the consultation may still be (re)scheduled: requested or scheduled."""
+    if consultation.status not in SCHEDULABLE:
+        raise Conflict("Phiên hội chẩn đã diễn ra hoặc đã hủy, không thể xếp lịch")
 
 
 async def _active_user(session: AsyncSession, user_id: uuid.UUID, field_name: str) -> User:
@@ -255,8 +261,7 @@ async def schedule(
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id, manage=True
     )
-    if consultation.status not in (ConsultationStatus.requested, ConsultationStatus.scheduled):
-        raise Conflict("Phiên hội chẩn đã diễn ra hoặc đã hủy, không thể xếp lịch")
+    require_schedulable(consultation)
     roles = roles or {}
     await _active_user(session, data.chair_id, "chair_id")
     for uid in data.invitees:

@@ -302,6 +302,23 @@ async def detail(
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
+    return await _detail_of(session, actor, consultation)
+
+
+async def schedulable_detail(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> ConsultationDetail:
+    """The detail of a consultation the actor schedules, while it may still be scheduled."""
+    consultation = await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id, manage=True
+    )
+    consultations_svc.require_schedulable(consultation)
+    return await _detail_of(session, actor, consultation)
+
+
+async def _detail_of(
+    session: AsyncSession, actor: Actor, consultation: Consultation
+) -> ConsultationDetail:
     host = await session.get(Facility, consultation.host_facility_id)
     requesting = await session.get(Facility, consultation.requesting_facility_id)
     if host is None or requesting is None:

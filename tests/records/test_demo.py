@@ -33,7 +33,7 @@ from records.models import (
     User,
 )
 from records.passwords import hash_password
-from records.services import attachments, auth, consultations
+from records.services import attachment_reads, attachments, auth, consultations
 from records.services.provisioning import DEMO_USERNAMES
 
 PASSWORD = "Hoichan-demo-2025"
@@ -160,7 +160,7 @@ async def test_tomorrows_session(
         facility = await session.get(Facility, case.facility_id)
         assert facility is not None and facility.code == "TTYT-CT"
         # The invited cardiologist reads the file and its CT; another district cannot.
-        files = await attachments.list_for_case(
+        files = await attachment_reads.list_for_case(
             session=session, actor=Actor.of(timmach), case_id=case.id
         )
         kinds = {a.kind: a for a in files}
@@ -175,7 +175,7 @@ async def test_tomorrows_session(
         assert ctype == "image/png" and png.startswith(b"\x89PNG")
         phuoclong = await _user(engine, "bs.phuoclong")
         with pytest.raises(NotFound):
-            await attachments.list_for_case(
+            await attachment_reads.list_for_case(
                 session=session, actor=Actor.of(phuoclong), case_id=case.id
             )
 

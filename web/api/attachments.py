@@ -5,22 +5,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
 from typing import Final, Literal
 from urllib.parse import quote, unquote
 
 import orjson
 from aiohttp import BodyPartReader, web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from records import audit
-from records.actor import Actor
-from records.errors import Invalid, RecordsError
-from records.models import AttachmentKind, AttachmentPublic, utcnow
-from records.services import MAX_PAGE
+from records.errors import Invalid, RangeNotSatisfiable, RecordsError
+from records.models import Attachment, AttachmentKind, AttachmentPublic
+from records.services import attachment_reads as reads
 from records.services import attachments as svc
+from records.services.attachment_reads import ByteRange, PartChooser
 
 from ..errors import error_body
 from ..keys import blobs_key, config_key
@@ -32,8 +28,6 @@ routes = ApiRoutes(tag="attachments")
 
 CHUNK = 256 * 1024
 MAX_FIELD = 2000
-# A ranged read is audited once per person and file within this window (see stream_attachment).
-RANGE_AUDIT_WINDOW = timedelta(minutes=10)
 RANGE_REFUSED = "Khoảng dữ liệu yêu cầu nằm ngoài kích thước tệp"
 
 
@@ -146,26 +140,13 @@ async def upload(request: web.Request) -> web.Response:
 async def list_attachments(request: web.Request) -> web.Response:
     """List a case's attachments."""
     async with sessions(request)() as session:
-        items = await svc.list_for_case(
+        items = await reads.list_for_case(
             session=session,
             actor=actor(request),
             case_id=path_uuid(request),
         )
     out = [AttachmentPublic.model_validate(a, from_attributes=True) for a in items]
     return json({"items": out, "total": len(out), "limit": len(out), "offset": 0})
-
-
-@dataclass(frozen=True, slots=True)
-class ByteRange:
-    """One satisfiable byte range of a file, both ends inclusive."""
-
-    start: int
-    end: int
-
-    @property
-    def length(self) -> int:
-        """How many bytes the range holds."""
-        return self.end - self.start + 1
 
 
 UNSATISFIABLE: Final = "unsatisfiable"
@@ -210,21 +191,6 @@ def _wanted_range(
     return parse_range(request.headers.get("Range"), size)
 
 
-async def _read_lately(session: AsyncSession, who: Actor, attachment_id: uuid.UUID) -> bool:
-    """Whether this person's reading of this file is already in the audit log, recently."""
-    if who.user_id is None:
-        return False
-    recent = await audit.list_events(
-        session=session,
-        actor=Actor.system(),
-        user_id=who.user_id,
-        action="download",
-        since=utcnow() - RANGE_AUDIT_WINDOW,
-        limit=MAX_PAGE,
-    )
-    return any(event.object_id == str(attachment_id) for event in recent.items)
-
-
 async def _send(
     request: web.Request,
     resp: web.StreamResponse,
@@ -247,65 +213,67 @@ async def _send(
     return resp
 
 
+def _part_of(request: web.Request) -> PartChooser:
+    """The part of a file the request's ``Range`` asks for, once the file is known."""
+
+    def choose(attachment: Attachment) -> ByteRange | None:
+        wanted = _wanted_range(request, attachment.size, etag_of(attachment))
+        if wanted == UNSATISFIABLE:
+            raise RangeNotSatisfiable(RANGE_REFUSED, size=attachment.size)
+        return wanted
+
+    return choose
+
+
+def etag_of(attachment: Attachment) -> str:
+    """The strong entity tag of a file: its content hash."""
+    return f'"{attachment.sha256}"'
+
+
+def _always_download(attachment: Attachment) -> str:
+    return "attachment"
+
+
 async def stream_attachment(
-    request: web.Request, *, disposition: str = "attachment"
+    request: web.Request, *, disposition: Callable[[Attachment], str] = _always_download
 ) -> web.StreamResponse:
     """Send an attachment: the whole file hash-checked as it streams, or one ``Range`` of it.
 
-    Ranges are what a ``<video>`` needs to seek. A range cannot be checked against the hash
-    of the whole file, so the file is hashed in full on its first ranged read in this process
-    (``BlobStore.verify_once``). Every whole download is audited; a ranged read is audited
-    unless the same person's download of the same file is already in the log from the last
-    ``RANGE_AUDIT_WINDOW``, so that scrubbing through a recording does not flood the log.
+    Ranges are what a ``<video>`` needs to seek. Access, the file's integrity and the audit
+    are the records' one read (``attachment_reads.open_download``); ``disposition`` says,
+    per file, whether a browser shows it (``inline``) or saves it (``attachment``).
     """
-    who = actor(request)
-    attachment_id = path_uuid(request)
-    blobs = request.app[blobs_key]
     async with sessions(request)() as session:
-        attachment = await svc.get_attachment(
-            session=session,
-            actor=who,
-            attachment_id=attachment_id,
-        )
-        etag = f'"{attachment.sha256}"'
-        headers = {
-            "Content-Type": attachment.content_type,
-            "Content-Disposition": content_disposition(disposition, attachment.filename),
-            "ETag": etag,
-            "Accept-Ranges": "bytes",
-        }
-        wanted = _wanted_range(request, attachment.size, etag)
-        if wanted == UNSATISFIABLE:
+        try:
+            download = await reads.open_download(
+                session=session,
+                blobs=request.app[blobs_key],
+                actor=actor(request),
+                attachment_id=path_uuid(request),
+                part=_part_of(request),
+            )
+        except RangeNotSatisfiable as exc:
             return web.Response(
                 status=416,
-                body=orjson.dumps(error_body("range-not-satisfiable", RANGE_REFUSED)),
+                body=orjson.dumps(error_body(exc.code, exc.message)),
                 content_type="application/json",
-                headers={"Content-Range": f"bytes */{attachment.size}", "Accept-Ranges": "bytes"},
+                headers={"Content-Range": f"bytes */{exc.size}", "Accept-Ranges": "bytes"},
             )
-        if not isinstance(wanted, ByteRange):
-            attachment, chunks = await svc.open_download(
-                session=session,
-                blobs=blobs,
-                actor=who,
-                attachment_id=attachment_id,
-            )
-            headers["Content-Length"] = str(attachment.size)
-            full = web.StreamResponse(headers=headers)
-            return await _send(request, full, attachment.id, chunks)
-        await blobs.verify_once(attachment.sha256, size=attachment.size)
-        if not await _read_lately(session, who, attachment.id):
-            # The service's audited read; the whole-file reader it returns is never started.
-            await svc.open_download(
-                session=session,
-                blobs=blobs,
-                actor=who,
-                attachment_id=attachment_id,
-            )
-    chunks = blobs.open_range(attachment.sha256, wanted.start, wanted.end)
-    headers["Content-Length"] = str(wanted.length)
-    headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{attachment.size}"
+    attachment, part = download.attachment, download.part
+    headers = {
+        "Content-Type": attachment.content_type,
+        "Content-Disposition": content_disposition(disposition(attachment), attachment.filename),
+        "ETag": etag_of(attachment),
+        "Accept-Ranges": "bytes",
+    }
+    if part is None:
+        headers["Content-Length"] = str(attachment.size)
+        full = web.StreamResponse(headers=headers)
+        return await _send(request, full, attachment.id, download.chunks)
+    headers["Content-Length"] = str(part.length)
+    headers["Content-Range"] = f"bytes {part.start}-{part.end}/{attachment.size}"
     partial = web.StreamResponse(status=206, headers=headers)
-    return await _send(request, partial, attachment.id, chunks)
+    return await _send(request, partial, attachment.id, download.chunks)
 
 
 @routes.route(

@@ -23,6 +23,7 @@ from records.models import (
     Role,
     Urgency,
 )
+from records.services import attachment_reads
 from records.services import attachments as attachments_svc
 from records.services import cases as cases_svc
 from records.services import patients as patients_svc
@@ -70,7 +71,6 @@ MANUAL_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.discussed: frozenset({CaseStatus.closed}),
 }
 MANUAL_TARGETS = frozenset().union(*MANUAL_TRANSITIONS.values())
-UPLOADABLE = frozenset({CaseStatus.draft, CaseStatus.submitted, CaseStatus.scheduled})
 STATUS_DONE = {
     CaseStatus.submitted: N_("Đã gửi hồ sơ"),
     CaseStatus.draft: N_("Đã chuyển hồ sơ về nháp"),
@@ -92,10 +92,6 @@ def _cleaned(values: dict[str, str]) -> dict[str, Any]:
     if isinstance(cleaned.get("icd10"), str):
         cleaned["icd10"] = cleaned["icd10"].upper()
     return cleaned
-
-
-def _can_write(actor: Actor, case: Case) -> bool:
-    return actor.role == Role.doctor and actor.facility_id == case.facility_id
 
 
 def _case_errors(exc: RecordsError) -> dict[str, str]:
@@ -250,11 +246,11 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             )
         except RecordsError:
             patient = None
-        attachments = await attachments_svc.list_for_case(
+        attachments = await attachment_reads.list_for_case(
             session=session, actor=actor, case_id=case.id
         )
         history = await _history(session, actor, case)
-    can_write = _can_write(actor, case)
+    can_write = access.can_write_clinical(actor, case.facility_id)
     status = CaseStatus(case.status)
     context = {
         "case": case,
@@ -262,7 +258,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
         "attachments": attachments,
         "history": history,
         "can_edit": can_write and status in cases_svc.EDITABLE,
-        "can_upload": can_write and status in UPLOADABLE,
+        "can_upload": can_write and status in attachments_svc.UPLOADABLE,
         "transitions": (
             sorted(CASE_TRANSITIONS[status] & MANUAL_TRANSITIONS.get(status, frozenset()))
             if can_write
@@ -272,7 +268,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
         "max_upload_bytes": request.app[config_key].max_upload_bytes,
         "request_url": (
             url(request, "consultation-new", query={"case_id": str(case.id)})
-            if can_write and status in (CaseStatus.draft, CaseStatus.submitted)
+            if can_write and status in cases_svc.EDITABLE
             else None
         ),
     }
@@ -288,21 +284,7 @@ async def case_edit(request: web.Request) -> web.StreamResponse:
     actor = require_actor(request)
     case_id = parse_id(request.match_info["id"], NOT_FOUND)
     async with request.app[sessions_key]() as session:
-        case = await cases_svc.get_case(
-            session=session,
-            case_id=case_id,
-            actor=actor,
-        )
-        if not _can_write(actor, case):
-            raise await access.deny(
-                session,
-                actor=actor,
-                object_type="case",
-                object_id=case.id,
-                patient_id=case.patient_id,
-                need="write",
-                forbidden="Bạn không có quyền sửa hồ sơ này",
-            )
+        case = await cases_svc.get_case(session=session, case_id=case_id, actor=actor, write=True)
     context = {
         "values": _values_of(case),
         "errors": {},

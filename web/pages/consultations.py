@@ -25,7 +25,7 @@ from records.models import (
     Role,
     User,
 )
-from records.services import attachments as attachments_svc
+from records.services import attachment_reads
 from records.services import consultations as consultations_svc
 from records.services import facilities as facilities_svc
 from records.services import network_tests as network_tests_svc
@@ -43,7 +43,6 @@ NOT_FOUND = "Không tìm thấy phiên hội chẩn"
 DURATIONS = (30, 45, 60, 90, 120, 180, 240)
 MAX_INVITEES = 30
 INVALID = "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu"
-SCHEDULABLE = (ConsultationStatus.requested, ConsultationStatus.scheduled)
 REQUEST_REFUSED = "Chỉ bác sĩ được gửi yêu cầu hội chẩn"
 
 STATUS_LABELS: dict[str, str] = {
@@ -126,7 +125,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
         "items": items,
         "status": status or "",
         "status_labels": _labels(request, STATUS_LABELS),
-        "may_request": who.role == Role.doctor,
+        "may_request": access.can_request_consultations(who),
     }
     return await render(request, "consultations/list.html", context)
 
@@ -406,23 +405,9 @@ async def _schedule_context(
 async def _managed_detail(
     request: web.Request, session: AsyncSession, who: Actor, consultation_id: uuid.UUID
 ) -> views.ConsultationDetail:
-    detail = await views.detail(
-        session=session,
-        actor=who,
-        consultation_id=consultation_id,
+    return await views.schedulable_detail(
+        session=session, actor=who, consultation_id=consultation_id
     )
-    if not detail.can_manage:
-        raise await access.deny(
-            session,
-            actor=who,
-            object_type="consultation",
-            object_id=consultation_id,
-            need="manage",
-            forbidden="Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này",
-        )
-    if detail.consultation.status not in SCHEDULABLE:
-        raise Conflict("Phiên hội chẩn đã diễn ra hoặc đã hủy, không thể xếp lịch")
-    return detail
 
 
 async def schedule_form(request: web.Request) -> web.StreamResponse:
@@ -540,7 +525,7 @@ async def _recordings(
     """The session's recordings, kept as attachments of kind recording on its cases."""
     out: list[RecordingView] = []
     for case in detail.cases:
-        items = await attachments_svc.list_for_case(
+        items = await attachment_reads.list_for_case(
             session=session,
             actor=who,
             case_id=case.id,
@@ -584,7 +569,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "consultation": c,
         "status_label": gettext(request, STATUS_LABELS[ConsultationStatus(c.status)]),
         "role_labels": _labels(request, ROLE_LABELS),
-        "may_schedule": detail.can_manage and c.status in SCHEDULABLE,
+        "may_schedule": detail.can_manage and c.status in consultations_svc.SCHEDULABLE,
         "has_calendar": c.scheduled_start is not None and c.status != ConsultationStatus.requested,
         "duration_minutes": int((c.scheduled_end - c.scheduled_start).total_seconds() // 60)
         if c.scheduled_start and c.scheduled_end

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from records import access
 from records.models import Case, Consultation, ConsultationStatus, Role
 from records.models.base import utcnow
 from records.services import cases as cases_svc
@@ -69,7 +70,7 @@ async def home(request: web.Request) -> web.StreamResponse:
                 session=session, actor=actor, status=ConsultationStatus.requested, limit=50
             )
             if actor.role == Role.coordinator:
-                waiting = [c for c in requested.items if c.host_facility_id == actor.facility_id]
+                waiting = [c for c in requested.items if access.can_manage(actor, c)]
             elif actor.role == Role.doctor:
                 waiting = [c for c in requested.items if c.requested_by == actor.user_id]
             page = await cases_svc.list_cases(session=session, actor=actor, limit=RECENT_CASES)

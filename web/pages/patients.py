@@ -82,7 +82,7 @@ async def patient_list(request: web.Request) -> web.StreamResponse:
         "page": pager(
             request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
         ),
-        "can_create": actor.role == Role.doctor,
+        "can_create": access.can_register_patients(actor),
     }
     return await render(request, "patients/list.html", context)
 
@@ -134,7 +134,7 @@ async def patient_detail(request: web.Request) -> web.StreamResponse:
     context = {
         "patient": patient,
         "cases": cases.items,
-        "can_write": actor.role == Role.doctor and actor.facility_id == patient.facility_id,
+        "can_write": access.can_write_clinical(actor, patient.facility_id),
     }
     return await render(request, "patients/detail.html", context)
 

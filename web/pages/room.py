@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records.actor import Actor
 from records.errors import RecordsError
 from records.models import Attachment, AttachmentKind, Case, Consultation
-from records.services import attachments as attachments_svc
+from records.services import attachment_reads, room_events
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
 from records.services import patients as patients_svc
-from records.services import room_events
 
 from ..keys import sessions_key, user_key
 from ..security import require_actor
@@ -96,7 +95,7 @@ async def _case_views(
             patient = {"name": p.full_name, "sex": str(p.sex), "age": _age(year, now), "mrn": p.mrn}
         except RecordsError:
             patient = None
-        items = await attachments_svc.list_for_case(session=session, actor=who, case_id=case.id)
+        items = await attachment_reads.list_for_case(session=session, actor=who, case_id=case.id)
         views.append(
             CaseView(
                 case=case,

@@ -20,8 +20,8 @@ from sqlmodel import col, select
 
 from records.db import session_maker
 from records.models import AuditEvent, utcnow
+from records.services.attachment_reads import RANGE_AUDIT_WINDOW
 from telemed.settings import Settings
-from web.api.attachments import RANGE_AUDIT_WINDOW
 
 
 def pdf_bytes(size: int) -> bytes:
