@@ -33,6 +33,7 @@ from sqlmodel import col, select
 from . import audit
 from .actor import Actor
 from .errors import Forbidden, NotFound
+from .messages import N_, Message, msg
 from .models import (
     Case,
     Consultation,
@@ -50,10 +51,11 @@ from .models.base import utcnow
 Clause = Any
 
 _NOT_FOUND = {
-    "patient": "Không tìm thấy bệnh nhân",
-    "case": "Không tìm thấy hồ sơ",
-    "consultation": "Không tìm thấy phiên hội chẩn",
+    "patient": N_("Không tìm thấy bệnh nhân"),
+    "case": N_("Không tìm thấy hồ sơ"),
+    "consultation": N_("Không tìm thấy phiên hội chẩn"),
 }
+NO_PERMISSION = N_("Bạn không có quyền thực hiện thao tác này")
 
 
 def _participating_case_ids(actor: Actor, now: datetime) -> sa.Select[Any]:
@@ -168,7 +170,7 @@ async def deny(
     object_id: object,
     need: str,
     patient_id: uuid.UUID | None = None,
-    forbidden: str | None = None,
+    forbidden: Message | None = None,
 ) -> Exception:
     """Audit a refusal and return the error to raise (Forbidden if a message is given)."""
     await audit.record_now(
@@ -183,7 +185,7 @@ async def deny(
     )
     if forbidden is not None:
         return Forbidden(forbidden)
-    return NotFound(_NOT_FOUND.get(object_type, "Không tìm thấy"))
+    return NotFound(msg(_NOT_FOUND.get(object_type, N_("Không tìm thấy"))))
 
 
 async def require_admin(
@@ -198,7 +200,7 @@ async def require_admin(
         object_type=object_type,
         object_id=object_id,
         need="admin",
-        forbidden="Chỉ quản trị viên được thực hiện thao tác này",
+        forbidden=msg("Chỉ quản trị viên được thực hiện thao tác này"),
     )
 
 
@@ -210,7 +212,7 @@ async def require_role(
     object_type: str,
     need: str,
     object_id: object = None,
-    message: str = "Bạn không có quyền thực hiện thao tác này",
+    message: Message | None = None,
 ) -> None:
     """Refuse anyone whose role is not among ``roles`` (the system passes) with Forbidden, audited.
 
@@ -225,7 +227,7 @@ async def require_role(
         object_type=object_type,
         object_id=object_id,
         need=need,
-        forbidden=message,
+        forbidden=message or msg(NO_PERMISSION),
     )
 
 
@@ -272,7 +274,7 @@ async def require_patient(
             object_id=patient_id,
             patient_id=patient_id,
             need="write",
-            forbidden="Bạn không có quyền sửa thông tin bệnh nhân này",
+            forbidden=msg("Bạn không có quyền sửa thông tin bệnh nhân này"),
         )
     return patient
 
@@ -306,7 +308,7 @@ async def require_case(
             object_id=case_id,
             patient_id=case.patient_id,
             need="write",
-            forbidden="Bạn không có quyền sửa hồ sơ này",
+            forbidden=msg("Bạn không có quyền sửa hồ sơ này"),
         )
     return case
 
@@ -334,7 +336,7 @@ async def require_consultation(
             object_type="consultation",
             object_id=consultation_id,
             need="manage",
-            forbidden="Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này",
+            forbidden=msg("Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này"),
         )
     return consultation
 
@@ -362,7 +364,7 @@ async def require_chair(
             object_type="consultation",
             object_id=consultation_id,
             need="chair",
-            forbidden="Chỉ chủ tọa được ghi và hoàn tất biên bản",
+            forbidden=msg("Chỉ chủ tọa được ghi và hoàn tất biên bản"),
         )
     return consultation
 

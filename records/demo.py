@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -28,6 +27,8 @@ from .actor import Actor
 from .blobs import BlobStore
 from .db import SessionMaker
 from .errors import Conflict
+from .localtime import LOCAL_TZ
+from .messages import msg
 from .models import (
     AttachmentKind,
     Case,
@@ -60,7 +61,6 @@ from .services import (
 )
 from .text import fold
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DEMO_ACTOR = Actor.system("demo")
 MAX_FIXTURE = 20 * 1024 * 1024
 
@@ -645,7 +645,9 @@ async def seed_demo(
     async with session_maker() as session:
         if not await _is_empty(session):
             raise Conflict(
-                "Cơ sở dữ liệu đã có dữ liệu; dữ liệu mẫu chỉ được tạo trên cơ sở dữ liệu trống"
+                msg(
+                    "Cơ sở dữ liệu đã có dữ liệu; dữ liệu mẫu chỉ được tạo trên cơ sở dữ liệu trống"
+                )
             )
         # Every demo account shares the password, so one (slow, salted) hash serves them all.
         password_hash = await asyncio.to_thread(hash_password, password)

@@ -37,6 +37,7 @@ from aiohttp import hdrs, web
 
 from records.actor import Actor
 from records.errors import Forbidden, Unauthenticated
+from records.messages import N_, msg
 from records.models import User
 from records.services import auth as auth_svc
 
@@ -71,9 +72,9 @@ _stale_cookie_key = web.RequestKey("auth_stale_cookie", bool)
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_\-]{20,200}$")
 
-CSRF_REFUSED = "Yêu cầu bị từ chối: thiếu hoặc sai mã bảo vệ (CSRF). Vui lòng tải lại trang"
-ORIGIN_REFUSED = "Yêu cầu bị từ chối: không xuất phát từ trang của hệ thống"
-LOGIN_REQUIRED = "Vui lòng đăng nhập"
+CSRF_REFUSED = N_("Yêu cầu bị từ chối: thiếu hoặc sai mã bảo vệ (CSRF). Vui lòng tải lại trang")
+ORIGIN_REFUSED = N_("Yêu cầu bị từ chối: không xuất phát từ trang của hệ thống")
+LOGIN_REQUIRED = N_("Vui lòng đăng nhập")
 
 
 # Client address ---------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def require_user(request: web.Request) -> User:
     """The signed-in user, or Unauthenticated."""
     user: User | None = request.get(user_key)
     if user is None:
-        raise Unauthenticated(LOGIN_REQUIRED)
+        raise Unauthenticated(msg(LOGIN_REQUIRED))
     return user
 
 
@@ -170,7 +171,7 @@ def require_actor(request: web.Request) -> Actor:
     """The signed-in actor, or Unauthenticated."""
     actor: Actor | None = request.get(actor_key)
     if actor is None:
-        raise Unauthenticated(LOGIN_REQUIRED)
+        raise Unauthenticated(msg(LOGIN_REQUIRED))
     return actor
 
 
@@ -380,21 +381,21 @@ async def _check_csrf(request: web.Request) -> None:
         return
     origin = _origin_of(request)
     if origin is not None and origin != "null" and not origin_allowed(request, origin):
-        raise Forbidden(ORIGIN_REFUSED)
+        raise Forbidden(msg(ORIGIN_REFUSED))
     if method != "cookie":
         # Anonymous writes fail on their own (401), except the login: see _check_login_origin.
         return
     expected = _sign(request, "session", request[_session_id_key])
     sent = await _sent_token(request)
     if not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("ascii")):
-        raise Forbidden(CSRF_REFUSED)
+        raise Forbidden(msg(CSRF_REFUSED))
 
 
 async def _check_login_origin(request: web.Request) -> None:
     """Refuse a login posted from elsewhere: the victim would work in the attacker's account."""
     origin = _origin_of(request)
     if origin is not None and origin != "null" and not origin_allowed(request, origin):
-        raise Forbidden(ORIGIN_REFUSED)
+        raise Forbidden(msg(ORIGIN_REFUSED))
     if origin != "null":
         return
     # Our own forms post with Origin "null" (Referrer-Policy: no-referrer), and so does a
@@ -404,7 +405,7 @@ async def _check_login_origin(request: web.Request) -> None:
     if not _SECRET_RE.match(pre) or not hmac.compare_digest(
         sent.encode("utf-8", "replace"), _sign(request, "pre", pre).encode("ascii")
     ):
-        raise Forbidden(CSRF_REFUSED)
+        raise Forbidden(msg(CSRF_REFUSED))
 
 
 @web.middleware

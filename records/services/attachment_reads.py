@@ -22,11 +22,12 @@ from .. import access, audit
 from ..actor import Actor
 from ..blobs import BlobStore
 from ..errors import NotFound
+from ..messages import N_, msg
 from ..models import Attachment, AttachmentKind, Case
 from ..models.base import utcnow
 from .cases import EDITABLE
 
-NOT_FOUND = "Không tìm thấy tệp đính kèm"
+NOT_FOUND = N_("Không tìm thấy tệp đính kèm")
 # A ranged read is audited once per person and file within this window.
 RANGE_AUDIT_WINDOW = timedelta(minutes=10)
 
@@ -64,14 +65,14 @@ async def readable(
     """The attachment and its case if the actor may read it (and write it, when asked)."""
     attachment = await session.get(Attachment, attachment_id)
     if attachment is None:
-        raise NotFound(NOT_FOUND)
+        raise NotFound(msg(NOT_FOUND))
     try:
         case = await access.require_case(
             session=session, actor=actor, case_id=attachment.case_id, write=write
         )
     except NotFound:
         # Same answer as for an id that does not exist: ids cannot be probed.
-        raise NotFound(NOT_FOUND) from None
+        raise NotFound(msg(NOT_FOUND)) from None
     return attachment, case
 
 

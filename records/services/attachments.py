@@ -18,7 +18,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from PIL import Image
@@ -29,6 +28,8 @@ from .. import access, audit, dicom
 from ..actor import Actor
 from ..blobs import CHUNK, BlobStore, PendingBlob
 from ..errors import Conflict, Invalid, NotFound
+from ..localtime import LOCAL_TZ
+from ..messages import msg, nmsg, one_of
 from ..models import (
     Attachment,
     AttachmentKind,
@@ -39,10 +40,10 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..sniff import Sniffed, sniff
+from ..vocabulary import label
 from .attachment_reads import readable
-from .cases import EDITABLE, STATUS_LABELS, add_event
+from .cases import EDITABLE, add_event
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 UPLOADABLE = EDITABLE | {CaseStatus.scheduled}
 MAX_FILENAME = 255
 MAX_DESCRIPTION = 500
@@ -83,11 +84,11 @@ def _check_kind(kind: AttachmentKind, found: Sniffed) -> AttachmentKind:
     if found.is_dicom:
         return AttachmentKind.dicom
     if kind == AttachmentKind.dicom:
-        msg = f"Tệp không phải DICOM (nhận diện được: {found.label})"
-        raise Invalid(msg, fields={"file": msg})
+        problem = msg("Tệp không phải DICOM (nhận diện được: %(kind)s)", kind=msg(found.label))
+        raise Invalid(problem, fields={"file": problem})
     if kind == AttachmentKind.recording and not found.is_video:
-        msg = "Bản ghi hình phải là video MP4 hoặc WebM"
-        raise Invalid(msg, fields={"file": msg})
+        problem = msg("Bản ghi hình phải là video MP4 hoặc WebM")
+        raise Invalid(problem, fields={"file": problem})
     return kind
 
 
@@ -100,8 +101,8 @@ def _image_meta(path: Path) -> dict[str, Any]:
                 meta["frames"] = frames
             return meta
     except Exception:
-        msg = "Ảnh bị hỏng, quá lớn hoặc không đọc được"
-        raise Invalid(msg, fields={"file": msg}) from None
+        problem = msg("Ảnh bị hỏng, quá lớn hoặc không đọc được")
+        raise Invalid(problem, fields={"file": problem}) from None
 
 
 def extract_meta(path: Path, found: Sniffed) -> dict[str, Any]:
@@ -120,8 +121,12 @@ def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _check_open(case: Case) -> None:
     if case.status not in UPLOADABLE:
-        label = STATUS_LABELS[CaseStatus(case.status)]
-        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể thêm tệp")
+        raise Conflict(
+            msg(
+                "Hồ sơ ở trạng thái «%(status)s», không thể thêm tệp",
+                status=label(CaseStatus(case.status)),
+            )
+        )
 
 
 async def _is_referenced(session: AsyncSession, sha256: str) -> bool:
@@ -193,12 +198,15 @@ async def upload(
     try:
         wanted = AttachmentKind(kind)
     except ValueError:
-        msg = "Chọn một trong: " + ", ".join(AttachmentKind)
-        raise Invalid("Loại tài liệu không hợp lệ", fields={"kind": msg}) from None
+        raise Invalid(
+            msg("Loại tài liệu không hợp lệ"), fields={"kind": one_of(AttachmentKind)}
+        ) from None
     description = " ".join((description or "").split())
     if len(description) > MAX_DESCRIPTION:
-        msg = f"Mô tả dài tối đa {MAX_DESCRIPTION} ký tự"
-        raise Invalid(msg, fields={"description": msg})
+        problem = nmsg(
+            "Mô tả dài tối đa %(num)d ký tự", "Mô tả dài tối đa %(num)d ký tự", MAX_DESCRIPTION
+        )
+        raise Invalid(problem, fields={"description": problem})
     case = await access.require_case(session=session, actor=actor, case_id=case_id, write=True)
     _check_open(case)
     # No transaction stays open while a large file crawls in over a slow link.
@@ -247,7 +255,7 @@ def _render_image(path: Path, content_type: str) -> tuple[bytes, str]:
     try:
         with Image.open(path) as opened:
             if opened.width * opened.height > MAX_PREVIEW_PIXELS:
-                raise Invalid("Ảnh quá lớn để xem trước, hãy tải tệp về máy")
+                raise Invalid(msg("Ảnh quá lớn để xem trước, hãy tải tệp về máy"))
             opened.seek(0)
             im: Image.Image = opened
             im.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.LANCZOS)
@@ -262,7 +270,7 @@ def _render_image(path: Path, content_type: str) -> tuple[bytes, str]:
     except Invalid:
         raise
     except Exception:
-        raise Invalid("Ảnh bị hỏng hoặc không đọc được") from None
+        raise Invalid(msg("Ảnh bị hỏng hoặc không đọc được")) from None
 
 
 def _render(path: Path, content_type: str) -> tuple[bytes, str]:
@@ -293,7 +301,7 @@ async def preview(
     attachment, case = await readable(session, actor=actor, attachment_id=attachment_id)
     ctype = attachment.content_type
     if not (ctype == "application/dicom" or ctype.startswith("image/")):
-        raise Invalid("Tệp này không có bản xem trước")
+        raise Invalid(msg("Tệp này không có bản xem trước"))
     cached = _cached_preview(blobs, attachment.sha256)
     if cached is None:
         await blobs.verify(attachment.sha256, size=attachment.size)
@@ -319,8 +327,12 @@ async def delete(
     """Remove an attachment while its case is a draft or submitted; the file goes if unshared."""
     attachment, case = await readable(session, actor=actor, attachment_id=attachment_id, write=True)
     if case.status not in EDITABLE:
-        label = STATUS_LABELS[CaseStatus(case.status)]
-        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể xóa tệp đính kèm")
+        raise Conflict(
+            msg(
+                "Hồ sơ ở trạng thái «%(status)s», không thể xóa tệp đính kèm",
+                status=label(CaseStatus(case.status)),
+            )
+        )
     sha = attachment.sha256
     await session.delete(attachment)
     case.updated_at = utcnow()
@@ -361,7 +373,7 @@ async def store_recording(
     actor = Actor.system("recorder")
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
-        raise NotFound("Không tìm thấy phiên hội chẩn")
+        raise NotFound(msg("Không tìm thấy phiên hội chẩn"))
     case = (
         await session.execute(
             select(Case)
@@ -372,7 +384,7 @@ async def store_recording(
         )
     ).scalar_one_or_none()
     if case is None:
-        raise Conflict("Phiên hội chẩn không có hồ sơ nào để lưu bản ghi hình")
+        raise Conflict(msg("Phiên hội chẩn không có hồ sơ nào để lưu bản ghi hình"))
     await session.commit()
     content_type = (content_type or "application/octet-stream").strip()[:100]
     ext = _EXT_BY_TYPE.get(content_type.split(";")[0].strip().lower(), ".bin")

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Invalid, NotFound, Unauthenticated
+from ..messages import N_, msg
 from ..models import ApiToken, JoinToken, LoginThrottle, User, UserSession
 from ..models.base import utcnow
 from ..passwords import hash_password, new_secret, secret_hash, validate_new_password
@@ -65,7 +66,7 @@ SESSION_IDLE = timedelta(minutes=30)
 SESSION_LIFETIME = timedelta(hours=12)
 # Sliding idle expiry writes last_seen_at at most this often, not on every request.
 TOUCH_EVERY = timedelta(minutes=1)
-_USER_NOT_FOUND = "Không tìm thấy người dùng"
+_USER_NOT_FOUND = N_("Không tìm thấy người dùng")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +189,7 @@ async def create_session(
 ) -> SignedIn:
     """Open a new session with a fresh id for an already verified user, ending the one replaced."""
     if not user.active or user.locked_at is not None:
-        raise Unauthenticated("Tài khoản không còn hoạt động")
+        raise Unauthenticated(msg("Tài khoản không còn hoạt động"))
     await _drop_session(session, replace_session_id)
     signed_in = await _add_session(
         session,
@@ -266,9 +267,9 @@ async def create_api_token(
 ) -> tuple[str, datetime]:
     """A new bearer token for the user: (token, expires_at); only its hash is kept."""
     if _usable(user) is None:
-        raise Unauthenticated("Tài khoản không còn hoạt động")
+        raise Unauthenticated(msg("Tài khoản không còn hoạt động"))
     if ttl <= timedelta(0):
-        raise Invalid("Thời hạn của mã truy cập phải lớn hơn 0")
+        raise Invalid(msg("Thời hạn của mã truy cập phải lớn hơn 0"))
     who = actor or Actor.of(user)
     raw = new_secret()
     now = utcnow()
@@ -368,7 +369,7 @@ async def end_sessions_for(
 async def _get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await session.get(User, user_id, populate_existing=True)
     if user is None:
-        raise NotFound(_USER_NOT_FOUND)
+        raise NotFound(msg(_USER_NOT_FOUND))
     return user
 
 
@@ -431,7 +432,7 @@ async def change_password(
     Every other session and token of the user ends; the one in ``keep_session_id`` stays.
     """
     if actor.user_id is None:
-        raise Unauthenticated("Vui lòng đăng nhập")
+        raise Unauthenticated(msg("Vui lòng đăng nhập"))
     user = await _get_user(session, actor.user_id)
     validate_new_password(new_password, username=user.username)
     try:
@@ -443,13 +444,13 @@ async def change_password(
             purpose="password-change",
         )
     except Unauthenticated as exc:
-        msg = "Mật khẩu hiện tại không đúng"
         if exc.message == ACCOUNT_LOCKED:
             raise
-        raise Invalid(msg, fields={"current_password": msg}) from None
+        wrong = msg("Mật khẩu hiện tại không đúng")
+        raise Invalid(wrong, fields={"current_password": wrong}) from None
     if current_password == new_password:
-        msg = "Mật khẩu mới phải khác mật khẩu hiện tại"
-        raise Invalid(msg, fields={"new_password": msg})
+        same = msg("Mật khẩu mới phải khác mật khẩu hiện tại")
+        raise Invalid(same, fields={"new_password": same})
     await _set_password(session, user, new_password)
     await end_sessions_for(session, user.id, keep_session_id=keep_session_id)
     await audit.record(
@@ -472,7 +473,7 @@ async def reset_password(
     try:
         await _set_password(session, user, new_password)
     except Invalid as exc:
-        raise Invalid(exc.message, fields={"new_password": exc.message}) from None
+        raise Invalid(exc.text, fields={"new_password": exc.text}) from None
     await end_sessions_for(session, user.id)
     await audit.record(
         session,

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..messages import msg
 from ..models import (
     CONSULTATION_TRANSITIONS,
     Case,
@@ -32,19 +33,13 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from ..vocabulary import label
 from . import Page, clamp_page
 from .cases import apply_transition
 
 OPEN = (ConsultationStatus.requested, ConsultationStatus.scheduled, ConsultationStatus.live)
 BUSY = (ConsultationStatus.scheduled, ConsultationStatus.live)
 SCHEDULABLE = (ConsultationStatus.requested, ConsultationStatus.scheduled)
-STATUS_LABELS = {
-    ConsultationStatus.requested: "Chờ xếp lịch",
-    ConsultationStatus.scheduled: "Đã lên lịch",
-    ConsultationStatus.live: "Đang diễn ra",
-    ConsultationStatus.ended: "Đã kết thúc",
-    ConsultationStatus.cancelled: "Đã hủy",
-}
 
 
 @dataclass(slots=True)
@@ -79,8 +74,11 @@ async def set_status(
     current = ConsultationStatus(consultation.status)
     if to not in CONSULTATION_TRANSITIONS[current]:
         raise Conflict(
-            f"Không thể chuyển phiên hội chẩn từ «{STATUS_LABELS[current]}» "
-            f"sang «{STATUS_LABELS[to]}»"
+            msg(
+                "Không thể chuyển phiên hội chẩn từ «%(current)s» sang «%(to)s»",
+                current=label(current),
+                to=label(to),
+            )
         )
     consultation.status = to
     consultation.updated_at = utcnow()
@@ -101,24 +99,30 @@ async def request_consultation(
     """A doctor asks a higher-level facility to discuss cases of their own facility."""
     data = ConsultationRequest.model_validate(data.model_dump())
     if not access.can_request_consultations(actor):
-        raise Forbidden("Chỉ bác sĩ được gửi yêu cầu hội chẩn")
+        raise Forbidden(msg("Chỉ bác sĩ được gửi yêu cầu hội chẩn"))
     cases = [
         await access.require_case(session=session, actor=actor, case_id=cid, write=True)
         for cid in dict.fromkeys(data.case_ids)
     ]
     facilities = {c.facility_id for c in cases}
     if len(facilities) != 1:
-        raise Invalid("Các hồ sơ phải thuộc cùng một cơ sở", fields={"case_ids": "Khác cơ sở"})
+        raise Invalid(
+            msg("Các hồ sơ phải thuộc cùng một cơ sở"), fields={"case_ids": msg("Khác cơ sở")}
+        )
     requesting = await session.get(Facility, facilities.pop())
     host = await session.get(Facility, data.host_facility_id)
     if host is None or requesting is None:
-        raise Invalid("Cơ sở nhận không tồn tại", fields={"host_facility_id": "Không tồn tại"})
+        raise Invalid(
+            msg("Cơ sở nhận không tồn tại"), fields={"host_facility_id": msg("Không tồn tại")}
+        )
     if FacilityLevel(host.level).rank <= FacilityLevel(requesting.level).rank:
-        msg = "Chỉ gửi yêu cầu hội chẩn lên cơ sở tuyến trên"
-        raise Invalid(msg, fields={"host_facility_id": msg})
+        problem = msg("Chỉ gửi yêu cầu hội chẩn lên cơ sở tuyến trên")
+        raise Invalid(problem, fields={"host_facility_id": problem})
     for case in cases:
         if case.status not in (CaseStatus.draft, CaseStatus.submitted):
-            raise Conflict(f"Hồ sơ «{case.title}» không ở trạng thái chờ hội chẩn")
+            raise Conflict(
+                msg("Hồ sơ «%(title)s» không ở trạng thái chờ hội chẩn", title=case.title)
+            )
     busy = await session.execute(
         select(ConsultationCase.case_id)
         .join(Consultation, col(Consultation.id) == ConsultationCase.consultation_id)
@@ -128,7 +132,7 @@ async def request_consultation(
         )
     )
     if busy.first() is not None:
-        raise Conflict("Hồ sơ đã có một yêu cầu hội chẩn đang mở")
+        raise Conflict(msg("Hồ sơ đã có một yêu cầu hội chẩn đang mở"))
     consultation = Consultation(
         title=data.title,
         note=data.note,
@@ -167,13 +171,15 @@ async def request_consultation(
 def require_schedulable(consultation: Consultation) -> None:
     """Conflict unless the consultation may still be (re)scheduled: requested or scheduled."""
     if consultation.status not in SCHEDULABLE:
-        raise Conflict("Phiên hội chẩn đã diễn ra hoặc đã hủy, không thể xếp lịch")
+        raise Conflict(msg("Phiên hội chẩn đã diễn ra hoặc đã hủy, không thể xếp lịch"))
 
 
 async def _active_user(session: AsyncSession, user_id: uuid.UUID, field_name: str) -> User:
     user = await session.get(User, user_id)
     if user is None or not user.active:
-        raise Invalid("Người được mời không tồn tại", fields={field_name: "Không tồn tại"})
+        raise Invalid(
+            msg("Người được mời không tồn tại"), fields={field_name: msg("Không tồn tại")}
+        )
     return user
 
 
@@ -282,7 +288,9 @@ async def schedule(
             continue
         role = roles.get(uid, ParticipantRole.specialist)
         if role == ParticipantRole.chair:
-            raise Invalid("Mỗi phiên chỉ có một chủ tọa", fields={"invitees": "Trùng chủ tọa"})
+            raise Invalid(
+                msg("Mỗi phiên chỉ có một chủ tọa"), fields={"invitees": msg("Trùng chủ tọa")}
+            )
         await _upsert_participant(
             session, consultation=consultation, user_id=uid, role=role, actor=actor
         )
@@ -341,12 +349,12 @@ async def invite(
         session=session, actor=actor, consultation_id=consultation_id, manage=True
     )
     if consultation.status not in OPEN:
-        raise Conflict("Phiên hội chẩn đã kết thúc hoặc đã hủy")
+        raise Conflict(msg("Phiên hội chẩn đã kết thúc hoặc đã hủy"))
     await _active_user(session, user_id, "user_id")
     if role == ParticipantRole.chair:
         await _demote_old_chair(session, consultation, user_id)
     elif consultation.chair_id == user_id:
-        raise Conflict("Hãy chỉ định chủ tọa khác trước khi đổi vai trò của chủ tọa")
+        raise Conflict(msg("Hãy chỉ định chủ tọa khác trước khi đổi vai trò của chủ tọa"))
     participant = await _upsert_participant(
         session, consultation=consultation, user_id=user_id, role=role, actor=actor
     )
@@ -371,7 +379,7 @@ async def uninvite(
         session=session, actor=actor, consultation_id=consultation_id, manage=True
     )
     if consultation.chair_id == user_id:
-        raise Conflict("Không thể hủy lời mời của chủ tọa")
+        raise Conflict(msg("Không thể hủy lời mời của chủ tọa"))
     participant = (
         await session.execute(
             select(Participant).where(
@@ -380,7 +388,7 @@ async def uninvite(
         )
     ).scalar_one_or_none()
     if participant is None:
-        raise NotFound("Người này không có trong danh sách mời")
+        raise NotFound(msg("Người này không có trong danh sách mời"))
     await session.delete(participant)
     await audit.record(
         session,
@@ -412,7 +420,7 @@ async def cancel(
             object_type="consultation",
             object_id=consultation.id,
             need="cancel",
-            forbidden="Bạn không có quyền hủy phiên hội chẩn này",
+            forbidden=msg("Bạn không có quyền hủy phiên hội chẩn này"),
         )
     await set_status(
         session, consultation=consultation, to=ConsultationStatus.cancelled, actor=actor
@@ -442,7 +450,7 @@ async def _require_runner(
         object_type="consultation",
         object_id=consultation.id,
         need="run",
-        forbidden="Chỉ chủ tọa hoặc điều phối viên được điều hành phiên",
+        forbidden=msg("Chỉ chủ tọa hoặc điều phối viên được điều hành phiên"),
     )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid, NotFound
+from ..messages import N_, msg
 from ..models import (
     Attendance,
     Case,
@@ -29,7 +30,7 @@ from ..models import (
 from ..models.base import utcnow
 from .cases import apply_transition
 
-FINAL_MESSAGE = "Biên bản đã hoàn tất, không thể sửa"
+FINAL_MESSAGE = N_("Biên bản đã hoàn tất, không thể sửa")
 
 
 async def _attached_case(
@@ -40,7 +41,7 @@ async def _attached_case(
 ) -> Case:
     link = await session.get(ConsultationCase, (consultation_id, case_id))
     if link is None:
-        raise NotFound("Hồ sơ không thuộc phiên hội chẩn này")
+        raise NotFound(msg("Hồ sơ không thuộc phiên hội chẩn này"))
     return await access.require_case(session=session, actor=actor, case_id=case_id)
 
 
@@ -124,7 +125,7 @@ async def _prefilled(
 ) -> Minutes:
     """A new draft pre-filled from attendance and the case file (not yet stored)."""
     if not await access.is_chair(session=session, actor=actor, consultation=consultation):
-        raise NotFound("Chưa có biên bản cho hồ sơ này")
+        raise NotFound(msg("Chưa có biên bản cho hồ sơ này"))
     return Minutes(
         consultation_id=consultation.id,
         case_id=case.id,
@@ -204,7 +205,7 @@ async def save_draft(
         actor=actor,
     )
     if minutes.status == MinutesStatus.final:
-        raise Conflict(FINAL_MESSAGE)
+        raise Conflict(msg(FINAL_MESSAGE))
     changes = data.model_dump(exclude_unset=True)
     if changes.get("attendees") is None:
         changes.pop("attendees", None)
@@ -245,12 +246,12 @@ async def finalize(
         actor=actor,
     )
     if minutes.status == MinutesStatus.final:
-        raise Conflict(FINAL_MESSAGE)
+        raise Conflict(msg(FINAL_MESSAGE))
     if not minutes.conclusion.strip():
-        msg = "Cần ghi kết luận trước khi hoàn tất biên bản"
-        raise Invalid(msg, fields={"conclusion": msg})
+        problem = msg("Cần ghi kết luận trước khi hoàn tất biên bản")
+        raise Invalid(problem, fields={"conclusion": problem})
     if consultation.status in (ConsultationStatus.requested, ConsultationStatus.cancelled):
-        raise Conflict("Phiên hội chẩn chưa diễn ra, chưa thể hoàn tất biên bản")
+        raise Conflict(msg("Phiên hội chẩn chưa diễn ra, chưa thể hoàn tất biên bản"))
     minutes.status = MinutesStatus.final
     minutes.finalized_at = utcnow()
     minutes.finalized_by = actor.user_id
@@ -281,7 +282,7 @@ async def get_minutes(
     """One set of minutes, if the actor may read its consultation and case; the read is audited."""
     minutes = await session.get(Minutes, minutes_id)
     if minutes is None:
-        raise NotFound("Không tìm thấy biên bản")
+        raise NotFound(msg("Không tìm thấy biên bản"))
     await access.require_consultation(
         session=session, actor=actor, consultation_id=minutes.consultation_id
     )

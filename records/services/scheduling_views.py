@@ -18,6 +18,7 @@ from .. import access
 from ..actor import Actor
 from ..errors import Conflict, NotFound
 from ..ical import CalendarAttendee, consultation_calendar
+from ..messages import Speaker, msg
 from ..models import (
     Attendance,
     AuditEvent,
@@ -322,7 +323,7 @@ async def _detail_of(
     host = await session.get(Facility, consultation.host_facility_id)
     requesting = await session.get(Facility, consultation.requesting_facility_id)
     if host is None or requesting is None:
-        raise NotFound("Không tìm thấy phiên hội chẩn")
+        raise NotFound(msg("Không tìm thấy phiên hội chẩn"))
     requester = (
         (await people(session, [consultation.requested_by])).get(consultation.requested_by)
         if consultation.requested_by
@@ -419,13 +420,14 @@ async def calendar_file(
     actor: Actor,
     consultation_id: uuid.UUID,
     url: str | None = None,
+    say: Speaker = str,
 ) -> bytes:
     """The ``.ics`` of a scheduled session for anyone who may see it; Conflict before that."""
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
     if consultation.scheduled_start is None or consultation.scheduled_end is None:
-        raise Conflict("Phiên hội chẩn chưa được lên lịch")
+        raise Conflict(msg("Phiên hội chẩn chưa được lên lịch"))
     host = await session.get(Facility, consultation.host_facility_id)
     attendees = [
         CalendarAttendee(
@@ -439,4 +441,5 @@ async def calendar_file(
         host_name=host.name if host is not None else "",
         url=url,
         attendees=attendees,
+        say=say,
     )

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 # Run as a script: make the test helpers and the project importable as under pytest.
 HERE = Path(__file__).resolve().parent
@@ -57,6 +56,7 @@ from sqlmodel import select  # noqa: E402
 from records.blobs import BlobStore  # noqa: E402
 from records.db import create_engine, session_maker  # noqa: E402
 from records.demo import seed_demo  # noqa: E402
+from records.localtime import LOCAL_TZ  # noqa: E402
 from records.migrate import upgrade  # noqa: E402
 from records.models import Case, Consultation  # noqa: E402
 from records.services.auth import hash_password  # noqa: E402
@@ -64,7 +64,6 @@ from telemed.app import create_app  # noqa: E402
 from telemed.settings import Settings  # noqa: E402
 
 DEMO_PASSWORD = "Hoichan-Demo-2024"
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_BYTES = 150_000
 DESKTOP = ViewportSize(width=1366, height=768)
 PHONE = ViewportSize(width=390, height=844)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +15,7 @@ from records.blobs import BlobStore
 from records.db import session_maker
 from records.demo import DemoSummary, seed_demo
 from records.errors import Conflict, Invalid, NotFound
+from records.localtime import LOCAL_TZ as LOCAL
 from records.models import (
     Attachment,
     AttachmentKind,
@@ -37,7 +37,6 @@ from records.services import attachment_reads, attachments, auth, consultations
 from records.services.provisioning import DEMO_USERNAMES
 
 PASSWORD = "Hoichan-demo-2025"
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture

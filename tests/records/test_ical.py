@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import factories
 import icalendar
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records.actor import Actor
 from records.errors import Conflict, NotFound
 from records.ical import CalendarAttendee, NotScheduled, consultation_calendar, event_uid
+from records.localtime import LOCAL_TZ as HCM
 from records.models import (
     Consultation,
     ConsultationSchedule,
@@ -23,8 +23,6 @@ from records.models import (
 )
 from records.services import consultations as consultations_svc
 from records.services import scheduling_views as views
-
-HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _consultation(**kw: object) -> Consultation:

@@ -13,12 +13,14 @@ import orjson
 from aiohttp import BodyPartReader, web
 
 from records.errors import Invalid, RangeNotSatisfiable, RecordsError
+from records.messages import N_, msg, one_of
 from records.models import Attachment, AttachmentKind, AttachmentPublic
 from records.services import attachment_reads as reads
 from records.services import attachments as svc
 from records.services.attachment_reads import ByteRange, PartChooser
 
 from ..errors import error_body
+from ..i18n import translate
 from ..keys import blobs_key, config_key
 from .common import actor, json, path_uuid, sessions
 from .registry import ApiRoutes
@@ -28,7 +30,7 @@ routes = ApiRoutes(tag="attachments")
 
 CHUNK = 256 * 1024
 MAX_FIELD = 2000
-RANGE_REFUSED = "Khoảng dữ liệu yêu cầu nằm ngoài kích thước tệp"
+RANGE_REFUSED = N_("Khoảng dữ liệu yêu cầu nằm ngoài kích thước tệp")
 
 
 def content_disposition(kind: str, filename: str) -> str:
@@ -56,7 +58,7 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
 async def _text(part: BodyPartReader) -> str:
     raw = await part.read_chunk(MAX_FIELD + 1)
     if len(raw) > MAX_FIELD:
-        raise Invalid("Trường dữ liệu quá dài", fields={part.name or "_": "Quá dài"})
+        raise Invalid(msg("Trường dữ liệu quá dài"), fields={part.name or "_": msg("Quá dài")})
     return raw.decode("utf-8", "replace").strip()
 
 
@@ -77,8 +79,8 @@ async def upload(request: web.Request) -> web.Response:
     who = actor(request)
     if not request.content_type.startswith("multipart/"):
         raise Invalid(
-            "Tệp phải gửi dưới dạng multipart/form-data",
-            fields={"file": "Trường này là bắt buộc"},
+            msg("Tệp phải gửi dưới dạng multipart/form-data"),
+            fields={"file": msg("Trường này là bắt buộc")},
         )
     reader = await request.multipart()
     kind: AttachmentKind | None = None
@@ -91,23 +93,23 @@ async def upload(request: web.Request) -> web.Response:
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
-                raise Invalid("Dữ liệu multipart lồng nhau không được hỗ trợ")
+                raise Invalid(msg("Dữ liệu multipart lồng nhau không được hỗ trợ"))
             if part.name == "kind":
                 value = await _text(part)
                 try:
                     kind = AttachmentKind(value)
                 except ValueError:
                     raise Invalid(
-                        "Loại tài liệu không hợp lệ",
-                        fields={"kind": "Chọn một trong: " + ", ".join(AttachmentKind)},
+                        msg("Loại tài liệu không hợp lệ"),
+                        fields={"kind": one_of(AttachmentKind)},
                     ) from None
             elif part.name == "description":
                 description = await _text(part)
             elif part.name == "file":
                 if kind is None:
                     raise Invalid(
-                        "Cần chọn loại tài liệu trước khi gửi tệp",
-                        fields={"kind": "Trường này là bắt buộc"},
+                        msg("Cần chọn loại tài liệu trước khi gửi tệp"),
+                        fields={"kind": msg("Trường này là bắt buộc")},
                     )
                 attachment = await svc.upload(
                     session=session,
@@ -124,7 +126,9 @@ async def upload(request: web.Request) -> web.Response:
             else:
                 await part.release()
     if not created:
-        raise Invalid("Chưa có tệp nào được gửi", fields={"file": "Trường này là bắt buộc"})
+        raise Invalid(
+            msg("Chưa có tệp nào được gửi"), fields={"file": msg("Trường này là bắt buộc")}
+        )
     items = [AttachmentPublic.model_validate(a, from_attributes=True) for a in created]
     return json({"items": items, "total": len(items), "limit": len(items), "offset": 0}, status=201)
 
@@ -219,7 +223,7 @@ def _part_of(request: web.Request) -> PartChooser:
     def choose(attachment: Attachment) -> ByteRange | None:
         wanted = _wanted_range(request, attachment.size, etag_of(attachment))
         if wanted == UNSATISFIABLE:
-            raise RangeNotSatisfiable(RANGE_REFUSED, size=attachment.size)
+            raise RangeNotSatisfiable(msg(RANGE_REFUSED), size=attachment.size)
         return wanted
 
     return choose
@@ -255,7 +259,7 @@ async def stream_attachment(
         except RangeNotSatisfiable as exc:
             return web.Response(
                 status=416,
-                body=orjson.dumps(error_body(exc.code, exc.message)),
+                body=orjson.dumps(error_body(exc.code, translate(request, exc.text))),
                 content_type="application/json",
                 headers={"Content-Range": f"bytes */{exc.size}", "Accept-Ranges": "bytes"},
             )

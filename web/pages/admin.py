@@ -13,6 +13,8 @@ from records import access
 from records import audit as audit_svc
 from records.actor import Actor
 from records.errors import Conflict, Invalid, RecordsError
+from records.localtime import LOCAL_TZ
+from records.messages import N_, Message, msg
 from records.models import (
     Facility,
     FacilityCreate,
@@ -28,16 +30,17 @@ from records.services import facilities as facilities_svc
 from records.services import provisioning
 from records.services import users as users_svc
 
-from ..i18n import LOCAL_TZ, N_, gettext
+from ..i18n import gettext, ngettext
 from ..keys import sessions_key
 from ..security import require_actor
-from ..validation import parse
+from ..validation import INVALID_INPUT, parse
 from .common import (
     PAGE_SIZE,
     NavItem,
     add_nav,
     clean_form,
     error_fields,
+    error_message,
     flash,
     form_data,
     page_offset,
@@ -47,46 +50,11 @@ from .common import (
     see_other,
     url,
 )
-from .consultations import USER_ROLE_LABELS
 from .schedule import parse_local_date
 
-LEVEL_LABELS: dict[str, str] = {
-    FacilityLevel.commune: N_("Tuyến xã"),
-    FacilityLevel.district: N_("Tuyến huyện"),
-    FacilityLevel.provincial: N_("Tuyến tỉnh"),
-    FacilityLevel.central: N_("Tuyến trung ương"),
-}
-ACTION_LABELS: dict[str, str] = {
-    "login": N_("Đăng nhập"),
-    "login-failed": N_("Đăng nhập thất bại"),
-    "logout": N_("Đăng xuất"),
-    "view": N_("Xem"),
-    "download": N_("Tải xuống"),
-    "create": N_("Tạo mới"),
-    "update": N_("Cập nhật"),
-    "delete": N_("Xóa"),
-    "status": N_("Đổi trạng thái"),
-    "join": N_("Vào phòng"),
-    "leave": N_("Rời phòng"),
-    "admin": N_("Quản trị"),
-    "denied": N_("Bị từ chối"),
-    "export": N_("Xuất dữ liệu"),
-}
-OBJECT_LABELS: dict[str, str] = {
-    "api_token": N_("Mã truy cập API"),
-    "attachment": N_("Tệp đính kèm"),
-    "audit": N_("Nhật ký truy cập"),
-    "case": N_("Hồ sơ"),
-    "consultation": N_("Phiên hội chẩn"),
-    "facility": N_("Cơ sở y tế"),
-    "minutes": N_("Biên bản"),
-    "network_test": N_("Kiểm tra đường truyền"),
-    "patient": N_("Bệnh nhân"),
-    "user": N_("Người dùng"),
-}
 ADMINS = frozenset({Role.admin})
-USER_NOT_FOUND = "Không tìm thấy người dùng"
-FACILITY_NOT_FOUND = "Không tìm thấy cơ sở y tế"
+USER_NOT_FOUND = N_("Không tìm thấy người dùng")
+FACILITY_NOT_FOUND = N_("Không tìm thấy cơ sở y tế")
 
 
 # What an administration screen is about, by the first path segment after /admin/.
@@ -107,12 +75,8 @@ async def _admin(request: web.Request) -> Actor:
     return who
 
 
-def _labels(request: web.Request, labels: dict[str, str]) -> dict[str, str]:
-    return {k: gettext(request, v) for k, v in labels.items()}
-
-
 def _errors(request: web.Request, exc: RecordsError) -> dict[str, str]:
-    return {k: gettext(request, v) for k, v in error_fields(exc).items()}
+    return error_fields(request, exc)
 
 
 def _as_text(model: BaseModel | None, names: tuple[str, ...]) -> dict[str, str]:
@@ -146,7 +110,7 @@ async def facility_list(request: web.Request) -> web.StreamResponse:
     await _admin(request)
     q = request.query.get("q", "").strip()
     raw_level = request.query.get("level", "")
-    level = FacilityLevel(raw_level) if raw_level in LEVEL_LABELS else None
+    level = FacilityLevel(raw_level) if raw_level in set(FacilityLevel) else None
     offset = page_offset(request)
     async with request.app[sessions_key]() as session:
         result = await facilities_svc.list_facilities(
@@ -159,7 +123,6 @@ async def facility_list(request: web.Request) -> web.StreamResponse:
         "names": names,
         "q": q,
         "level": level or "",
-        "level_labels": _labels(request, LEVEL_LABELS),
         "page": pager(
             request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
         ),
@@ -182,7 +145,6 @@ async def _facility_form(
         "values": values,
         "errors": errors or {},
         "error": error,
-        "level_options": list(_labels(request, LEVEL_LABELS).items()),
         "parent_options": _facility_options(facilities, facility.id if facility else None),
     }
     return await render(request, "admin/facility_form.html", context, status=status)
@@ -209,7 +171,7 @@ async def facility_create(request: web.Request) -> web.StreamResponse:
             facility=None,
             values=values,
             errors=_errors(request, exc),
-            error=gettext(request, exc.message),
+            error=error_message(request, exc),
             status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-facilities"))
@@ -254,7 +216,7 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
             facility=facility,
             values=values,
             errors=_errors(request, exc),
-            error=gettext(request, exc.message),
+            error=error_message(request, exc),
             status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-facilities"))
@@ -282,7 +244,7 @@ async def user_list(request: web.Request) -> web.StreamResponse:
     who = await _admin(request)
     q = request.query.get("q", "").strip()
     raw_role = request.query.get("role", "")
-    role = Role(raw_role) if raw_role in USER_ROLE_LABELS else None
+    role = Role(raw_role) if raw_role in set(Role) else None
     raw_facility = request.query.get("facility_id", "")
     try:
         facility_id = uuid.UUID(raw_facility) if raw_facility else None
@@ -306,7 +268,6 @@ async def user_list(request: web.Request) -> web.StreamResponse:
         "names": {f.id: f.name for f in facilities},
         "facility_options": _facility_options(facilities),
         "filters": {"q": q, "role": role or "", "facility_id": raw_facility},
-        "role_labels": _labels(request, USER_ROLE_LABELS),
         "page": pager(
             request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
         ),
@@ -325,7 +286,6 @@ async def _user_new_form(
         "values": values,
         "errors": errors or {},
         "error": error,
-        "role_options": list(_labels(request, USER_ROLE_LABELS).items()),
         "facility_options": _facility_options(await _facilities(request)),
     }
     return await render(request, "admin/user_new.html", context, status=status)
@@ -346,19 +306,16 @@ async def user_create(request: web.Request) -> web.StreamResponse:
     values = {k: raw.get(k, "").strip() for k in USER_FIELDS}
     password = raw.get("password", "")
     try:
-        fields: dict[str, str] = {}
+        fields: dict[str, Message] = {}
         if not password:
-            fields["password"] = "Trường này là bắt buộc"
+            fields["password"] = msg("Trường này là bắt buộc")
         data = None
         try:
             data = parse(UserCreate, clean_form(values, USER_OPTIONAL))
         except Invalid as exc:
             fields = {**exc.fields, **fields}
         if fields or data is None:
-            raise Invalid(
-                "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu",
-                fields=fields,
-            )
+            raise Invalid(msg(INVALID_INPUT), fields=fields)
         async with request.app[sessions_key]() as session:
             try:
                 user = await provisioning.create_user_with_password(
@@ -368,13 +325,13 @@ async def user_create(request: web.Request) -> web.StreamResponse:
                 if exc.fields:
                     raise
                 # The password rules speak about the password field.
-                raise Invalid(exc.message, fields={"password": exc.message}) from None
+                raise Invalid(exc.text, fields={"password": exc.text}) from None
     except (Invalid, Conflict) as exc:
         return await _user_new_form(
             request,
             values,
             _errors(request, exc),
-            gettext(request, exc.message),
+            error_message(request, exc),
             status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-user", id=str(user.id)))
@@ -398,7 +355,6 @@ async def _user_page(
         "values": values or _as_text(user, USER_FIELDS),
         "errors": errors or {},
         "error": error,
-        "role_options": list(_labels(request, USER_ROLE_LABELS).items()),
         "facility_options": _facility_options(facilities),
         "is_self": require_actor(request).user_id == user.id,
     }
@@ -437,7 +393,7 @@ async def user_update(request: web.Request) -> web.StreamResponse:
             user,
             values=values,
             errors=_errors(request, exc),
-            error=gettext(request, exc.message),
+            error=error_message(request, exc),
             status=409 if isinstance(exc, Conflict) else 400,
         )
     response = see_other(url(request, "admin-user", id=str(user.id)))
@@ -455,13 +411,13 @@ async def user_active(request: web.Request) -> web.StreamResponse:
         async with request.app[sessions_key]() as session:
             await users_svc.set_active(session=session, user_id=user.id, active=active, actor=who)
     except Conflict as exc:
-        return await _user_page(request, user, error=gettext(request, exc.message), status=409)
+        return await _user_page(request, user, error=error_message(request, exc), status=409)
     response = see_other(url(request, "admin-user", id=str(user.id)))
     if active:
         flash(request, response, gettext(request, "Đã mở lại tài khoản"))
     else:
-        message = "Đã khóa tài khoản và kết thúc mọi phiên đăng nhập"
-        flash(request, response, gettext(request, message))
+        message = gettext(request, "Đã khóa tài khoản và kết thúc mọi phiên đăng nhập")
+        flash(request, response, message)
     return response
 
 
@@ -474,7 +430,8 @@ async def user_password(request: web.Request) -> web.StreamResponse:
     try:
         if not password:
             raise Invalid(
-                "Trường này là bắt buộc", fields={"new_password": "Trường này là bắt buộc"}
+                msg("Trường này là bắt buộc"),
+                fields={"new_password": msg("Trường này là bắt buộc")},
             )
         async with request.app[sessions_key]() as session:
             await auth_svc.reset_password(
@@ -485,12 +442,12 @@ async def user_password(request: web.Request) -> web.StreamResponse:
             request,
             user,
             errors=_errors(request, exc),
-            error=gettext(request, exc.message),
+            error=error_message(request, exc),
             status=400,
         )
     response = see_other(url(request, "admin-user", id=str(user.id)))
-    message = "Đã đặt lại mật khẩu. Mọi phiên đăng nhập đã kết thúc"
-    flash(request, response, gettext(request, message))
+    message = gettext(request, "Đã đặt lại mật khẩu. Mọi phiên đăng nhập đã kết thúc")
+    flash(request, response, message)
     return response
 
 
@@ -504,7 +461,12 @@ async def user_sessions(request: web.Request) -> web.StreamResponse:
     flash(
         request,
         response,
-        gettext(request, "Đã kết thúc %(count)d phiên đăng nhập", count=count),
+        ngettext(
+            request,
+            "Đã kết thúc %(num)d phiên đăng nhập",
+            "Đã kết thúc %(num)d phiên đăng nhập",
+            count,
+        ),
     )
     return response
 
@@ -547,7 +509,7 @@ def _audit_filters(request: web.Request) -> tuple[dict[str, Any], dict[str, str]
             # "Until" a day includes that whole day.
             filters[name] = start + timedelta(days=1) if name == "until" else start
     if typed["action"]:
-        if typed["action"] in ACTION_LABELS:
+        if typed["action"] in audit_svc.ACTIONS:
             filters["action"] = typed["action"]
         else:
             errors["action"] = gettext(request, "Giá trị không hợp lệ")
@@ -574,9 +536,6 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         "values": typed,
         "errors": errors,
         "user_options": [(str(u.id), f"{u.display_name} ({u.username})") for u in people.items],
-        "action_options": list(_labels(request, ACTION_LABELS).items()),
-        "action_labels": _labels(request, ACTION_LABELS),
-        "object_labels": _labels(request, OBJECT_LABELS),
         "csv_url": url(request, "api-audit-csv", query=csv_query),
         "page": pager(
             request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records import access
 from records.actor import Actor
 from records.errors import Conflict, Invalid, NotFound, RecordsError
+from records.messages import N_, msg
 from records.models import (
     CASE_TRANSITIONS,
     Case,
@@ -29,7 +30,7 @@ from records.services import cases as cases_svc
 from records.services import patients as patients_svc
 from records.services import users as users_svc
 
-from ..i18n import N_, gettext
+from ..i18n import gettext
 from ..keys import config_key, sessions_key
 from ..security import require_actor
 from ..validation import parse
@@ -39,6 +40,7 @@ from .common import (
     add_nav,
     clean_form,
     error_fields,
+    error_message,
     flash,
     form_data,
     page_offset,
@@ -49,7 +51,7 @@ from .common import (
     url,
 )
 
-NOT_FOUND = "Không tìm thấy hồ sơ"
+NOT_FOUND = N_("Không tìm thấy hồ sơ")
 # The clinical summary, in the order of a Vietnamese case presentation.
 SUMMARY_FIELDS = (
     "history",
@@ -94,8 +96,8 @@ def _cleaned(values: dict[str, str]) -> dict[str, Any]:
     return cleaned
 
 
-def _case_errors(exc: RecordsError) -> dict[str, str]:
-    return error_fields(exc) or {"_": exc.message}
+def _case_errors(request: web.Request, exc: RecordsError) -> dict[str, str]:
+    return error_fields(request, exc) or {"_": error_message(request, exc)}
 
 
 async def _history(session: AsyncSession, actor: Actor, case: Case) -> list[HistoryEntry]:
@@ -196,7 +198,7 @@ async def _require_doctor(request: web.Request, actor: Actor) -> None:
             roles=(Role.doctor,),
             object_type="case",
             need="create",
-            message="Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn",
+            message=msg("Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn"),
         )
 
 
@@ -219,15 +221,17 @@ async def case_create(request: web.Request) -> web.StreamResponse:
         try:
             cleaned = _cleaned(values)
             if not cleaned.get("patient_id"):
-                msg = "Vui lòng chọn bệnh nhân"
-                raise Invalid(msg, fields={"patient_id": msg})
+                problem = msg("Vui lòng chọn bệnh nhân")
+                raise Invalid(problem, fields={"patient_id": problem})
             model = parse(CaseCreate, cleaned)
             case = await cases_svc.create_case(session=session, data=model, actor=actor)
         except NotFound:
-            msg = "Không tìm thấy bệnh nhân"
-            return await _new_form(request, session, actor, values, {"patient_id": msg}, status=400)
+            missing = {"patient_id": gettext(request, "Không tìm thấy bệnh nhân")}
+            return await _new_form(request, session, actor, values, missing, status=400)
         except (Invalid, Conflict) as exc:
-            return await _new_form(request, session, actor, values, _case_errors(exc), status=400)
+            return await _new_form(
+                request, session, actor, values, _case_errors(request, exc), status=400
+            )
     response = see_other(url(request, "case", id=str(case.id)))
     flash(request, response, gettext(request, "Đã tạo hồ sơ hội chẩn"))
     return response
@@ -317,7 +321,7 @@ async def case_update(request: web.Request) -> web.StreamResponse:
         except (Invalid, Conflict) as exc:
             context = {
                 "values": values,
-                "errors": _case_errors(exc),
+                "errors": _case_errors(request, exc),
                 "case": case,
                 "patient": None,
                 "patients": [],
@@ -336,7 +340,7 @@ async def case_status(request: web.Request) -> web.StreamResponse:
     data = await form_data(request)
     wanted = data.get("to", "")
     if wanted not in set(CaseStatus) or CaseStatus(wanted) not in MANUAL_TARGETS:
-        raise Invalid("Trạng thái không hợp lệ", fields={"to": "Giá trị không hợp lệ"})
+        raise Invalid(msg("Trạng thái không hợp lệ"), fields={"to": msg("Giá trị không hợp lệ")})
     to = CaseStatus(wanted)
     async with request.app[sessions_key]() as session:
         await cases_svc.transition(

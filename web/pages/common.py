@@ -2,8 +2,9 @@
 
 Page modules call :func:`render`, which adds the base context, and build URLs with
 :func:`url`. Templates get ``_``, ``ngettext``, ``lang``, ``user``, ``role``, ``facility``,
-``csrf_token``, ``csp_nonce``, ``flashes``, ``nav``, ``static_url``, ``url`` and the date
-filters (``|datetime``, ``|date``, ``|time``, ``|long_date``…).
+``csrf_token``, ``csp_nonce``, ``flashes``, ``nav``, ``static_url``, ``url``, the date filters
+(``|datetime``, ``|date``, ``|time``, ``|long_date``…), and ``label(vocabulary, value)`` and
+``choices(vocabulary)`` for the names of statuses, roles and kinds (``records.vocabulary``).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from aiohttp import hdrs, web
 from multidict import MultiDictProxy
 
 from records.errors import NotFound, RecordsError
+from records.messages import N_, msg
 from records.models import Facility, Role, User
 from records.services import facilities as facilities_svc
 
-from ..i18n import LANGUAGE_NAMES, LANGUAGES, localizer
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, localizer, translate
 from ..keys import config_key, sessions_key
 from ..security import csp_nonce, csrf_token, user_key
 
@@ -83,12 +85,12 @@ def see_other(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location)
 
 
-def parse_id(value: str, message: str = "Không tìm thấy") -> uuid.UUID:
+def parse_id(value: str, message: str = N_("Không tìm thấy")) -> uuid.UUID:
     """A UUID from the path, or NotFound (a malformed id is just another unknown object)."""
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise NotFound(message) from None
+        raise NotFound(msg(message)) from None
 
 
 async def form_data(request: web.Request) -> dict[str, str]:
@@ -104,11 +106,16 @@ async def form_data(request: web.Request) -> dict[str, str]:
     return data
 
 
-def error_fields(exc: RecordsError) -> dict[str, str]:
-    """Field name -> message of a domain error, with nested locations flattened to the field."""
+def error_message(request: web.Request, exc: RecordsError) -> str:
+    """A domain error's message in the language of the request."""
+    return translate(request, exc.text)
+
+
+def error_fields(request: web.Request, exc: RecordsError) -> dict[str, str]:
+    """Field name -> message of a domain error, translated, nested locations flattened."""
     fields: dict[str, str] = {}
     for loc, message in exc.fields.items():
-        fields.setdefault(loc.split(".")[0], message)
+        fields.setdefault(loc.split(".")[0], translate(request, message))
     return fields
 
 
@@ -248,6 +255,8 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         "_": lz.gettext,
         "gettext": lz.gettext,
         "ngettext": lz.ngettext,
+        "label": lz.label,
+        "choices": lz.choices,
         "lang": lz.lang,
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "user": user,

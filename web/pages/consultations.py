@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records import access
 from records.actor import Actor
 from records.errors import Conflict, Invalid, NotFound, RecordsError
+from records.localtime import LOCAL_TZ
+from records.messages import N_, Message, msg
 from records.models import (
     Attachment,
     AttachmentKind,
@@ -32,44 +34,28 @@ from records.services import network_tests as network_tests_svc
 from records.services import scheduling_views as views
 from records.services import users as users_svc
 
-from ..i18n import LOCAL_TZ, N_, gettext, ngettext
+from ..i18n import gettext, ngettext
 from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
-from .common import NavItem, add_nav, error_fields, flash, parse_id, render, see_other, url
+from .common import (
+    NavItem,
+    add_nav,
+    error_fields,
+    error_message,
+    flash,
+    parse_id,
+    render,
+    see_other,
+    url,
+)
 from .schedule import local_moment
 
-NOT_FOUND = "Không tìm thấy phiên hội chẩn"
+NOT_FOUND = N_("Không tìm thấy phiên hội chẩn")
 DURATIONS = (30, 45, 60, 90, 120, 180, 240)
 MAX_INVITEES = 30
-INVALID = "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu"
-REQUEST_REFUSED = "Chỉ bác sĩ được gửi yêu cầu hội chẩn"
-
-STATUS_LABELS: dict[str, str] = {
-    ConsultationStatus.requested: N_("Chờ xếp lịch"),
-    ConsultationStatus.scheduled: N_("Đã lên lịch"),
-    ConsultationStatus.live: N_("Đang diễn ra"),
-    ConsultationStatus.ended: N_("Đã kết thúc"),
-    ConsultationStatus.cancelled: N_("Đã hủy"),
-}
-ROLE_LABELS: dict[str, str] = {
-    ParticipantRole.chair: N_("Chủ tọa"),
-    ParticipantRole.presenter: N_("Trình bày ca bệnh"),
-    ParticipantRole.specialist: N_("Chuyên gia"),
-    ParticipantRole.observer: N_("Dự thính"),
-}
-VERDICT_LABELS: dict[str, str] = {
-    "video": N_("Đường truyền tốt cho hình ảnh"),
-    "reduced": N_("Hình ảnh chất lượng thấp"),
-    "audio": N_("Chỉ đủ cho âm thanh"),
-    "failed": N_("Không kết nối được"),
-}
-USER_ROLE_LABELS: dict[str, str] = {
-    Role.admin: N_("Quản trị viên"),
-    Role.coordinator: N_("Điều phối viên"),
-    Role.doctor: N_("Bác sĩ"),
-    Role.specialist: N_("Chuyên gia"),
-}
+INVALID = N_("Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu")
+REQUEST_REFUSED = N_("Chỉ bác sĩ được gửi yêu cầu hội chẩn")
 
 
 async def _posted(request: web.Request) -> MultiDictProxy[Any]:
@@ -88,7 +74,8 @@ def _uuids(values: list[Any], field_name: str) -> list[uuid.UUID]:
             out.append(uuid.UUID(str(raw)))
         except ValueError:
             raise Invalid(
-                "Dữ liệu nhập chưa hợp lệ", fields={field_name: "Mã định danh không hợp lệ"}
+                msg("Dữ liệu nhập chưa hợp lệ"),
+                fields={field_name: msg("Mã định danh không hợp lệ")},
             ) from None
     return list(dict.fromkeys(out))
 
@@ -97,16 +84,12 @@ def _optional_uuid(raw: str, field_name: str) -> uuid.UUID | None:
     return _uuids([raw], field_name)[0] if raw else None
 
 
-def _labels(request: web.Request, labels: dict[str, str]) -> dict[str, str]:
-    return {key: gettext(request, value) for key, value in labels.items()}
-
-
 def _message(request: web.Request, exc: RecordsError) -> str:
-    return gettext(request, exc.message)
+    return error_message(request, exc)
 
 
 def _translated_fields(request: web.Request, exc: RecordsError) -> dict[str, str]:
-    return {k: gettext(request, v) for k, v in error_fields(exc).items()}
+    return error_fields(request, exc)
 
 
 # The list and the coordinator's inbox -----------------------------------------------------------
@@ -116,7 +99,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     """Requests waiting for the coordinator, then every session the user may see."""
     who = require_actor(request)
     raw_status = request.query.get("status", "")
-    status = ConsultationStatus(raw_status) if raw_status in STATUS_LABELS else None
+    status = ConsultationStatus(raw_status) if raw_status in set(ConsultationStatus) else None
     async with request.app[sessions_key]() as session:
         inbox = await views.inbox(session=session, actor=who)
         items = await views.overview(session=session, actor=who, status=status)
@@ -124,7 +107,6 @@ async def list_page(request: web.Request) -> web.StreamResponse:
         "inbox": inbox,
         "items": items,
         "status": status or "",
-        "status_labels": _labels(request, STATUS_LABELS),
         "may_request": access.can_request_consultations(who),
     }
     return await render(request, "consultations/list.html", context)
@@ -143,7 +125,7 @@ async def _request_context(
             object_type="consultation",
             object_id=None,
             need="request",
-            forbidden=REQUEST_REFUSED,
+            forbidden=msg(REQUEST_REFUSED),
         )
     hosts = await facilities_svc.facilities_above(session=session, facility=who.facility_id)
     cases = await views.requestable_cases(session=session, actor=who)
@@ -163,7 +145,7 @@ async def _require_doctor(request: web.Request, who: Actor) -> None:
             roles=(Role.doctor,),
             object_type="consultation",
             need="request",
-            message=REQUEST_REFUSED,
+            message=msg(REQUEST_REFUSED),
         )
 
 
@@ -211,7 +193,7 @@ async def request_submit(request: web.Request) -> web.StreamResponse:
     }
     async with request.app[sessions_key]() as session:
         try:
-            fields: dict[str, str] = {}
+            fields: dict[str, Message] = {}
             preferred = None
             try:
                 preferred = local_moment(
@@ -224,11 +206,11 @@ async def request_submit(request: web.Request) -> web.StreamResponse:
             except Invalid as exc:
                 fields.update(exc.fields)
             if not values["case_ids"]:
-                fields["case_ids"] = "Chọn ít nhất một hồ sơ"
+                fields["case_ids"] = msg("Chọn ít nhất một hồ sơ")
             if not values["host_facility_id"]:
-                fields["host_facility_id"] = "Trường này là bắt buộc"
+                fields["host_facility_id"] = msg("Trường này là bắt buộc")
             if fields:
-                raise Invalid(INVALID, fields=fields)
+                raise Invalid(msg(INVALID), fields=fields)
             data = parse(
                 ConsultationRequest,
                 {
@@ -307,7 +289,7 @@ def _form_values(form: MultiDictProxy[Any]) -> dict[str, Any]:
 
 
 def _times(values: dict[str, Any]) -> tuple[datetime, datetime]:
-    fields: dict[str, str] = {}
+    fields: dict[str, Message] = {}
     start = None
     try:
         start = local_moment(values["date"], values["time"], date_field="date", time_field="time")
@@ -319,9 +301,9 @@ def _times(values: dict[str, Any]) -> tuple[datetime, datetime]:
             raise ValueError
     except ValueError:
         minutes = 0
-        fields["duration"] = "Thời lượng từ 15 phút đến 12 giờ"
+        fields["duration"] = msg("Thời lượng từ 15 phút đến 12 giờ")
     if fields or start is None:
-        raise Invalid(INVALID, fields=fields)
+        raise Invalid(msg(INVALID), fields=fields)
     return start, start + timedelta(minutes=minutes)
 
 
@@ -393,8 +375,6 @@ async def _schedule_context(
         "duration_options": [
             (str(m), ngettext(request, "%(num)d phút", "%(num)d phút", m)) for m in minutes
         ],
-        "role_labels": _labels(request, ROLE_LABELS),
-        "user_role_labels": _labels(request, USER_ROLE_LABELS),
         "conflicts": [],
         "errors": {},
         "error": None,
@@ -438,17 +418,17 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:
             return await render(request, "consultations/schedule.html", context)
         try:
             start, end = _times(values)
-            fields: dict[str, str] = {}
+            fields: dict[str, Message] = {}
             chair = None
             if not values["chair_id"]:
-                fields["chair_id"] = "Trường này là bắt buộc"
+                fields["chair_id"] = msg("Trường này là bắt buộc")
             else:
                 chair = _uuids([values["chair_id"]], "chair_id")[0]
             invitees = _uuids(values["invitees"], "invitees")
             if len(invitees) > MAX_INVITEES:
-                fields["invitees"] = "Mời nhiều nhất 30 người"
+                fields["invitees"] = msg("Mời nhiều nhất 30 người")
             if fields or chair is None:
-                raise Invalid(INVALID, fields=fields)
+                raise Invalid(msg(INVALID), fields=fields)
             everyone = list(
                 dict.fromkeys([chair, *invitees, *(p.person.id for p in detail.participants)])
             )
@@ -564,11 +544,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     context = {
         "detail": detail,
         "network": network,
-        "verdict_labels": _labels(request, VERDICT_LABELS),
         "recordings": recordings,
         "consultation": c,
-        "status_label": gettext(request, STATUS_LABELS[ConsultationStatus(c.status)]),
-        "role_labels": _labels(request, ROLE_LABELS),
         "may_schedule": detail.can_manage and c.status in consultations_svc.SCHEDULABLE,
         "has_calendar": c.scheduled_start is not None and c.status != ConsultationStatus.requested,
         "duration_minutes": int((c.scheduled_end - c.scheduled_start).total_seconds() // 60)
@@ -596,8 +573,11 @@ async def cancel_submit(request: web.Request) -> web.StreamResponse:
             session=session, consultation_id=consultation_id, actor=who, reason=reason
         )
     response = see_other(url(request, "consultation", id=str(consultation_id)))
-    message = "Đã từ chối yêu cầu hội chẩn" if declined else "Đã hủy phiên hội chẩn"
-    flash(request, response, gettext(request, message), "info")
+    if declined:
+        message = gettext(request, "Đã từ chối yêu cầu hội chẩn")
+    else:
+        message = gettext(request, "Đã hủy phiên hội chẩn")
+    flash(request, response, message, "info")
     return response
 
 
@@ -605,7 +585,7 @@ async def uninvite_submit(request: web.Request) -> web.StreamResponse:
     """Withdraw one invitation (not the chair's)."""
     who = require_actor(request)
     consultation_id = parse_id(request.match_info["id"], NOT_FOUND)
-    user_id = parse_id(request.match_info["user_id"], "Không tìm thấy người dùng")
+    user_id = parse_id(request.match_info["user_id"], N_("Không tìm thấy người dùng"))
     async with request.app[sessions_key]() as session:
         await consultations_svc.uninvite(
             session=session, consultation_id=consultation_id, user_id=user_id, actor=who

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from records import access
+from records.messages import N_
 from records.models import Case, Consultation, ConsultationStatus, Role
 from records.models.base import utcnow
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
 
-from ..i18n import N_
 from ..keys import sessions_key
 from ..security import require_actor
 from .common import NavItem, add_nav, render, url

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.actor import Actor
 from records.errors import Conflict, Invalid, NotFound
+from records.messages import N_, msg
 from records.models import Minutes, MinutesStatus, MinutesUpdate
 from records.services import minutes as minutes_svc
 from records.services import scheduling_views as views
@@ -18,16 +19,15 @@ from ..i18n import gettext
 from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
-from .common import error_fields, flash, parse_id, render, see_other, url
-from .consultations import ROLE_LABELS
+from .common import error_fields, error_message, flash, parse_id, render, see_other, url
 
 TEXT_FIELDS = ("summary", "findings", "conclusion", "icd10", "treatment_plan")
 
 
 def _ids(request: web.Request) -> tuple[uuid.UUID, uuid.UUID]:
     return (
-        parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn"),
-        parse_id(request.match_info["case_id"], "Không tìm thấy biên bản"),
+        parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn")),
+        parse_id(request.match_info["case_id"], N_("Không tìm thấy biên bản")),
     )
 
 
@@ -67,7 +67,7 @@ async def _context(
     )
     case = next((c for c in detail.cases if c.id == minutes.case_id), None)
     if case is None:
-        raise NotFound("Không tìm thấy biên bản")
+        raise NotFound(msg("Không tìm thấy biên bản"))
     final = minutes.status == MinutesStatus.final
     signer = None
     if minutes.finalized_by is not None:
@@ -83,7 +83,6 @@ async def _context(
         "values": values,
         "candidates": await _candidates(session, minutes),
         "present": present,
-        "role_labels": {k: gettext(request, v) for k, v in ROLE_LABELS.items()},
         "errors": {},
         "error": None,
     }
@@ -163,8 +162,8 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
             context = await _context(
                 request, session, who, consultation_id, minutes, values, present
             )
-            context["errors"] = {k: gettext(request, v) for k, v in error_fields(exc).items()}
-            context["error"] = gettext(request, exc.message)
+            context["errors"] = error_fields(request, exc)
+            context["error"] = error_message(request, exc)
             return await render(
                 request,
                 "minutes/form.html",
@@ -172,8 +171,10 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 status=409 if isinstance(exc, Conflict) else 400,
             )
     response = see_other(url(request, "minutes", id=str(consultation_id), case_id=str(case_id)))
-    message = "Đã hoàn tất biên bản" if finalize else "Đã lưu bản nháp biên bản"
-    flash(request, response, gettext(request, message))
+    if finalize:
+        flash(request, response, gettext(request, "Đã hoàn tất biên bản"))
+    else:
+        flash(request, response, gettext(request, "Đã lưu bản nháp biên bản"))
     return response
 
 

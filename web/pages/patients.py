@@ -8,11 +8,12 @@ from aiohttp import web
 
 from records import access
 from records.errors import Conflict, Invalid
+from records.messages import N_, msg
 from records.models import PatientCreate, PatientUpdate, Role
 from records.services import cases as cases_svc
 from records.services import patients as patients_svc
 
-from ..i18n import N_, gettext
+from ..i18n import gettext
 from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
@@ -22,6 +23,7 @@ from .common import (
     add_nav,
     clean_form,
     error_fields,
+    error_message,
     flash,
     form_data,
     page_offset,
@@ -32,7 +34,7 @@ from .common import (
     url,
 )
 
-NOT_FOUND = "Không tìm thấy bệnh nhân"
+NOT_FOUND = N_("Không tìm thấy bệnh nhân")
 FIELDS = (
     "mrn",
     "full_name",
@@ -48,11 +50,11 @@ OPTIONAL = ("birth_date", "birth_year", "insurance_number", "address", "phone")
 _WHOLE = "_"
 
 
-def _patient_errors(exc: Invalid | Conflict) -> dict[str, str]:
-    fields = error_fields(exc)
+def _patient_errors(request: web.Request, exc: Invalid | Conflict) -> dict[str, str]:
+    fields = error_fields(request, exc)
     if _WHOLE in fields:
         fields.setdefault("birth_year", fields.pop(_WHOLE))
-    return fields or {_WHOLE: exc.message}
+    return fields or {_WHOLE: error_message(request, exc)}
 
 
 def _cleaned(data: dict[str, str]) -> dict[str, Any]:
@@ -97,7 +99,7 @@ async def patient_new(request: web.Request) -> web.StreamResponse:
             roles=(Role.doctor,),
             object_type="patient",
             need="create",
-            message="Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân",
+            message=msg("Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân"),
         )
     return await render(
         request, "patients/form.html", {"values": {"sex": ""}, "errors": {}, "patient": None}
@@ -113,7 +115,7 @@ async def patient_create(request: web.Request) -> web.StreamResponse:
         async with request.app[sessions_key]() as session:
             patient = await patients_svc.create_patient(session=session, data=model, actor=actor)
     except (Invalid, Conflict) as exc:
-        context = {"values": data, "errors": _patient_errors(exc), "patient": None}
+        context = {"values": data, "errors": _patient_errors(request, exc), "patient": None}
         return await render(request, "patients/form.html", context, status=400)
     response = see_other(url(request, "patient", id=str(patient.id)))
     flash(request, response, gettext(request, "Đã thêm bệnh nhân %(name)s", name=patient.full_name))
@@ -172,7 +174,7 @@ async def patient_update(request: web.Request) -> web.StreamResponse:
             )
         except (Invalid, Conflict) as exc:
             data["mrn"] = patient.mrn
-            context = {"values": data, "errors": _patient_errors(exc), "patient": patient}
+            context = {"values": data, "errors": _patient_errors(request, exc), "patient": patient}
             return await render(request, "patients/form.html", context, status=400)
     response = see_other(url(request, "patient", id=str(patient.id)))
     flash(request, response, gettext(request, "Đã lưu thông tin bệnh nhân"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.actor import Actor
 from records.errors import RecordsError
+from records.localtime import LOCAL_TZ
+from records.messages import N_
 from records.models import Attachment, AttachmentKind, Case, Consultation
 from records.services import attachment_reads, room_events
 from records.services import cases as cases_svc
@@ -22,7 +23,6 @@ from ..keys import sessions_key, user_key
 from ..security import require_actor
 from .common import parse_id, render, url
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
@@ -119,7 +119,7 @@ async def _case_views(
 async def room_page(request: web.Request) -> web.StreamResponse:
     """The room of a consultation; 404 for anyone its access rules keep out."""
     who = require_actor(request)
-    consultation_id = parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn")
+    consultation_id = parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn"))
     async with request.app[sessions_key]() as session:
         consultation, room_role = await room_events.require_joinable(
             session=session,

@@ -9,12 +9,15 @@ from datetime import date, datetime, time, timedelta
 from aiohttp import web
 
 from records.errors import Invalid
+from records.localtime import LOCAL_TZ
+from records.messages import N_, Message, msg
 from records.models import Role
 from records.services import scheduling_views as views
 
-from ..i18n import LOCAL_TZ, N_, gettext
+from ..i18n import gettext, localizer
 from ..keys import sessions_key
 from ..security import require_actor
+from ..validation import INVALID_INPUT
 from .common import NavItem, add_nav, parse_id, render, url
 
 # Monday first, as Vietnamese calendars print the week ("Thứ Hai" … "Chủ Nhật").
@@ -27,6 +30,9 @@ DAY_NAMES = (
     N_("Thứ Bảy"),
     N_("Chủ Nhật"),
 )
+REQUIRED = N_("Trường này là bắt buộc")
+BAD_DATE = N_("Ngày không hợp lệ (ngày/tháng/năm)")
+BAD_TIME = N_("Giờ không hợp lệ (giờ:phút)")
 _DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
 _HM = re.compile(r"^\s*(\d{1,2})[:hg](\d{2})\s*$")
 
@@ -62,25 +68,15 @@ def local_moment(
     """A moment in Asia/Ho_Chi_Minh from a date and a time field, or Invalid naming the field."""
     if not (date_text or "").strip() and not (time_text or "").strip() and not required:
         return None
-    fields: dict[str, str] = {}
+    fields: dict[str, Message] = {}
     day = parse_local_date(date_text)
     at = parse_local_time(time_text)
     if day is None:
-        fields[date_field] = (
-            "Trường này là bắt buộc"
-            if not (date_text or "").strip()
-            else "Ngày không hợp lệ (ngày/tháng/năm)"
-        )
+        fields[date_field] = msg(REQUIRED if not (date_text or "").strip() else BAD_DATE)
     if at is None:
-        fields[time_field] = (
-            "Trường này là bắt buộc"
-            if not (time_text or "").strip()
-            else "Giờ không hợp lệ (giờ:phút)"
-        )
+        fields[time_field] = msg(REQUIRED if not (time_text or "").strip() else BAD_TIME)
     if day is None or at is None:
-        raise Invalid(
-            "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu", fields=fields
-        )
+        raise Invalid(msg(INVALID_INPUT), fields=fields)
     return datetime.combine(day, at, tzinfo=LOCAL_TZ)
 
 
@@ -107,7 +103,7 @@ async def agenda_page(request: web.Request) -> web.StreamResponse:
     picked = parse_local_date(raw) if raw else today
     error = None
     if picked is None:
-        error = gettext(request, "Ngày không hợp lệ (ngày/tháng/năm)")
+        error = gettext(request, BAD_DATE)
         picked = today
     monday = week_of(picked)
     start = datetime.combine(monday, time(0), tzinfo=LOCAL_TZ)
@@ -147,7 +143,7 @@ async def agenda_page(request: web.Request) -> web.StreamResponse:
 async def calendar_file(request: web.Request) -> web.StreamResponse:
     """The session as an iCalendar file (Asia/Ho_Chi_Minh); the same UID on every download."""
     who = require_actor(request)
-    consultation_id = parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn")
+    consultation_id = parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn"))
     page_url = str(request.url.with_path(url(request, "consultation", id=str(consultation_id))))
     async with request.app[sessions_key]() as session:
         body = await views.calendar_file(
@@ -155,6 +151,7 @@ async def calendar_file(request: web.Request) -> web.StreamResponse:
             actor=who,
             consultation_id=consultation_id,
             url=page_url.split("?")[0],
+            say=localizer(request).message,
         )
     return web.Response(
         body=body,

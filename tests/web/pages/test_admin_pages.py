@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import factories
 import pytest
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from records.db import session_maker
+from records.localtime import LOCAL_TZ
 from records.models import Facility, FacilityLevel, Role, User, UserSession
 from records.models.base import utcnow
 from records.services import auth as auth_svc
@@ -245,7 +245,7 @@ async def test_audit_log_filters_and_export_link(site: Site) -> None:
     html = await resp.text()
     assert resp.status == 200
     assert "Quản trị" in html and "quantri" in html
-    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    today = datetime.now(LOCAL_TZ).date()
     link = re.search(r'href="(/api/v1/audit\.csv[^"]*)"', html)
     assert link is not None and "action=admin" in link.group(1)
     csv = await site.client.get(link.group(1).replace("&amp;", "&"))

@@ -6,10 +6,9 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import factories
 import icalendar
@@ -20,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from records.db import session_maker
+from records.localtime import LOCAL_TZ as HCM
 from records.models import (
     Case,
     Consultation,
@@ -35,7 +35,6 @@ from telemed.app import create_app
 from telemed.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
-HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 PATIENT_NAME = "Hoàng Thị Mai"
 
 
@@ -245,7 +244,7 @@ async def test_request_accept_schedule_detail_and_calendar(world: World) -> None
     assert event["DTSTART"].params["TZID"] == "Asia/Ho_Chi_Minh"
     assert (start.date(), start.hour, start.minute) == (day, 9, 0)
     assert end - start == timedelta(minutes=90)
-    assert start.astimezone(ZoneInfo("UTC")).hour == 2
+    assert start.astimezone(UTC).hour == 2
     assert str(event["UID"]) == f"consultation-{cid}@telemed"
     assert int(str(event["SEQUENCE"])) == 0
     summary = str(event["SUMMARY"])
