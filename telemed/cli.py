@@ -146,7 +146,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from records.blobs import BlobStore
     from records.db import create_engine, session_maker
-    from records.demo import seed_demo
+    from .demo import seed_demo
     from records.errors import RecordsError
     from records.services.auth import hash_password
     from records.services.provisioning import database_is_empty, demo_accounts

@@ -1,8 +1,8 @@
 """The message catalogue's checks: which message ids the code uses, and which lack English.
 
 Sources are the templates (``_("…")``, ``ngettext(s, p, n)``), the web code
-(``gettext(request, "…")``, ``ngettext(request, s, p, n)``, ``N_("…")``) and the records and
-web code that speaks through ``records.messages`` (``msg("…")``, ``nmsg(s, p, n)``,
+(``gettext(request, "…")``, ``ngettext(request, s, p, n)``, ``N_("…")``) and the records, web
+and demo code that speaks through ``records.messages`` (``msg("…")``, ``nmsg(s, p, n)``,
 ``N_("…")``). Run ``python -m web.catalogue [files…]`` to print the missing entries as
 ``.po`` text, ready to translate.
 """
@@ -23,8 +23,9 @@ from .i18n import LOCALE_DIR, read_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "web" / "templates"
-# Python packages whose user-facing text must be translated (migrations say nothing to people).
-PYTHON_DIRS = (ROOT / "web", ROOT / "records")
+# Python packages whose user-facing text must be translated (migrations say nothing to people);
+# the command line's demo raises the records' errors too.
+PYTHON_DIRS = (ROOT / "web", ROOT / "records", ROOT / "telemed" / "demo")
 _SKIPPED = ("migrations",)
 
 TEMPLATE_KEYWORDS: Mapping[str, object] = {"_": None, "gettext": None, "ngettext": (1, 2)}

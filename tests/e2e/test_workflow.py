@@ -26,8 +26,8 @@ from e2etools import (
 )
 from playwright.async_api import Browser, Dialog, FilePayload, Page
 
-from records.demo import ecg_png, lab_report_pdf
 from records.localtime import LOCAL_TZ
+from telemed.demo import ecg_png, lab_report_pdf
 
 pytestmark = pytest.mark.slow
 

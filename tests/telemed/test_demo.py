@@ -13,7 +13,6 @@ from records import audit
 from records.actor import Actor
 from records.blobs import BlobStore
 from records.db import session_maker
-from records.demo import DemoSummary, seed_demo
 from records.errors import Conflict, Invalid, NotFound
 from records.localtime import LOCAL_TZ as LOCAL
 from records.models import (
@@ -35,6 +34,7 @@ from records.models import (
 from records.passwords import hash_password
 from records.services import attachment_reads, attachments, auth, consultations
 from records.services.provisioning import DEMO_USERNAMES
+from telemed.demo import DemoSummary, seed_demo
 
 PASSWORD = "Hoichan-demo-2025"
 
