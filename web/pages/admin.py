@@ -38,11 +38,7 @@ from .common import (
     PAGE_SIZE,
     NavItem,
     add_nav,
-    clean_form,
-    error_fields,
-    error_message,
     flash,
-    form_data,
     page_offset,
     pager,
     parse_id,
@@ -50,7 +46,7 @@ from .common import (
     see_other,
     url,
 )
-from .schedule import parse_local_date
+from .forms import clean_form, error_fields, error_message, form_data, parse_local_date
 
 ADMINS = frozenset({Role.admin})
 USER_NOT_FOUND = N_("Không tìm thấy người dùng")

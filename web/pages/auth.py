@@ -21,7 +21,8 @@ from ..security import (
     sign_in,
     user_key,
 )
-from .common import error_fields, error_message, flash, form_data, render, safe_next, see_other, url
+from .common import flash, render, safe_next, see_other, url
+from .forms import error_fields, error_message, form_data
 
 PASSWORDS_DIFFER = N_("Mật khẩu nhập lại không khớp")
 REQUIRED = N_("Trường này là bắt buộc")

@@ -38,11 +38,7 @@ from .common import (
     PAGE_SIZE,
     NavItem,
     add_nav,
-    clean_form,
-    error_fields,
-    error_message,
     flash,
-    form_data,
     page_offset,
     pager,
     parse_id,
@@ -50,6 +46,7 @@ from .common import (
     see_other,
     url,
 )
+from .forms import clean_form, error_fields, error_message, form_data
 
 NOT_FOUND = N_("Không tìm thấy hồ sơ")
 # The clinical summary, in the order of a Vietnamese case presentation.

@@ -21,14 +21,13 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import hdrs, web
-from multidict import MultiDictProxy
 
 from records.errors import NotFound, RecordsError
 from records.messages import N_, msg
 from records.models import Facility, Role, User
 from records.services import facilities as facilities_svc
 
-from ..i18n import LANGUAGE_NAMES, LANGUAGES, localizer, translate
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, localizer
 from ..keys import config_key, sessions_key
 from ..security import csp_nonce, csrf_token, user_key
 
@@ -91,32 +90,6 @@ def parse_id(value: str, message: str = N_("Không tìm thấy")) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise NotFound(msg(message)) from None
-
-
-async def form_data(request: web.Request) -> dict[str, str]:
-    """The fields of a posted form as plain strings (the CSRF token removed, files ignored)."""
-    form: MultiDictProxy[Any] = await request.post()
-    data: dict[str, str] = {}
-    for key in form:
-        if key == "csrf_token":
-            continue
-        value = form.get(key)
-        if isinstance(value, str):
-            data[key] = value
-    return data
-
-
-def error_message(request: web.Request, exc: RecordsError) -> str:
-    """A domain error's message in the language of the request."""
-    return translate(request, exc.text)
-
-
-def error_fields(request: web.Request, exc: RecordsError) -> dict[str, str]:
-    """Field name -> message of a domain error, translated, nested locations flattened."""
-    fields: dict[str, str] = {}
-    for loc, message in exc.fields.items():
-        fields.setdefault(loc.split(".")[0], translate(request, message))
-    return fields
 
 
 # Flash messages ----------------------------------------------------------------------------------
@@ -321,13 +294,3 @@ def pager(
         "prev_url": link(max(0, offset - limit)) if offset > 0 else None,
         "next_url": link(offset + limit) if has_next and count else None,
     }
-
-
-def clean_form(data: Mapping[str, str], optional: Iterable[str]) -> dict[str, Any]:
-    """Form values with surrounding spaces removed and empty optional fields as None."""
-    out: dict[str, Any] = {}
-    optional = set(optional)
-    for key, value in data.items():
-        value = value.strip()
-        out[key] = None if (value == "" and key in optional) else value
-    return out

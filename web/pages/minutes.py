@@ -19,7 +19,8 @@ from ..i18n import gettext
 from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
-from .common import error_fields, error_message, flash, parse_id, render, see_other, url
+from .common import flash, parse_id, render, see_other, url
+from .forms import error_fields, error_message
 
 TEXT_FIELDS = ("summary", "findings", "conclusion", "icd10", "treatment_plan")
 

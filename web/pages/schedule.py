@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
 
-from records.errors import Invalid
 from records.localtime import LOCAL_TZ
-from records.messages import N_, Message, msg
+from records.messages import N_
 from records.models import Role
 from records.services import scheduling_views as views
 
 from ..i18n import gettext, localizer
 from ..keys import sessions_key
 from ..security import require_actor
-from ..validation import INVALID_INPUT
 from .common import NavItem, add_nav, parse_id, render, url
+from .forms import BAD_DATE, parse_local_date
 
 # Monday first, as Vietnamese calendars print the week ("Thứ Hai" … "Chủ Nhật").
 DAY_NAMES = (
@@ -30,54 +28,6 @@ DAY_NAMES = (
     N_("Thứ Bảy"),
     N_("Chủ Nhật"),
 )
-REQUIRED = N_("Trường này là bắt buộc")
-BAD_DATE = N_("Ngày không hợp lệ (ngày/tháng/năm)")
-BAD_TIME = N_("Giờ không hợp lệ (giờ:phút)")
-_DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
-_HM = re.compile(r"^\s*(\d{1,2})[:hg](\d{2})\s*$")
-
-
-def parse_local_date(text: str) -> date | None:
-    """A date typed as 2026-11-30 (date inputs) or 30/11/2026 (by hand); None if unreadable."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    match = _DMY.match(text)
-    try:
-        if match:
-            return date(int(match[3]), int(match[2]), int(match[1]))
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def parse_local_time(text: str) -> time | None:
-    """A time of day typed as 14:30 (or 14h30); None if unreadable."""
-    match = _HM.match((text or "").strip())
-    if not match:
-        return None
-    try:
-        return time(int(match[1]), int(match[2]))
-    except ValueError:
-        return None
-
-
-def local_moment(
-    date_text: str, time_text: str, *, date_field: str, time_field: str, required: bool = True
-) -> datetime | None:
-    """A moment in Asia/Ho_Chi_Minh from a date and a time field, or Invalid naming the field."""
-    if not (date_text or "").strip() and not (time_text or "").strip() and not required:
-        return None
-    fields: dict[str, Message] = {}
-    day = parse_local_date(date_text)
-    at = parse_local_time(time_text)
-    if day is None:
-        fields[date_field] = msg(REQUIRED if not (date_text or "").strip() else BAD_DATE)
-    if at is None:
-        fields[time_field] = msg(REQUIRED if not (time_text or "").strip() else BAD_TIME)
-    if day is None or at is None:
-        raise Invalid(msg(INVALID_INPUT), fields=fields)
-    return datetime.combine(day, at, tzinfo=LOCAL_TZ)
 
 
 def week_of(day: date) -> date:

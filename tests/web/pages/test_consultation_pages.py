@@ -425,11 +425,14 @@ def test_every_message_of_these_pages_has_an_english_translation() -> None:
     english = read_catalog(LOCALE_DIR, "en")
     found: list[str] = []
     for name in ("consultations", "schedule", "minutes", "admin"):
-        for _, msg, _, _ in extract_from_file(
-            "python", web_dir / "pages" / f"{name}.py",
-            keywords={"gettext": (2,), "ngettext": (2, 3), "N_": None},
-        ):
-            found.append(msg if isinstance(msg, str) else msg[0])
+        module = web_dir / "pages" / f"{name}.py"
+        package = sorted((web_dir / "pages" / name).glob("*.py"))
+        for path in [module] if module.exists() else package:
+            for _, msg, _, _ in extract_from_file(
+                "python", path,
+                keywords={"gettext": (2,), "ngettext": (2, 3), "N_": None},
+            ):
+                found.append(msg if isinstance(msg, str) else msg[0])
     for folder in ("consultations", "minutes", "admin"):
         for template in sorted((web_dir / "templates" / folder).glob("*.html")):
             for _, msg, _, _ in extract_from_file(
