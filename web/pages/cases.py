@@ -43,6 +43,7 @@ from .common import (
     pager,
     parse_id,
     render,
+    require_doctor,
     see_other,
     url,
 )
@@ -188,15 +189,8 @@ async def _new_form(
 
 async def _require_doctor(request: web.Request, actor: Actor) -> None:
     """Only doctors open case files; any other caller is refused (and audited)."""
-    async with request.app[sessions_key]() as session:
-        await access.require_role(
-            session,
-            actor=actor,
-            roles=(Role.doctor,),
-            object_type="case",
-            need="create",
-            message=msg("Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn"),
-        )
+    refusal = N_("Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn")
+    await require_doctor(request, actor, object_type="case", need="create", refusal=refusal)
 
 
 async def case_new(request: web.Request) -> web.StreamResponse:

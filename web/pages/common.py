@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import hdrs, web
 
+from records import access
+from records.actor import Actor
 from records.errors import NotFound, RecordsError
 from records.messages import N_, msg
 from records.models import Facility, Role, User
@@ -90,6 +92,21 @@ def parse_id(value: str, message: str = N_("Không tìm thấy")) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise NotFound(msg(message)) from None
+
+
+async def require_doctor(
+    request: web.Request, actor: Actor, *, object_type: str, need: str, refusal: str
+) -> None:
+    """Refuse (with ``refusal``, audited) anyone but a doctor: for a doctor's own screens."""
+    async with request.app[sessions_key]() as session:
+        await access.require_role(
+            session,
+            actor=actor,
+            roles=(Role.doctor,),
+            object_type=object_type,
+            need=need,
+            message=msg(refusal),
+        )
 
 
 # Flash messages ----------------------------------------------------------------------------------

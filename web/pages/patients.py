@@ -8,7 +8,7 @@ from aiohttp import web
 
 from records import access
 from records.errors import Conflict, Invalid
-from records.messages import N_, msg
+from records.messages import N_
 from records.models import PatientCreate, PatientUpdate, Role
 from records.services import cases as cases_svc
 from records.services import patients as patients_svc
@@ -26,6 +26,7 @@ from .common import (
     pager,
     parse_id,
     render,
+    require_doctor,
     see_other,
     url,
 )
@@ -89,15 +90,8 @@ async def patient_list(request: web.Request) -> web.StreamResponse:
 async def patient_new(request: web.Request) -> web.StreamResponse:
     """The form for a new patient (doctors register patients of their own facility)."""
     actor = require_actor(request)
-    async with request.app[sessions_key]() as session:
-        await access.require_role(
-            session,
-            actor=actor,
-            roles=(Role.doctor,),
-            object_type="patient",
-            need="create",
-            message=msg("Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân"),
-        )
+    refusal = N_("Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân")
+    await require_doctor(request, actor, object_type="patient", need="create", refusal=refusal)
     return await render(
         request, "patients/form.html", {"values": {"sex": ""}, "errors": {}, "patient": None}
     )

@@ -11,7 +11,7 @@ from records import access
 from records.actor import Actor
 from records.errors import Conflict, Invalid
 from records.messages import N_, Message, msg
-from records.models import ConsultationRequest, Role
+from records.models import ConsultationRequest
 from records.services import consultations as consultations_svc
 from records.services import facilities as facilities_svc
 from records.services import scheduling_views as views
@@ -19,7 +19,7 @@ from records.services import scheduling_views as views
 from ...i18n import gettext
 from ...keys import sessions_key
 from ...security import require_actor
-from ..common import flash, render, see_other, url
+from ..common import flash, render, require_doctor, see_other, url
 from ..forms import error_fields, error_message, form_values, local_moment, parse_form
 
 REQUEST_REFUSED = N_("Chỉ bác sĩ được gửi yêu cầu hội chẩn")
@@ -48,15 +48,9 @@ async def _context(session: AsyncSession, who: Actor, values: dict[str, Any]) ->
 
 async def _require_doctor(request: web.Request, who: Actor) -> None:
     """Only doctors request consultations; any other caller is refused (and audited)."""
-    async with request.app[sessions_key]() as session:
-        await access.require_role(
-            session,
-            actor=who,
-            roles=(Role.doctor,),
-            object_type="consultation",
-            need="request",
-            message=msg(REQUEST_REFUSED),
-        )
+    await require_doctor(
+        request, who, object_type="consultation", need="request", refusal=REQUEST_REFUSED
+    )
 
 
 async def request_form(request: web.Request) -> web.StreamResponse:
