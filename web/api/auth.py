@@ -14,10 +14,10 @@ from records.models import User, UserPublic
 from records.services import auth as auth_svc
 
 from ..keys import config_key
+from ..proxies import client_address
 from ..security import (
     auth_method_key,
     bearer_token,
-    client_address,
     csrf_token,
     current_session_id,
     end_session,

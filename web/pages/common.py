@@ -29,9 +29,10 @@ from records.messages import N_, msg
 from records.models import Facility, Role, User
 from records.services import facilities as facilities_svc
 
+from ..headers import csp_nonce
 from ..i18n import LANGUAGE_NAMES, LANGUAGES, localizer
 from ..keys import config_key, sessions_key
-from ..security import csp_nonce, csrf_token, user_key
+from ..security import csrf_token, user_key
 
 FLASH_COOKIE = "telemed_flash"
 FLASH_KINDS = ("success", "info", "warning", "error")
