@@ -1,25 +1,25 @@
-"""Attachments of a case file: streamed upload, listing, verified download, preview, removal.
+"""Attachments of a case file: streamed upload, preview, removal, and recordings kept.
 
 The bytes go to the content-addressed store first (hashed, counted, sniffed); the row is
 committed only once the file is in place, and a refused or interrupted upload leaves neither
 a row nor a file. Files can be added while the case is being prepared and until its session
 (new results often arrive the day before); they can be removed only before it is scheduled,
 so nothing a specialist has read disappears from the record.
+
+Reading a file (the listing, the verified and audited download) is ``attachment_reads``; what
+an uploaded file is (its safe name, its kind, the facts in it) is ``attachment_files``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import re
 import sys
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -41,17 +41,15 @@ from ..models import (
 from ..models.base import utcnow
 from ..sniff import Sniffed, sniff
 from ..vocabulary import label
+from .attachment_files import checked_kind, extract_meta, json_safe, sanitize_filename
 from .attachment_reads import readable
 from .cases import EDITABLE, add_event
 
 UPLOADABLE = EDITABLE | {CaseStatus.scheduled}
-MAX_FILENAME = 255
 MAX_DESCRIPTION = 500
 PREVIEW_SIZE = 1024
 # Decoding a bigger picture for a preview would take too much memory on a small server.
 MAX_PREVIEW_PIXELS = 60_000_000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RESERVED = re.compile(r'[<>:"/\\|?*]')
 _EXT_BY_TYPE = {
     "video/webm": ".webm",
     "video/mp4": ".mp4",
@@ -59,64 +57,6 @@ _EXT_BY_TYPE = {
     "audio/ogg": ".ogg",
     "video/x-matroska": ".mkv",
 }
-
-
-def sanitize_filename(name: str, *, fallback: str = "tep-dinh-kem") -> str:
-    """A file name safe to store and to send back: no path, no control or reserved characters."""
-    name = unicodedata.normalize("NFC", name or "")
-    # Browsers on Windows send the full path; keep only the last part.
-    name = re.split(r"[\\/]", name)[-1]
-    name = _RESERVED.sub("_", _CONTROL.sub("", name))
-    name = " ".join(name.split()).strip(" .")
-    if not name:
-        return fallback
-    if len(name) > MAX_FILENAME:
-        stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            name = stem[: MAX_FILENAME - len(ext) - 1] + "." + ext
-        else:
-            name = name[:MAX_FILENAME]
-    return name
-
-
-def _check_kind(kind: AttachmentKind, found: Sniffed) -> AttachmentKind:
-    """The kind to store: DICOM content is always kind dicom; other kinds must fit the bytes."""
-    if found.is_dicom:
-        return AttachmentKind.dicom
-    if kind == AttachmentKind.dicom:
-        problem = msg("Tệp không phải DICOM (nhận diện được: %(kind)s)", kind=msg(found.label))
-        raise Invalid(problem, fields={"file": problem})
-    if kind == AttachmentKind.recording and not found.is_video:
-        problem = msg("Bản ghi hình phải là video MP4 hoặc WebM")
-        raise Invalid(problem, fields={"file": problem})
-    return kind
-
-
-def _image_meta(path: Path) -> dict[str, Any]:
-    try:
-        with Image.open(path) as im:
-            meta: dict[str, Any] = {"width": int(im.width), "height": int(im.height)}
-            frames = int(getattr(im, "n_frames", 1) or 1)
-            if frames > 1:
-                meta["frames"] = frames
-            return meta
-    except Exception:
-        problem = msg("Ảnh bị hỏng, quá lớn hoặc không đọc được")
-        raise Invalid(problem, fields={"file": problem}) from None
-
-
-def extract_meta(path: Path, found: Sniffed) -> dict[str, Any]:
-    """Facts read from the file itself: DICOM tags, image size."""
-    if found.is_dicom:
-        return dicom.read_meta(path)
-    if found.is_image:
-        return _image_meta(path)
-    return {}
-
-
-def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = orjson.loads(orjson.dumps(meta, default=str))
-    return out
 
 
 def _check_open(case: Case) -> None:
@@ -216,7 +156,7 @@ async def upload(
 
     def check_head(head: bytes) -> None:
         found = sniff(head)
-        _check_kind(wanted, found)
+        checked_kind(wanted, found)
         sniffed.append(found)
 
     pending = await blobs.receive(chunks, max_bytes=max_bytes, check_head=check_head)
@@ -228,13 +168,13 @@ async def upload(
         _check_open(case)
         attachment = Attachment(
             case_id=case.id,
-            kind=_check_kind(wanted, found),
+            kind=checked_kind(wanted, found),
             filename=sanitize_filename(filename, fallback="tep-dinh-kem" + found.extension),
             content_type=found.content_type,
             size=pending.size,
             sha256=pending.sha256,
             description=description,
-            meta=_json_safe(meta),
+            meta=json_safe(meta),
             uploaded_by=actor.user_id,
         )
         await _commit_new(
@@ -402,7 +342,7 @@ async def store_recording(
             size=pending.size,
             sha256=pending.sha256,
             description=f"Bản ghi hình phiên hội chẩn «{consultation.title}»"[:MAX_DESCRIPTION],
-            meta=_json_safe(meta),
+            meta=json_safe(meta),
             uploaded_by=None,
         )
         await _commit_new(
