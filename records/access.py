@@ -22,7 +22,7 @@ only when they may see it but not do this. Every refusal is audited as ``denied`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,10 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from . import audit
 from .actor import Actor
-from .errors import Forbidden, NotFound
-from .messages import N_, Message, msg
+from .messages import msg
 from .models import (
     Case,
     Consultation,
@@ -47,15 +45,11 @@ from .models import (
     Role,
 )
 from .models.base import utcnow
+from .refusals import deny as deny
+from .refusals import require_admin as require_admin
+from .refusals import require_role as require_role
 
 Clause = Any
-
-_NOT_FOUND = {
-    "patient": N_("Không tìm thấy bệnh nhân"),
-    "case": N_("Không tìm thấy hồ sơ"),
-    "consultation": N_("Không tìm thấy phiên hội chẩn"),
-}
-NO_PERMISSION = N_("Bạn không có quyền thực hiện thao tác này")
 
 
 def _participating_case_ids(actor: Actor, now: datetime) -> sa.Select[Any]:
@@ -160,75 +154,6 @@ def consultations_filter(actor: Actor) -> Clause:
         clauses.append(Consultation.host_facility_id == actor.facility_id)
         clauses.append(Consultation.requesting_facility_id == actor.facility_id)
     return sa.or_(*clauses)
-
-
-async def deny(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    object_type: str,
-    object_id: object,
-    need: str,
-    patient_id: uuid.UUID | None = None,
-    forbidden: Message | None = None,
-) -> Exception:
-    """Audit a refusal and return the error to raise (Forbidden if a message is given)."""
-    await audit.record_now(
-        session,
-        actor=actor,
-        action="denied",
-        object_type=object_type,
-        object_id=object_id,
-        patient_id=patient_id,
-        outcome="denied",
-        detail={"need": need},
-    )
-    if forbidden is not None:
-        return Forbidden(forbidden)
-    return NotFound(msg(_NOT_FOUND.get(object_type, N_("Không tìm thấy"))))
-
-
-async def require_admin(
-    session: AsyncSession, *, actor: Actor, object_type: str, object_id: object = None
-) -> None:
-    """Refuse anyone but an admin (or the system) with Forbidden; the refusal is audited."""
-    if actor.is_system or actor.role == Role.admin:
-        return
-    raise await deny(
-        session,
-        actor=actor,
-        object_type=object_type,
-        object_id=object_id,
-        need="admin",
-        forbidden=msg("Chỉ quản trị viên được thực hiện thao tác này"),
-    )
-
-
-async def require_role(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    roles: Iterable[Role],
-    object_type: str,
-    need: str,
-    object_id: object = None,
-    message: Message | None = None,
-) -> None:
-    """Refuse anyone whose role is not among ``roles`` (the system passes) with Forbidden, audited.
-
-    For screens and actions that belong to a role as a whole (a doctor's new-case form);
-    rules that depend on the object go through the ``require_*`` functions above.
-    """
-    if actor.is_system or actor.role in frozenset(roles):
-        return
-    raise await deny(
-        session,
-        actor=actor,
-        object_type=object_type,
-        object_id=object_id,
-        need=need,
-        forbidden=message or msg(NO_PERMISSION),
-    )
 
 
 def can_write_clinical(actor: Actor, facility_id: uuid.UUID) -> bool:

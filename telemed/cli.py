@@ -146,10 +146,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from records.blobs import BlobStore
     from records.db import create_engine, session_maker
-    from .demo import seed_demo
     from records.errors import RecordsError
     from records.services.auth import hash_password
     from records.services.provisioning import database_is_empty, demo_accounts
+
+    from .demo import seed_demo
 
     if args.if_empty and not _in_session(settings, lambda s: database_is_empty(session=s)):
         # Second and later `make run`: keep the data, just remind who can log in.

@@ -16,7 +16,7 @@ from ..messages import msg
 from ..models import Facility, Role, User, UserCreate, UserUpdate
 from ..text import fold
 from . import Page, clamp_page
-from .auth import end_sessions_for
+from .accounts import end_sessions_for
 
 
 async def _check_facility(session: AsyncSession, facility_id: uuid.UUID) -> None:

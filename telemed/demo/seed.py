@@ -42,6 +42,7 @@ from records.services import (
     minutes,
     patients,
     room_events,
+    schedules,
     users,
 )
 
@@ -257,7 +258,7 @@ async def _seed_chest_pain(
             preferred_start=_local(tomorrow, 9),
         ),
     )
-    await consultations.schedule(
+    await schedules.schedule(
         session=session,
         actor=actor["dieuphoi.tinh"],
         consultation_id=consultation.id,
@@ -297,7 +298,7 @@ async def _seed_stroke(
             note="Xin hội chẩn khẩn, bệnh nhân đang ở khoa Cấp cứu.",
         ),
     )
-    await consultations.schedule(
+    await schedules.schedule(
         session=session,
         actor=actor["dieuphoi.tinh"],
         consultation_id=consultation.id,

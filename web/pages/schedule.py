@@ -10,6 +10,7 @@ from aiohttp import web
 from records.localtime import LOCAL_TZ
 from records.messages import N_
 from records.models import Role
+from records.services import calendars
 from records.services import scheduling_views as views
 
 from ..i18n import gettext, localizer
@@ -96,7 +97,7 @@ async def calendar_file(request: web.Request) -> web.StreamResponse:
     consultation_id = parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn"))
     page_url = str(request.url.with_path(url(request, "consultation", id=str(consultation_id))))
     async with request.app[sessions_key]() as session:
-        body = await views.calendar_file(
+        body = await calendars.calendar_file(
             session=session,
             actor=who,
             consultation_id=consultation_id,

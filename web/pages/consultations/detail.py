@@ -13,7 +13,7 @@ from records import access
 from records.actor import Actor
 from records.messages import N_
 from records.models import Attachment, AttachmentKind, ConsultationStatus, NetworkTestResult
-from records.services import attachment_reads
+from records.services import attachment_reads, schedules
 from records.services import consultations as consultations_svc
 from records.services import network_tests as network_tests_svc
 from records.services import scheduling_views as views
@@ -90,7 +90,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "network": network,
         "recordings": recordings,
         "consultation": c,
-        "may_schedule": detail.can_manage and c.status in consultations_svc.SCHEDULABLE,
+        "may_schedule": detail.can_manage and c.status in schedules.SCHEDULABLE,
         "has_calendar": c.scheduled_start is not None and c.status != ConsultationStatus.requested,
         "duration_minutes": int((c.scheduled_end - c.scheduled_start).total_seconds() // 60)
         if c.scheduled_start and c.scheduled_end
@@ -128,7 +128,7 @@ async def uninvite_submit(request: web.Request) -> web.StreamResponse:
     consultation_id = parse_id(request.match_info["id"], NOT_FOUND)
     user_id = parse_id(request.match_info["user_id"], N_("Không tìm thấy người dùng"))
     async with request.app[sessions_key]() as session:
-        await consultations_svc.uninvite(
+        await schedules.uninvite(
             session=session, consultation_id=consultation_id, user_id=user_id, actor=who
         )
     response = see_other(url(request, "consultation", id=str(consultation_id)))

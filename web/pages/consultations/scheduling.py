@@ -18,8 +18,8 @@ from records.errors import Conflict, Invalid, NotFound
 from records.localtime import LOCAL_TZ
 from records.messages import Message, msg
 from records.models import ConsultationSchedule, ParticipantRole, Role, User
-from records.services import consultations as consultations_svc
 from records.services import facilities as facilities_svc
+from records.services import schedules
 from records.services import scheduling_views as views
 from records.services import users as users_svc
 
@@ -219,7 +219,7 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:
             if action == "check" or (conflicts and not values["confirm_conflicts"]):
                 context["confirm_needed"] = bool(conflicts) and action != "check"
                 return await render(request, TEMPLATE, context)
-            await consultations_svc.schedule(
+            await schedules.schedule(
                 session=session, consultation_id=consultation_id, data=data, actor=who
             )
         except (Invalid, Conflict) as exc:
