@@ -22,10 +22,9 @@ from ..security import (
     user_key,
 )
 from .common import flash, render, safe_next, see_other, url
-from .forms import error_fields, error_message, form_data
+from .forms import REQUIRED, error_fields, error_message, form_data
 
 PASSWORDS_DIFFER = N_("Mật khẩu nhập lại không khớp")
-REQUIRED = N_("Trường này là bắt buộc")
 
 
 def _home(request: web.Request) -> str:
@@ -105,9 +104,9 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         ("confirm_password", confirm),
     ):
         if not value:
-            errors[name] = REQUIRED
+            errors[name] = gettext(request, REQUIRED)
     if not errors and new != confirm:
-        errors["confirm_password"] = PASSWORDS_DIFFER
+        errors["confirm_password"] = gettext(request, PASSWORDS_DIFFER)
     if not errors:
         try:
             async with request.app[sessions_key]() as session:

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -271,11 +271,6 @@ async def render(
     """Render a page template with the base context (user, language, CSRF token, navigation)."""
     merged = {**await base_context(request), **(context or {})}
     return aiohttp_jinja2.render_template(template, request, merged, status=status)
-
-
-def choices(values: Iterable[str], labels: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(value, label) pairs for a select, in the given order."""
-    return [(v, labels.get(v, v)) for v in values]
 
 
 # Lists --------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from pagetools import Site, running_site
+from pagetools import Site, field_error, running_site
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from records.errors import Conflict
@@ -173,3 +173,13 @@ async def test_api_errors_speak_the_chosen_language_with_their_figures(site: Sit
     assert error["fields"] == {"limit": "Must be from 1 to 200"}
     resp = await site.client.get("/api/v1/cases", params={"q": "x" * 201})
     assert (await resp.json())["error"]["fields"] == {"q": "Too long (at most 200 characters)"}
+
+
+async def test_form_errors_speak_the_chosen_language(site: Site) -> None:
+    await site.login("doctor")
+    await site.client.get("/lang/en")
+    status, html, _ = await site.post("/account/password", {"current_password": ""})
+    assert status == 400 and field_error(html, "new_password") == "This field is required"
+    status, html, _ = await site.post("/patients", {"full_name": "Lê Văn Tám", "sex": "male"})
+    # The model's own limit, in English and in the singular.
+    assert status == 400 and field_error(html, "mrn") == "Too short (at least 1 character)"
