@@ -16,10 +16,11 @@ from pydicom.pixels.processing import apply_modality_lut
 from pydicom.pixels.utils import pixel_array as decode_pixels
 
 from .errors import Invalid
+from .messages import msg
 
 MAX_PREVIEW = 1024
-UNREADABLE = "Tệp DICOM bị hỏng hoặc không đọc được"
-NO_IMAGE = "Tệp DICOM này không chứa ảnh để hiển thị"
+UNREADABLE = msg("Tệp DICOM bị hỏng hoặc không đọc được")
+NO_IMAGE = msg("Tệp DICOM này không chứa ảnh để hiển thị")
 
 # Tags kept in the attachment's metadata. Patient identifiers are left out on purpose: the
 # case already names the patient, and a copy in free-form metadata would escape access rules.
@@ -132,7 +133,10 @@ def render_png(path: Path, *, max_size: int = MAX_PREVIEW) -> bytes:
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(syntax, "name", "") or str(syntax or "")
         raise Invalid(
-            f"Không giải mã được ảnh DICOM (định dạng nén {name or 'không rõ'})"
+            msg(
+                "Không giải mã được ảnh DICOM (định dạng nén %(name)s)",
+                name=name or msg("không rõ"),
+            )
         ) from None
     samples = int(ds.get("SamplesPerPixel") or 1)
     if samples == 1:

@@ -35,7 +35,7 @@ def web_config(settings: Settings) -> WebConfig:
         session_idle_minutes=settings.session_idle_minutes,
         session_max_hours=settings.session_max_hours,
         token_ttl_hours=settings.token_ttl_hours,
-        followup_days=settings.followup_days,
+        read_policy=settings.read_policy,
         max_upload_bytes=settings.max_upload_bytes,
         join_token_ttl_seconds=settings.join_token_ttl_seconds,
         default_locale=settings.default_locale,
@@ -68,7 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_signaling(
         app,
         config=sig_config,
-        authorizer=RecordsAuthorizer(sessions, followup_days=settings.followup_days),
+        authorizer=RecordsAuthorizer(sessions, policy=settings.read_policy),
         sink=media.sink(RecordsEventSink(sessions), sessions=sessions, blobs=blobs),
         recorder=media.recorder,
         ice=ice,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from records.actor import ReadPolicy
 from web.config import parse_networks
 
 from .gc_pacing import GcPacing
@@ -113,6 +114,11 @@ class Settings:
         if self.gc_freeze_seconds == 0:
             return None
         return GcPacing(self.gc_freeze_seconds, self.gc_reclaim_seconds, self.gc_young_threshold)
+
+    @property
+    def read_policy(self) -> ReadPolicy:
+        """What signed-in people may read beyond their own facility (the follow-up window)."""
+        return ReadPolicy(followup_days=self.followup_days)
 
     @property
     def effective_database_url(self) -> str:

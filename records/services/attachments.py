@@ -1,26 +1,25 @@
-"""Attachments of a case file: streamed upload, listing, verified download, preview, removal.
+"""Attachments of a case file: streamed upload, preview, removal, and recordings kept.
 
 The bytes go to the content-addressed store first (hashed, counted, sniffed); the row is
 committed only once the file is in place, and a refused or interrupted upload leaves neither
 a row nor a file. Files can be added while the case is being prepared and until its session
 (new results often arrive the day before); they can be removed only before it is scheduled,
 so nothing a specialist has read disappears from the record.
+
+Reading a file (the listing, the verified and audited download) is ``attachment_reads``; what
+an uploaded file is (its safe name, its kind, the facts in it) is ``attachment_files``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import re
 import sys
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import orjson
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,6 +28,8 @@ from .. import access, audit, dicom
 from ..actor import Actor
 from ..blobs import CHUNK, BlobStore, PendingBlob
 from ..errors import Conflict, Invalid, NotFound
+from ..localtime import LOCAL_TZ
+from ..messages import msg, nmsg, one_of
 from ..models import (
     Attachment,
     AttachmentKind,
@@ -39,18 +40,16 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..sniff import Sniffed, sniff
-from .cases import EDITABLE, STATUS_LABELS, add_event
+from ..vocabulary import label
+from .attachment_files import checked_kind, extract_meta, json_safe, sanitize_filename
+from .attachment_reads import readable
+from .cases import EDITABLE, add_event
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 UPLOADABLE = EDITABLE | {CaseStatus.scheduled}
-MAX_FILENAME = 255
 MAX_DESCRIPTION = 500
 PREVIEW_SIZE = 1024
 # Decoding a bigger picture for a preview would take too much memory on a small server.
 MAX_PREVIEW_PIXELS = 60_000_000
-NOT_FOUND = "Không tìm thấy tệp đính kèm"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RESERVED = re.compile(r'[<>:"/\\|?*]')
 _EXT_BY_TYPE = {
     "video/webm": ".webm",
     "video/mp4": ".mp4",
@@ -60,68 +59,14 @@ _EXT_BY_TYPE = {
 }
 
 
-def sanitize_filename(name: str, *, fallback: str = "tep-dinh-kem") -> str:
-    """A file name safe to store and to send back: no path, no control or reserved characters."""
-    name = unicodedata.normalize("NFC", name or "")
-    # Browsers on Windows send the full path; keep only the last part.
-    name = re.split(r"[\\/]", name)[-1]
-    name = _RESERVED.sub("_", _CONTROL.sub("", name))
-    name = " ".join(name.split()).strip(" .")
-    if not name:
-        return fallback
-    if len(name) > MAX_FILENAME:
-        stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            name = stem[: MAX_FILENAME - len(ext) - 1] + "." + ext
-        else:
-            name = name[:MAX_FILENAME]
-    return name
-
-
-def _check_kind(kind: AttachmentKind, found: Sniffed) -> AttachmentKind:
-    """The kind to store: DICOM content is always kind dicom; other kinds must fit the bytes."""
-    if found.is_dicom:
-        return AttachmentKind.dicom
-    if kind == AttachmentKind.dicom:
-        msg = f"Tệp không phải DICOM (nhận diện được: {found.label})"
-        raise Invalid(msg, fields={"file": msg})
-    if kind == AttachmentKind.recording and not found.is_video:
-        msg = "Bản ghi hình phải là video MP4 hoặc WebM"
-        raise Invalid(msg, fields={"file": msg})
-    return kind
-
-
-def _image_meta(path: Path) -> dict[str, Any]:
-    try:
-        with Image.open(path) as im:
-            meta: dict[str, Any] = {"width": int(im.width), "height": int(im.height)}
-            frames = int(getattr(im, "n_frames", 1) or 1)
-            if frames > 1:
-                meta["frames"] = frames
-            return meta
-    except Exception:
-        msg = "Ảnh bị hỏng, quá lớn hoặc không đọc được"
-        raise Invalid(msg, fields={"file": msg}) from None
-
-
-def extract_meta(path: Path, found: Sniffed) -> dict[str, Any]:
-    """Facts read from the file itself: DICOM tags, image size."""
-    if found.is_dicom:
-        return dicom.read_meta(path)
-    if found.is_image:
-        return _image_meta(path)
-    return {}
-
-
-def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = orjson.loads(orjson.dumps(meta, default=str))
-    return out
-
-
 def _check_open(case: Case) -> None:
     if case.status not in UPLOADABLE:
-        label = STATUS_LABELS[CaseStatus(case.status)]
-        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể thêm tệp")
+        raise Conflict(
+            msg(
+                "Hồ sơ ở trạng thái «%(status)s», không thể thêm tệp",
+                status=label(CaseStatus(case.status)),
+            )
+        )
 
 
 async def _is_referenced(session: AsyncSession, sha256: str) -> bool:
@@ -193,12 +138,15 @@ async def upload(
     try:
         wanted = AttachmentKind(kind)
     except ValueError:
-        msg = "Chọn một trong: " + ", ".join(AttachmentKind)
-        raise Invalid("Loại tài liệu không hợp lệ", fields={"kind": msg}) from None
+        raise Invalid(
+            msg("Loại tài liệu không hợp lệ"), fields={"kind": one_of(AttachmentKind)}
+        ) from None
     description = " ".join((description or "").split())
     if len(description) > MAX_DESCRIPTION:
-        msg = f"Mô tả dài tối đa {MAX_DESCRIPTION} ký tự"
-        raise Invalid(msg, fields={"description": msg})
+        problem = nmsg(
+            "Mô tả dài tối đa %(num)d ký tự", "Mô tả dài tối đa %(num)d ký tự", MAX_DESCRIPTION
+        )
+        raise Invalid(problem, fields={"description": problem})
     case = await access.require_case(session=session, actor=actor, case_id=case_id, write=True)
     _check_open(case)
     # No transaction stays open while a large file crawls in over a slow link.
@@ -208,7 +156,7 @@ async def upload(
 
     def check_head(head: bytes) -> None:
         found = sniff(head)
-        _check_kind(wanted, found)
+        checked_kind(wanted, found)
         sniffed.append(found)
 
     pending = await blobs.receive(chunks, max_bytes=max_bytes, check_head=check_head)
@@ -220,13 +168,13 @@ async def upload(
         _check_open(case)
         attachment = Attachment(
             case_id=case.id,
-            kind=_check_kind(wanted, found),
+            kind=checked_kind(wanted, found),
             filename=sanitize_filename(filename, fallback="tep-dinh-kem" + found.extension),
             content_type=found.content_type,
             size=pending.size,
             sha256=pending.sha256,
             description=description,
-            meta=_json_safe(meta),
+            meta=json_safe(meta),
             uploaded_by=actor.user_id,
         )
         await _commit_new(
@@ -243,86 +191,11 @@ async def upload(
     return attachment
 
 
-async def list_for_case(
-    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID, followup_days: int = 30
-) -> list[Attachment]:
-    """A case's attachments, oldest first, for anyone who may read the case."""
-    await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
-    rows = await session.execute(
-        select(Attachment)
-        .where(Attachment.case_id == case_id)
-        .order_by(col(Attachment.uploaded_at), col(Attachment.id))
-    )
-    return list(rows.scalars().all())
-
-
-async def _readable(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    attachment_id: uuid.UUID,
-    followup_days: int,
-    write: bool = False,
-) -> tuple[Attachment, Case]:
-    attachment = await session.get(Attachment, attachment_id)
-    if attachment is None:
-        raise NotFound(NOT_FOUND)
-    try:
-        case = await access.require_case(
-            session=session,
-            actor=actor,
-            case_id=attachment.case_id,
-            write=write,
-            followup_days=followup_days,
-        )
-    except NotFound:
-        # Same answer as for an id that does not exist: ids cannot be probed.
-        raise NotFound(NOT_FOUND) from None
-    return attachment, case
-
-
-async def get_attachment(
-    *, session: AsyncSession, actor: Actor, attachment_id: uuid.UUID, followup_days: int = 30
-) -> Attachment:
-    """One attachment's row, for anyone who may read its case."""
-    attachment, _ = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
-    return attachment
-
-
-async def open_download(
-    *,
-    session: AsyncSession,
-    blobs: BlobStore,
-    actor: Actor,
-    attachment_id: uuid.UUID,
-    followup_days: int = 30,
-) -> tuple[Attachment, AsyncIterator[bytes]]:
-    """The attachment and its hash-checked bytes; the download is audited."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
-    chunks = blobs.open(attachment.sha256, size=attachment.size)
-    await audit.record_now(
-        session,
-        actor=actor,
-        action="download",
-        object_type="attachment",
-        object_id=attachment.id,
-        patient_id=case.patient_id,
-        detail={"case": str(case.id), "filename": attachment.filename},
-    )
-    return attachment, chunks
-
-
 def _render_image(path: Path, content_type: str) -> tuple[bytes, str]:
     try:
         with Image.open(path) as opened:
             if opened.width * opened.height > MAX_PREVIEW_PIXELS:
-                raise Invalid("Ảnh quá lớn để xem trước, hãy tải tệp về máy")
+                raise Invalid(msg("Ảnh quá lớn để xem trước, hãy tải tệp về máy"))
             opened.seek(0)
             im: Image.Image = opened
             im.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.LANCZOS)
@@ -337,7 +210,7 @@ def _render_image(path: Path, content_type: str) -> tuple[bytes, str]:
     except Invalid:
         raise
     except Exception:
-        raise Invalid("Ảnh bị hỏng hoặc không đọc được") from None
+        raise Invalid(msg("Ảnh bị hỏng hoặc không đọc được")) from None
 
 
 def _render(path: Path, content_type: str) -> tuple[bytes, str]:
@@ -363,15 +236,12 @@ async def preview(
     blobs: BlobStore,
     actor: Actor,
     attachment_id: uuid.UUID,
-    followup_days: int = 30,
 ) -> tuple[bytes, str]:
     """An image the browser can show: DICOM rendered to PNG, large photos scaled down."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
+    attachment, case = await readable(session, actor=actor, attachment_id=attachment_id)
     ctype = attachment.content_type
     if not (ctype == "application/dicom" or ctype.startswith("image/")):
-        raise Invalid("Tệp này không có bản xem trước")
+        raise Invalid(msg("Tệp này không có bản xem trước"))
     cached = _cached_preview(blobs, attachment.sha256)
     if cached is None:
         await blobs.verify(attachment.sha256, size=attachment.size)
@@ -393,14 +263,16 @@ async def preview(
 
 async def delete(
     *, session: AsyncSession, blobs: BlobStore, actor: Actor, attachment_id: uuid.UUID
-) -> None:
+) -> Attachment:
     """Remove an attachment while its case is a draft or submitted; the file goes if unshared."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=30, write=True
-    )
+    attachment, case = await readable(session, actor=actor, attachment_id=attachment_id, write=True)
     if case.status not in EDITABLE:
-        label = STATUS_LABELS[CaseStatus(case.status)]
-        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể xóa tệp đính kèm")
+        raise Conflict(
+            msg(
+                "Hồ sơ ở trạng thái «%(status)s», không thể xóa tệp đính kèm",
+                status=label(CaseStatus(case.status)),
+            )
+        )
     sha = attachment.sha256
     await session.delete(attachment)
     case.updated_at = utcnow()
@@ -419,6 +291,7 @@ async def delete(
     )
     await session.commit()
     await blobs.remove_unreferenced(sha, is_referenced=lambda: _is_referenced(session, sha))
+    return attachment
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
@@ -440,7 +313,7 @@ async def store_recording(
     actor = Actor.system("recorder")
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
-        raise NotFound("Không tìm thấy phiên hội chẩn")
+        raise NotFound(msg("Không tìm thấy phiên hội chẩn"))
     case = (
         await session.execute(
             select(Case)
@@ -451,7 +324,7 @@ async def store_recording(
         )
     ).scalar_one_or_none()
     if case is None:
-        raise Conflict("Phiên hội chẩn không có hồ sơ nào để lưu bản ghi hình")
+        raise Conflict(msg("Phiên hội chẩn không có hồ sơ nào để lưu bản ghi hình"))
     await session.commit()
     content_type = (content_type or "application/octet-stream").strip()[:100]
     ext = _EXT_BY_TYPE.get(content_type.split(";")[0].strip().lower(), ".bin")
@@ -469,7 +342,7 @@ async def store_recording(
             size=pending.size,
             sha256=pending.sha256,
             description=f"Bản ghi hình phiên hội chẩn «{consultation.title}»"[:MAX_DESCRIPTION],
-            meta=_json_safe(meta),
+            meta=json_safe(meta),
             uploaded_by=None,
         )
         await _commit_new(

@@ -32,7 +32,7 @@ from records.models import (
     ParticipantRole,
     Role,
 )
-from records.services import attachments
+from records.services import attachment_reads, attachments
 from records.sniff import sniff
 
 MB = 1024 * 1024
@@ -150,13 +150,14 @@ async def test_upload_and_download_roundtrip(session: AsyncSession, world: World
     assert a.content_type == "application/pdf" and a.size == len(PDF)
     assert a.sha256 == hashlib.sha256(PDF).hexdigest()
     assert a.uploaded_by == world.doctor.user_id and a.description.startswith("Xét nghiệm")
-    listed = await attachments.list_for_case(
+    listed = await attachment_reads.list_for_case(
         session=session, actor=world.specialist, case_id=world.case.id
     )
     assert [x.id for x in listed] == [a.id]
-    row, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.specialist, attachment_id=a.id
     )
+    row, chunks = download.attachment, download.chunks
     assert row.filename == "ket-qua.pdf"
     assert await read_all(chunks) == PDF
     actions = (
@@ -205,9 +206,10 @@ async def test_identical_files_are_stored_once(session: AsyncSession, world: Wor
         session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
     )
     assert world.store.exists(b.sha256)
-    _, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.doctor, attachment_id=b.id
     )
+    chunks = download.chunks
     assert await read_all(chunks) == PDF
     await attachments.delete(
         session=session, blobs=world.store, actor=world.doctor, attachment_id=b.id
@@ -363,9 +365,9 @@ async def test_other_facilities_cannot_reach_attachments(
         with pytest.raises(NotFound):
             await upload(session, world, PDF, actor=who)
         with pytest.raises(NotFound):
-            await attachments.list_for_case(session=session, actor=who, case_id=world.case.id)
+            await attachment_reads.list_for_case(session=session, actor=who, case_id=world.case.id)
         with pytest.raises(NotFound):
-            await attachments.open_download(
+            await attachment_reads.open_download(
                 session=session, blobs=world.store, actor=who, attachment_id=a.id
             )
         with pytest.raises(NotFound):
@@ -418,7 +420,7 @@ async def test_delete_is_audited(session: AsyncSession, world: World) -> None:
         session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
     )
     with pytest.raises(NotFound):
-        await attachments.open_download(
+        await attachment_reads.open_download(
             session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
         )
     event = (
@@ -434,14 +436,15 @@ async def test_corrupted_file_fails_the_download(session: AsyncSession, world: W
     raw = bytearray(path.read_bytes())
     raw[-10] ^= 1
     path.write_bytes(bytes(raw))
-    _, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
     )
+    chunks = download.chunks
     with pytest.raises(BlobCorrupt):
         await read_all(chunks)
     path.unlink()
     with pytest.raises(NotFound):
-        await attachments.open_download(
+        await attachment_reads.open_download(
             session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
         )
 
@@ -464,9 +467,10 @@ async def test_store_recording(session: AsyncSession, world: World, tmp_path: Pa
     assert a.filename.startswith("ghi-hinh-hoi-chan-") and a.filename.endswith(".webm")
     assert a.meta["duration_seconds"] == 12.5
     assert not source.exists()
-    _, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.specialist, attachment_id=a.id
     )
+    chunks = download.chunks
     assert await read_all(chunks) == payload
     actor_name = (
         await session.execute(

@@ -1,4 +1,4 @@
-"""Consultation sessions (phiên hội chẩn), who takes part, and what happened in the room."""
+"""Consultations (phiên hội chẩn), who takes part, what happened in the room, and the minutes."""
 
 from __future__ import annotations
 

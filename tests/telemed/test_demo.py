@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,8 +13,8 @@ from records import audit
 from records.actor import Actor
 from records.blobs import BlobStore
 from records.db import session_maker
-from records.demo import DemoSummary, seed_demo
 from records.errors import Conflict, Invalid, NotFound
+from records.localtime import LOCAL_TZ as LOCAL
 from records.models import (
     Attachment,
     AttachmentKind,
@@ -33,11 +32,11 @@ from records.models import (
     User,
 )
 from records.passwords import hash_password
-from records.services import attachments, auth, consultations
+from records.services import attachment_reads, attachments, auth, consultations
 from records.services.provisioning import DEMO_USERNAMES
+from telemed.demo import DemoSummary, seed_demo
 
 PASSWORD = "Hoichan-demo-2025"
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
@@ -160,7 +159,7 @@ async def test_tomorrows_session(
         facility = await session.get(Facility, case.facility_id)
         assert facility is not None and facility.code == "TTYT-CT"
         # The invited cardiologist reads the file and its CT; another district cannot.
-        files = await attachments.list_for_case(
+        files = await attachment_reads.list_for_case(
             session=session, actor=Actor.of(timmach), case_id=case.id
         )
         kinds = {a.kind: a for a in files}
@@ -175,7 +174,7 @@ async def test_tomorrows_session(
         assert ctype == "image/png" and png.startswith(b"\x89PNG")
         phuoclong = await _user(engine, "bs.phuoclong")
         with pytest.raises(NotFound):
-            await attachments.list_for_case(
+            await attachment_reads.list_for_case(
                 session=session, actor=Actor.of(phuoclong), case_id=case.id
             )
 
