@@ -117,8 +117,7 @@ def bare(frames: list[av.VideoFrame], count: int) -> dict[str, float]:
 
 async def serve(kind: str) -> None:
     """Answer offers read from stdin; report own CPU on request."""
-    from signaling.echo import EchoService
-    from signaling.recorder import Recorder
+    from signaling.media import EchoService, Recorder
 
     loop = asyncio.get_running_loop()
     answers: asyncio.Queue[str] = asyncio.Queue()

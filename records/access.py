@@ -8,7 +8,8 @@
   their own facility requested (read).
 - anyone invited to a consultation (a Participant row, or its chair): the consultation, and its
   cases with their patient header, attachments and minutes, from the invitation until the
-  minutes for that case are final plus ``followup_days``; a cancelled consultation grants none.
+  minutes for that case are final plus the actor's follow-up window (``Actor.policy``, set
+  from the settings); a cancelled consultation grants none.
 - the chair of a consultation writes and finalises its minutes.
 - admin: user accounts (sign-outs, unlocks, password resets) and the audit log, via
   ``require_admin``.
@@ -21,17 +22,16 @@ only when they may see it but not do this. Every refusal is audited as ``denied`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from . import audit
 from .actor import Actor
-from .errors import Forbidden, NotFound
+from .messages import msg
 from .models import (
     Case,
     Consultation,
@@ -45,20 +45,16 @@ from .models import (
     Role,
 )
 from .models.base import utcnow
+from .refusals import deny as deny
+from .refusals import require_admin as require_admin
+from .refusals import require_role as require_role
 
-DEFAULT_FOLLOWUP_DAYS = 30
 Clause = Any
 
-_NOT_FOUND = {
-    "patient": "Không tìm thấy bệnh nhân",
-    "case": "Không tìm thấy hồ sơ",
-    "consultation": "Không tìm thấy phiên hội chẩn",
-}
 
-
-def _participating_case_ids(actor: Actor, now: datetime, followup_days: int) -> sa.Select[Any]:
+def _participating_case_ids(actor: Actor, now: datetime) -> sa.Select[Any]:
     """Case ids the actor reaches through an invitation still inside its follow-up window."""
-    cutoff = now - timedelta(days=followup_days)
+    cutoff = now - actor.policy.followup
     closed = (
         select(Minutes.id)
         .where(
@@ -93,14 +89,12 @@ def _hosted_case_ids(facility_id: uuid.UUID | None) -> sa.Select[Any]:
     )
 
 
-def cases_filter(
-    actor: Actor, now: datetime | None = None, followup_days: int = DEFAULT_FOLLOWUP_DAYS
-) -> Clause:
+def cases_filter(actor: Actor, now: datetime | None = None) -> Clause:
     """A where-clause on Case selecting the cases the actor may read."""
     if actor.is_system:
         return sa.true()
     now = now or utcnow()
-    clauses: list[Any] = [col(Case.id).in_(_participating_case_ids(actor, now, followup_days))]
+    clauses: list[Any] = [col(Case.id).in_(_participating_case_ids(actor, now))]
     if actor.role == Role.doctor:
         clauses.append(Case.facility_id == actor.facility_id)
     elif actor.role == Role.coordinator:
@@ -111,7 +105,6 @@ def cases_filter(
 def patients_filter(
     actor: Actor,
     now: datetime | None = None,
-    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
     *,
     among: Clause | None = None,
     per_row: bool = False,
@@ -131,7 +124,7 @@ def patients_filter(
     if actor.role == Role.doctor:
         own = col(Patient.facility_id) == actor.facility_id
     # Others see the header of a patient whose case they may read.
-    readable_case = cases_filter(actor, now, followup_days)
+    readable_case = cases_filter(actor, now)
     if per_row:
         return sa.or_(
             own, select(Case.id).where(Case.patient_id == Patient.id, readable_case).exists()
@@ -163,78 +156,19 @@ def consultations_filter(actor: Actor) -> Clause:
     return sa.or_(*clauses)
 
 
-async def deny(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    object_type: str,
-    object_id: object,
-    need: str,
-    patient_id: uuid.UUID | None = None,
-    forbidden: str | None = None,
-) -> Exception:
-    """Audit a refusal and return the error to raise (Forbidden if a message is given)."""
-    await audit.record_now(
-        session,
-        actor=actor,
-        action="denied",
-        object_type=object_type,
-        object_id=object_id,
-        patient_id=patient_id,
-        outcome="denied",
-        detail={"need": need},
-    )
-    if forbidden is not None:
-        return Forbidden(forbidden)
-    return NotFound(_NOT_FOUND.get(object_type, "Không tìm thấy"))
-
-
-async def require_admin(
-    session: AsyncSession, *, actor: Actor, object_type: str, object_id: object = None
-) -> None:
-    """Refuse anyone but an admin (or the system) with Forbidden; the refusal is audited."""
-    if actor.is_system or actor.role == Role.admin:
-        return
-    raise await deny(
-        session,
-        actor=actor,
-        object_type=object_type,
-        object_id=object_id,
-        need="admin",
-        forbidden="Chỉ quản trị viên được thực hiện thao tác này",
-    )
-
-
-async def require_role(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    roles: Iterable[Role],
-    object_type: str,
-    need: str,
-    object_id: object = None,
-    message: str = "Bạn không có quyền thực hiện thao tác này",
-) -> None:
-    """Refuse anyone whose role is not among ``roles`` (the system passes) with Forbidden, audited.
-
-    For screens and actions that belong to a role as a whole (a doctor's new-case form);
-    rules that depend on the object go through the ``require_*`` functions above.
-    """
-    if actor.is_system or actor.role in frozenset(roles):
-        return
-    raise await deny(
-        session,
-        actor=actor,
-        object_type=object_type,
-        object_id=object_id,
-        need=need,
-        forbidden=message,
-    )
-
-
 def can_write_clinical(actor: Actor, facility_id: uuid.UUID) -> bool:
     """Whether the actor may create or edit patients and cases of a facility."""
     return actor.is_system or (actor.role == Role.doctor and actor.facility_id == facility_id)
+
+
+def can_register_patients(actor: Actor) -> bool:
+    """Whether the actor may register patients (at their own facility)."""
+    return actor.facility_id is not None and can_write_clinical(actor, actor.facility_id)
+
+
+def can_request_consultations(actor: Actor) -> bool:
+    """Whether the actor may ask a facility up the line to discuss their cases."""
+    return actor.is_system or actor.role == Role.doctor
 
 
 async def require_patient(
@@ -265,7 +199,7 @@ async def require_patient(
             object_id=patient_id,
             patient_id=patient_id,
             need="write",
-            forbidden="Bạn không có quyền sửa thông tin bệnh nhân này",
+            forbidden=msg("Bạn không có quyền sửa thông tin bệnh nhân này"),
         )
     return patient
 
@@ -276,13 +210,10 @@ async def require_case(
     actor: Actor,
     case_id: uuid.UUID,
     write: bool = False,
-    followup_days: int = DEFAULT_FOLLOWUP_DAYS,
 ) -> Case:
     """The case if the actor may read it (and write it, when asked), else NotFound/Forbidden."""
     case = (
-        await session.execute(
-            select(Case).where(Case.id == case_id, cases_filter(actor, utcnow(), followup_days))
-        )
+        await session.execute(select(Case).where(Case.id == case_id, cases_filter(actor, utcnow())))
     ).scalar_one_or_none()
     if case is None:
         probed = await session.get(Case, case_id)
@@ -302,7 +233,7 @@ async def require_case(
             object_id=case_id,
             patient_id=case.patient_id,
             need="write",
-            forbidden="Bạn không có quyền sửa hồ sơ này",
+            forbidden=msg("Bạn không có quyền sửa hồ sơ này"),
         )
     return case
 
@@ -330,7 +261,7 @@ async def require_consultation(
             object_type="consultation",
             object_id=consultation_id,
             need="manage",
-            forbidden="Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này",
+            forbidden=msg("Chỉ điều phối viên của cơ sở chủ trì được thực hiện thao tác này"),
         )
     return consultation
 
@@ -358,7 +289,7 @@ async def require_chair(
             object_type="consultation",
             object_id=consultation_id,
             need="chair",
-            forbidden="Chỉ chủ tọa được ghi và hoàn tất biên bản",
+            forbidden=msg("Chỉ chủ tọa được ghi và hoàn tất biên bản"),
         )
     return consultation
 

@@ -21,11 +21,9 @@ Actions:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +35,7 @@ from sqlmodel import select
 
 from .actor import Actor
 from .errors import Forbidden
+from .messages import N_, Message, msg, nmsg
 from .models import AuditEvent, Role
 from .models.base import utcnow
 from .services import Page, clamp_page
@@ -63,24 +62,9 @@ ACTIONS = frozenset(
 # Arbitrary constant naming the chain's lock among the database's advisory locks.
 _PG_LOCK_KEY = 0x7E1E_A0D1_7C4A_1E01 & 0x7FFF_FFFF_FFFF_FFFF
 _VERIFY_BATCH = 1000
-_GAP = "thiếu sự kiện (số thứ tự bị đứt quãng)"
-_BAD_LINK = "mã băm liên kết không khớp với sự kiện trước"
-_BAD_HASH = "nội dung không khớp với mã băm đã lưu"
-
-CSV_HEADER = [
-    "seq",
-    "at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "object_type",
-    "object_id",
-    "patient_id",
-    "client_addr",
-    "outcome",
-    "detail",
-    "hash",
-]
+_GAP = N_("thiếu sự kiện (số thứ tự bị đứt quãng)")
+_BAD_LINK = N_("mã băm liên kết không khớp với sự kiện trước")
+_BAD_HASH = N_("nội dung không khớp với mã băm đã lưu")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +78,23 @@ class VerifyResult:
     # The hash of the last event checked: written down elsewhere, it also reveals a cut tail.
     head_hash: str = GENESIS
 
-    def describe(self) -> str:
+    def describe(self) -> Message:
         """One line for the command line: the count, or where and why the chain breaks."""
         if self.ok:
-            return (
-                f"Chuỗi nhật ký toàn vẹn: {self.count} sự kiện đã được kiểm tra; "
-                f"mã băm cuối: {self.head_hash}"
+            return nmsg(
+                "Chuỗi nhật ký toàn vẹn: %(num)d sự kiện đã được kiểm tra; mã băm cuối: %(hash)s",
+                "Chuỗi nhật ký toàn vẹn: %(num)d sự kiện đã được kiểm tra; mã băm cuối: %(hash)s",
+                self.count,
+                hash=self.head_hash,
             )
-        return (
-            f"Chuỗi nhật ký bị phá vỡ tại sự kiện số {self.broken_seq}: {self.reason} "
-            f"({self.count} sự kiện trước đó hợp lệ)"
+        return nmsg(
+            "Chuỗi nhật ký bị phá vỡ tại sự kiện số %(seq)s: %(reason)s "
+            "(%(num)d sự kiện trước đó hợp lệ)",
+            "Chuỗi nhật ký bị phá vỡ tại sự kiện số %(seq)s: %(reason)s "
+            "(%(num)d sự kiện trước đó hợp lệ)",
+            self.count,
+            seq=self.broken_seq,
+            reason=msg(self.reason) if self.reason else "",
         )
 
 
@@ -252,21 +243,23 @@ async def verify(session: AsyncSession) -> VerifyResult:
             count += 1
 
 
-async def _require_auditor(session: AsyncSession, actor: Actor) -> None:
+async def require_auditor(session: AsyncSession, actor: Actor) -> None:
+    """Refuse anyone but an admin (or the system) the audit log; the refusal is logged."""
     if not (actor.is_system or actor.role == Role.admin):
         await record_now(
             session, actor=actor, action="denied", object_type="audit", outcome="denied"
         )
-        raise Forbidden("Chỉ quản trị viên được xem nhật ký truy cập")
+        raise Forbidden(msg("Chỉ quản trị viên được xem nhật ký truy cập"))
 
 
-def _conditions(
+def event_conditions(
     user_id: uuid.UUID | None,
     patient_id: uuid.UUID | None,
     since: datetime | None,
     until: datetime | None,
     action: str | None,
 ) -> list[Any]:
+    """The where-clauses of the audit log's filters (any of them may be left out)."""
     conds: list[Any] = []
     if user_id is not None:
         conds.append(AuditEvent.actor_id == user_id)
@@ -279,6 +272,30 @@ def _conditions(
     if action:
         conds.append(AuditEvent.action == action)
     return conds
+
+
+async def recorded_since(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    action: str,
+    object_type: str,
+    object_id: object,
+    since: datetime,
+) -> bool:
+    """Whether this person's action on this object is already in the log since a moment."""
+    found = await session.execute(
+        select(AuditEvent.seq)
+        .where(
+            AuditEvent.actor_id == actor_id,
+            AuditEvent.action == action,
+            AuditEvent.object_type == object_type,
+            AuditEvent.object_id == str(object_id),
+            AuditEvent.at >= since,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def list_events(
@@ -294,9 +311,9 @@ async def list_events(
     offset: int | None = 0,
 ) -> Page[AuditEvent]:
     """Audit events, newest first, for admins."""
-    await _require_auditor(session, actor)
+    await require_auditor(session, actor)
     lim, off = clamp_page(limit, offset)
-    conds = _conditions(user_id, patient_id, since, until, action)
+    conds = event_conditions(user_id, patient_id, since, until, action)
     total = (
         await session.execute(select(sa.func.count()).select_from(AuditEvent).where(*conds))
     ).scalar_one()
@@ -314,80 +331,3 @@ async def list_events(
         .all()
     )
     return Page(items=list(items), total=int(total), limit=lim, offset=off)
-
-
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell that starts like a formula; names and details come from users.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def to_csv_rows(events: Iterable[AuditEvent]) -> Iterator[list[str]]:
-    """The header, then one row of strings per event, for CSV export."""
-    yield list(CSV_HEADER)
-    for ev in events:
-        yield [
-            str(ev.seq),
-            _iso(ev.at),
-            str(ev.actor_id) if ev.actor_id else "",
-            _cell(ev.actor_name),
-            ev.action,
-            _cell(ev.object_type),
-            _cell(ev.object_id or ""),
-            str(ev.patient_id) if ev.patient_id else "",
-            _cell(ev.client_addr or ""),
-            ev.outcome,
-            orjson.dumps(ev.detail, option=orjson.OPT_SORT_KEYS).decode() if ev.detail else "",
-            ev.hash,
-        ]
-
-
-def to_csv(events: Iterable[AuditEvent]) -> str:
-    """Audit events as CSV text."""
-    buf = io.StringIO()
-    csv.writer(buf).writerows(to_csv_rows(events))
-    return buf.getvalue()
-
-
-EXPORT_LIMIT = 100_000
-
-
-async def export_csv(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    user_id: uuid.UUID | None = None,
-    patient_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    action: str | None = None,
-) -> str:
-    """The filtered audit log as CSV for admins, oldest first; the export itself is audited."""
-    await _require_auditor(session, actor)
-    filters: dict[str, Any] = {
-        "user_id": user_id,
-        "patient_id": patient_id,
-        "since": since,
-        "until": until,
-        "action": action,
-    }
-    # One query, so events written meanwhile neither shift nor repeat rows.
-    events = (
-        (
-            await session.execute(
-                select(AuditEvent)
-                .where(*_conditions(user_id, patient_id, since, until, action))
-                .order_by(AuditEvent.seq)  # type: ignore[arg-type]
-                .limit(EXPORT_LIMIT)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    await record_now(
-        session,
-        actor=actor,
-        action="export",
-        object_type="audit",
-        detail={k: str(v) for k, v in filters.items() if v is not None} | {"rows": len(events)},
-    )
-    return to_csv(events)

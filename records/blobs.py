@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import NotFound, StorageFault, TooLarge
+from .messages import msg
 
 CHUNK = 256 * 1024
 # A temp file of a process that is gone, or untouched this long, belongs to no live upload.
@@ -180,8 +181,11 @@ class BlobStore:
                     size += len(chunk)
                     if size > max_bytes:
                         raise TooLarge(
-                            f"Tệp vượt quá dung lượng cho phép ({human_size(max_bytes)})",
-                            fields={"file": "Tệp quá lớn"},
+                            msg(
+                                "Tệp vượt quá dung lượng cho phép (%(limit)s)",
+                                limit=human_size(max_bytes),
+                            ),
+                            fields={"file": msg("Tệp quá lớn")},
                         )
                     if not head_done and check_head is not None:
                         head += chunk[: head_size - len(head)]
@@ -264,7 +268,7 @@ class BlobStore:
         """The blob's bytes in chunks; BlobMissing now, BlobCorrupt at the end on a mismatch."""
         path = self.path_for(sha256)
         if not path.is_file():
-            raise BlobMissing("Tệp không còn trong kho lưu trữ")
+            raise BlobMissing(msg("Tệp không còn trong kho lưu trữ"))
         return self._read(path, sha256, size)
 
     async def _read(self, path: Path, sha256: str, size: int | None) -> AsyncIterator[bytes]:
@@ -273,7 +277,7 @@ class BlobStore:
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed in the finally below
         except FileNotFoundError:
-            raise BlobMissing("Tệp không còn trong kho lưu trữ") from None
+            raise BlobMissing(msg("Tệp không còn trong kho lưu trữ")) from None
         try:
             while True:
                 chunk = await asyncio.to_thread(f.read, CHUNK)
@@ -281,13 +285,13 @@ class BlobStore:
                     break
                 total += len(chunk)
                 if size is not None and total > size:
-                    raise BlobCorrupt("Tệp lưu trữ bị hỏng: dung lượng không khớp")
+                    raise BlobCorrupt(msg("Tệp lưu trữ bị hỏng: dung lượng không khớp"))
                 digest.update(chunk)
                 yield chunk
         finally:
             f.close()
         if (size is not None and total != size) or digest.hexdigest() != sha256:
-            raise BlobCorrupt("Tệp lưu trữ bị hỏng: mã băm không khớp")
+            raise BlobCorrupt(msg("Tệp lưu trữ bị hỏng: mã băm không khớp"))
 
     async def verify(self, sha256: str, *, size: int | None = None) -> None:
         """Read the whole blob and check its hash (BlobMissing, BlobCorrupt)."""
@@ -305,7 +309,7 @@ class BlobStore:
         try:
             st = path.stat()
         except FileNotFoundError:
-            raise BlobMissing("Tệp không còn trong kho lưu trữ") from None
+            raise BlobMissing(msg("Tệp không còn trong kho lưu trữ")) from None
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         if self._verified.get(sha256) == stamp:
             return
@@ -325,21 +329,21 @@ class BlobStore:
             raise ValueError(f"bad byte range {start}-{end}")
         path = self.path_for(sha256)
         if not path.is_file():
-            raise BlobMissing("Tệp không còn trong kho lưu trữ")
+            raise BlobMissing(msg("Tệp không còn trong kho lưu trữ"))
         return self._read_range(path, start, end - start + 1)
 
     async def _read_range(self, path: Path, start: int, length: int) -> AsyncIterator[bytes]:
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed in the finally below
         except FileNotFoundError:
-            raise BlobMissing("Tệp không còn trong kho lưu trữ") from None
+            raise BlobMissing(msg("Tệp không còn trong kho lưu trữ")) from None
         try:
             await asyncio.to_thread(f.seek, start)
             left = length
             while left > 0:
                 chunk = await asyncio.to_thread(f.read, min(CHUNK, left))
                 if not chunk:
-                    raise BlobCorrupt("Tệp lưu trữ bị hỏng: dung lượng không khớp")
+                    raise BlobCorrupt(msg("Tệp lưu trữ bị hỏng: dung lượng không khớp"))
                 left -= len(chunk)
                 yield chunk
         finally:

@@ -29,11 +29,12 @@ from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from .errors import Invalid
+from .messages import N_, msg
 
 MAX_PREVIEW = 1024
-UNREADABLE = "Tệp DICOM bị hỏng hoặc không đọc được"
-NO_IMAGE = "Tệp DICOM này không chứa ảnh để hiển thị"
-NO_FRAME = "Tệp DICOM không có khung hình số %(frame)s"
+UNREADABLE = msg("Tệp DICOM bị hỏng hoặc không đọc được")
+NO_IMAGE = msg("Tệp DICOM này không chứa ảnh để hiển thị")
+NO_FRAME = N_("Tệp DICOM không có khung hình số %(frame)s")
 # Elements longer than this are not read with the header (they are never shown).
 DEFER_SIZE = 64 * 1024
 # How much of a deflated file is inflated to read its header, which is read only up to the
@@ -232,7 +233,7 @@ class _DecoderFailures(logging.Handler):
     out of address space would read as a file that cannot be decoded. The logged records keep
     the original exception. Should pydicom stop logging them, such a file is still refused and
     remembered, with the less accurate message; test_a_failed_render_is_remembered_for_its_limits
-    (tests/records/test_attachments.py) notices.
+    (tests/records/test_attachment_previews.py) notices.
     """
 
     def __init__(self) -> None:
@@ -280,7 +281,7 @@ def render_png(path: Path, *, max_size: int = MAX_PREVIEW, frame: int = 0) -> by
     ds = _read_header(path)
     _size(ds)
     if not 0 <= frame < _frames(ds):
-        raise Invalid(NO_FRAME % {"frame": frame + 1})
+        raise Invalid(msg(NO_FRAME, frame=frame + 1))
     try:
         # One frame only: a multi-frame study can be hundreds of MB.
         pixels = _decode(path, frame)
@@ -290,7 +291,10 @@ def render_png(path: Path, *, max_size: int = MAX_PREVIEW, frame: int = 0) -> by
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(syntax, "name", "") or str(syntax or "")
         raise Invalid(
-            f"Không giải mã được ảnh DICOM (định dạng nén {name or 'không rõ'})"
+            msg(
+                "Không giải mã được ảnh DICOM (định dạng nén %(name)s)",
+                name=name or msg("không rõ"),
+            )
         ) from None
     samples = int(ds.get("SamplesPerPixel") or 1)
     if samples == 1:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .messages import Message
+
 
 class RecordsError(Exception):
-    """Base of every domain error: a stable machine code and a human message (Vietnamese)."""
+    """Base of every domain error: a stable machine code and a message for people.
+
+    ``text`` is the message to translate at the edge; ``message`` its Vietnamese source text
+    (for logs). ``fields`` maps a field name to its own message, for forms that show errors
+    next to the input.
+    """
 
     code = "error"
 
-    def __init__(self, message: str, *, fields: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        # Field name -> message, for forms that show errors next to the input.
-        self.fields: dict[str, str] = dict(fields or {})
+    def __init__(self, message: Message, *, fields: Mapping[str, Message] | None = None) -> None:
+        super().__init__(str(message))
+        self.text = message
+        self.message = str(message)
+        self.fields: dict[str, Message] = dict(fields or {})
 
 
 class NotFound(RecordsError):
@@ -47,6 +54,16 @@ class TooLarge(Invalid):
     code = "too-large"
 
 
+class RangeNotSatisfiable(Invalid):
+    """The part of a file asked for lies outside it."""
+
+    code = "range-not-satisfiable"
+
+    def __init__(self, message: Message, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class Unauthenticated(RecordsError):
     """No valid identity was presented (or the credentials were wrong)."""
 
@@ -58,7 +75,7 @@ class Throttled(RecordsError):
 
     code = "throttled"
 
-    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+    def __init__(self, message: Message, *, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .errors import Invalid
+from .messages import Message, msg, nmsg
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
@@ -46,21 +47,27 @@ def common_passwords() -> frozenset[str]:
 def validate_new_password(password: str, *, username: str) -> None:
     """Refuse a password that is too short, too long, common or the username itself."""
     password = _normalise(password)
-    problem: str | None = None
+    problem: Message | None = None
     if len(password) < MIN_LENGTH:
-        problem = f"Mật khẩu phải có ít nhất {MIN_LENGTH} ký tự"
+        problem = nmsg(
+            "Mật khẩu phải có ít nhất %(num)d ký tự",
+            "Mật khẩu phải có ít nhất %(num)d ký tự",
+            MIN_LENGTH,
+        )
     elif len(password) > MAX_LENGTH:
-        problem = f"Mật khẩu dài tối đa {MAX_LENGTH} ký tự"
+        problem = nmsg(
+            "Mật khẩu dài tối đa %(num)d ký tự", "Mật khẩu dài tối đa %(num)d ký tự", MAX_LENGTH
+        )
     elif password.strip() == "":
-        problem = "Mật khẩu không được chỉ gồm khoảng trắng"
+        problem = msg("Mật khẩu không được chỉ gồm khoảng trắng")
     else:
         lowered = password.lower()
         if username and lowered == username.strip().lower():
-            problem = "Mật khẩu không được trùng với tên đăng nhập"
+            problem = msg("Mật khẩu không được trùng với tên đăng nhập")
         elif lowered in common_passwords():
-            problem = "Mật khẩu này quá phổ biến, dễ bị đoán. Vui lòng chọn mật khẩu khác"
+            problem = msg("Mật khẩu này quá phổ biến, dễ bị đoán. Vui lòng chọn mật khẩu khác")
         elif len(set(lowered)) == 1:
-            problem = "Mật khẩu không được chỉ lặp lại một ký tự"
+            problem = msg("Mật khẩu không được chỉ lặp lại một ký tự")
     if problem is not None:
         raise Invalid(problem, fields={"password": problem})
 

@@ -6,13 +6,16 @@ import codecs
 from dataclasses import dataclass
 
 from .errors import Invalid
+from .messages import N_, Message, msg
 
 # Enough for every signature below and a fair sample of a text file.
 HEAD_SIZE = 4096
 
-ACCEPTED = "PDF, ảnh (JPEG, PNG, GIF, WebP), DICOM, video (MP4, WebM) và văn bản thuần"
-UNSUPPORTED = f"Định dạng tệp không được hỗ trợ. Chấp nhận: {ACCEPTED}"
-EXECUTABLE = "Không được tải lên tệp chương trình hoặc tập lệnh (exe, ELF, script…)"
+ACCEPTED = N_("PDF, ảnh (JPEG, PNG, GIF, WebP), DICOM, video (MP4, WebM) và văn bản thuần")
+UNSUPPORTED = msg(
+    "Định dạng tệp không được hỗ trợ. Chấp nhận: %(accepted)s", accepted=msg(ACCEPTED)
+)
+EXECUTABLE = msg("Không được tải lên tệp chương trình hoặc tập lệnh (exe, ELF, script…)")
 
 _EXECUTABLE_MAGIC = (
     b"MZ",  # Windows PE / DOS
@@ -62,10 +65,10 @@ WEBP = Sniffed("image/webp", "WebP", ".webp")
 DICOM = Sniffed("application/dicom", "DICOM", ".dcm")
 MP4 = Sniffed("video/mp4", "MP4", ".mp4")
 WEBM = Sniffed("video/webm", "WebM", ".webm")
-TEXT = Sniffed("text/plain; charset=utf-8", "văn bản", ".txt")
+TEXT = Sniffed("text/plain; charset=utf-8", N_("văn bản"), ".txt")
 
 
-def _refuse(message: str) -> Invalid:
+def _refuse(message: Message) -> Invalid:
     return Invalid(message, fields={"file": message})
 
 
@@ -83,7 +86,7 @@ def _text(head: bytes) -> Sniffed | None:
         raise _refuse(EXECUTABLE)
     if start.startswith(_MARKUP):
         raise _refuse(
-            "Không nhận tệp HTML, SVG hoặc XML. Hãy lưu tài liệu dưới dạng PDF rồi tải lên"
+            msg("Không nhận tệp HTML, SVG hoặc XML. Hãy lưu tài liệu dưới dạng PDF rồi tải lên")
         )
     return TEXT
 
@@ -91,7 +94,7 @@ def _text(head: bytes) -> Sniffed | None:
 def sniff(head: bytes) -> Sniffed:
     """The type of a file from its first bytes; Invalid (Vietnamese) for anything not allowed."""
     if not head:
-        raise _refuse("Tệp rỗng, không có nội dung")
+        raise _refuse(msg("Tệp rỗng, không có nội dung"))
     # First: a DICOM preamble can carry an executable header and make the file both at once.
     if head.startswith(_EXECUTABLE_MAGIC):
         raise _refuse(EXECUTABLE)
@@ -110,7 +113,9 @@ def sniff(head: bytes) -> Sniffed:
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in _HEIF_BRANDS:
-            raise _refuse("Ảnh HEIC/AVIF chưa được hỗ trợ. Hãy chuyển ảnh sang JPEG rồi tải lên")
+            raise _refuse(
+                msg("Ảnh HEIC/AVIF chưa được hỗ trợ. Hãy chuyển ảnh sang JPEG rồi tải lên")
+            )
         if brand.startswith(b"M4A") or brand.startswith(b"M4B"):
             raise _refuse(UNSUPPORTED)
         return MP4
@@ -120,7 +125,7 @@ def sniff(head: bytes) -> Sniffed:
         raise _refuse(UNSUPPORTED)
     if head.startswith(b"PK\x03\x04"):
         raise _refuse(
-            "Không nhận tệp nén hoặc tài liệu Word/Excel. Hãy lưu dưới dạng PDF rồi tải lên"
+            msg("Không nhận tệp nén hoặc tài liệu Word/Excel. Hãy lưu dưới dạng PDF rồi tải lên")
         )
     found = _text(head)
     if found is not None:

@@ -1,12 +1,13 @@
-"""WebRTC signalling: rooms, peers, lobby, moderation and the message bus (protocol v1)."""
+"""WebRTC signalling: rooms, peers, lobby, moderation and the message bus (protocol v1).
 
-from signaling.auth import (
-    Authorizer,
+The application injects the ports (`signaling.ports`) and receives the events
+(`signaling.events`); server-side media peers live apart, in `signaling.media`.
+"""
+
+from signaling.config import SignalingConfig
+from signaling.errors import CloseCode, JoinRefused
+from signaling.events import (
     ChatPosted,
-    EventSink,
-    Identity,
-    MemoryAuthorizer,
-    MemoryEventSink,
     PeerJoined,
     PeerLeft,
     RecordedFile,
@@ -17,8 +18,8 @@ from signaling.auth import (
     RoomEvent,
     StateChanged,
 )
-from signaling.config import SignalingConfig
-from signaling.errors import CloseCode, JoinRefused
+from signaling.ice import IceServers
+from signaling.ports import Authorizer, EventSink, Identity, RecorderHook
 from signaling.registry import RoomRegistry
 from signaling.server import setup_signaling
 
@@ -27,13 +28,13 @@ __all__ = [
     "ChatPosted",
     "CloseCode",
     "EventSink",
+    "IceServers",
     "Identity",
     "JoinRefused",
-    "MemoryAuthorizer",
-    "MemoryEventSink",
     "PeerJoined",
     "PeerLeft",
     "RecordedFile",
+    "RecorderHook",
     "RecordingChanged",
     "RecordingConsent",
     "RecordingFinished",

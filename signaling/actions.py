@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
 
-from signaling.auth import (
+from signaling import frames, ops
+from signaling.errors import (
+    CloseCode,
+    ConsentRequired,
+    Denied,
+    InLobby,
+    NotInRoom,
+    NotModerator,
+    NotRecording,
+    RecorderFailed,
+)
+from signaling.events import (
     ChatPosted,
     RecordingChanged,
     RecordingConsent,
@@ -13,39 +23,29 @@ from signaling.auth import (
     StateChanged,
     utcnow,
 )
-from signaling.errors import (
-    CloseCode,
-    ConsentRequired,
-    InLobby,
-    NotInRoom,
-    NotModerator,
-    NotRecording,
-    RecorderFailed,
-)
-from signaling.media_hooks import consent_request
+from signaling.frames import Frame
+from signaling.host import RoomHost
+from signaling.messages import Answer, Candidate, Offer
 from signaling.room import ACTIVE, LOBBY, Peer, Room
 
-if TYPE_CHECKING:
-    from signaling.registry import RoomRegistry
 
-
-def room_of(registry: RoomRegistry, peer: Peer) -> Room:
+def room_of(host: RoomHost, peer: Peer) -> Room:
     """The peer's room; raises NotInRoom when the peer has gone."""
-    room = registry.rooms.get(peer.room_id)
+    room = host.rooms.get(peer.room_id)
     if room is None or room.peers.get(peer.peer_id) is not peer:
         raise NotInRoom("you are no longer in the room")
     return room
 
 
-def _active(registry: RoomRegistry, peer: Peer) -> Room:
-    room = room_of(registry, peer)
+def _active(host: RoomHost, peer: Peer) -> Room:
+    room = room_of(host, peer)
     if peer.status != ACTIVE:
         raise InLobby("wait until a moderator admits you")
     return room
 
 
-def _moderator(registry: RoomRegistry, peer: Peer) -> Room:
-    room = _active(registry, peer)
+def _moderator(host: RoomHost, peer: Peer) -> Room:
+    room = _active(host, peer)
     if not peer.moderator:
         raise NotModerator("only the chair or a coordinator may do this")
     return room
@@ -58,34 +58,41 @@ def _target(room: Room, peer_id: str, *, status: str | None = ACTIVE) -> Peer:
     return target
 
 
-def deliver(registry: RoomRegistry, room: Room, to: Peer, frame: dict[str, Any]) -> None:
+def deliver(host: RoomHost, room: Room, to: Peer, frame: Frame) -> None:
     """Send a frame to one peer, here or through the bus."""
     if to.local:
         to.send(frame)
     else:
-        registry.publish(room.room_id, "relay", to=to.peer_id, frame=frame)
+        host.publish(room.room_id, ops.Relay(to=to.peer_id, frame=frame))
 
 
-def relay(registry: RoomRegistry, peer: Peer, kind: str, to: str, body: dict[str, Any]) -> None:
+def relay(host: RoomHost, peer: Peer, msg: Offer | Answer | Candidate) -> None:
     """Forward an offer, answer or candidate to one peer, stamped with `from`."""
-    room = _active(registry, peer)
-    if to == peer.peer_id:
+    room = _active(host, peer)
+    if msg.to == peer.peer_id:
         raise NotInRoom("you cannot signal yourself")
-    target = _target(room, to)
-    deliver(registry, room, target, {"type": kind, "from": peer.peer_id, **body})
+    target = _target(room, msg.to)
+    sender = peer.peer_id
+    if isinstance(msg, Candidate):
+        frame = frames.candidate(msg.candidate, sender=sender)
+    elif isinstance(msg, Offer):
+        frame = frames.offer(msg.sdp, sender=sender)
+    else:
+        frame = frames.answer(msg.sdp, sender=sender)
+    deliver(host, room, target, frame)
 
 
-def set_state(registry: RoomRegistry, peer: Peer, changes: dict[str, bool | None]) -> None:
+def set_state(host: RoomHost, peer: Peer, changes: dict[str, bool | None]) -> None:
     """Apply a media state change and tell the room."""
-    room = _active(registry, peer)
+    room = _active(host, peer)
     for name, value in changes.items():
         if value is not None:
             setattr(peer, name, value)
-    room.broadcast({"type": "state", "peer_id": peer.peer_id, **peer.state()}, exclude=peer.peer_id)
+    room.broadcast(frames.state(peer.peer_id, peer.state()), exclude=peer.peer_id)
     record = peer.record()
-    registry.to_bus(lambda: registry.bus.put(room.room_id, record))
-    registry.publish(room.room_id, "peer", peer=record)
-    registry.emit(
+    host.to_bus(lambda: host.bus.put(room.room_id, record))
+    host.publish(room.room_id, ops.PeerSeen(peer=record))
+    host.emit(
         StateChanged(
             room_id=room.room_id,
             user_id=peer.user_id,
@@ -96,23 +103,22 @@ def set_state(registry: RoomRegistry, peer: Peer, changes: dict[str, bool | None
     )
 
 
-def chat(registry: RoomRegistry, peer: Peer, text: str) -> None:
+def chat(host: RoomHost, peer: Peer, text: str) -> None:
     """Broadcast a chat line (to the sender too) and hand it to the event sink."""
-    room = _active(registry, peer)
+    room = _active(host, peer)
     now = utcnow()
     chat_id = secrets.token_hex(8)
-    frame = {
-        "type": "chat",
-        "chat_id": chat_id,
-        "from": peer.peer_id,
-        "name": peer.name,
-        "facility": peer.facility,
-        "text": text,
-        "time": now.isoformat(),
-    }
+    frame = frames.chat(
+        chat_id=chat_id,
+        sender=peer.peer_id,
+        name=peer.name,
+        facility=peer.facility,
+        text=text,
+        time=now,
+    )
     room.broadcast(frame)
-    registry.publish(room.room_id, "broadcast", frame=frame)
-    registry.emit(
+    host.publish(room.room_id, ops.Broadcast(frame=frame))
+    host.emit(
         ChatPosted(
             room_id=room.room_id,
             user_id=peer.user_id,
@@ -125,139 +131,151 @@ def chat(registry: RoomRegistry, peer: Peer, text: str) -> None:
     )
 
 
-def mute(registry: RoomRegistry, peer: Peer, peer_id: str, kind: str) -> None:
+def mute(host: RoomHost, peer: Peer, peer_id: str, kind: str) -> None:
     """Ask a peer to turn off its audio or video."""
-    room = _moderator(registry, peer)
+    room = _moderator(host, peer)
     target = _target(room, peer_id)
-    deliver(registry, room, target, {"type": "mute", "kind": kind, "by": peer.peer_id})
+    deliver(host, room, target, frames.mute(kind, by=peer.peer_id))
 
 
-async def admit(registry: RoomRegistry, peer: Peer, peer_id: str) -> None:
+async def admit(host: RoomHost, peer: Peer, peer_id: str) -> None:
     """Let a waiting peer in (RoomFull when there is no place)."""
-    room = _moderator(registry, peer)
+    room = _moderator(host, peer)
     target = _target(room, peer_id, status=LOBBY)
     if target.local:
-        await registry.admit(room, target)
+        await host.admit(room, target)
     else:
-        registry.publish(room.room_id, "admit", to=peer_id, by=peer.peer_id)
+        host.publish(room.room_id, ops.Admit(to=peer_id, by=peer.peer_id))
 
 
-def deny(registry: RoomRegistry, peer: Peer, peer_id: str) -> None:
+def deny(host: RoomHost, peer: Peer, peer_id: str) -> None:
     """Refuse a waiting peer."""
-    room = _moderator(registry, peer)
+    room = _moderator(host, peer)
     target = _target(room, peer_id, status=LOBBY)
     if target.local:
-        deny_local(registry, room, target)
+        deny_local(host, room, target)
     else:
-        registry.publish(room.room_id, "deny", to=peer_id, by=peer.peer_id)
+        host.publish(room.room_id, ops.Deny(to=peer_id, by=peer.peer_id))
 
 
-def deny_local(registry: RoomRegistry, room: Room, target: Peer) -> None:
+def deny_local(host: RoomHost, room: Room, target: Peer) -> None:
     """Tell a local waiting peer it was refused, and close it."""
     if target.status != LOBBY:
         return
-    target.send({"type": "error", "code": "denied", "message": "admission was refused"})
-    registry.remove(room, target, "denied", code=CloseCode.FORBIDDEN, close_reason="denied")
+    target.send(frames.error_of(Denied("admission was refused")))
+    host.remove(room, target, "denied", code=CloseCode.FORBIDDEN, close_reason="denied")
 
 
-async def kick(registry: RoomRegistry, peer: Peer, peer_id: str) -> None:
+async def kick(host: RoomHost, peer: Peer, peer_id: str) -> None:
     """Remove a peer; its user may not come back while the room lives."""
-    room = _moderator(registry, peer)
+    room = _moderator(host, peer)
     target = _target(room, peer_id, status=None)
     if target is peer:
         raise NotInRoom("you cannot kick yourself")
-    await registry.bus.kick(room.room_id, target.user_id)
-    registry.publish(room.room_id, "kick", user_id=target.user_id, by=peer.peer_id)
-    expel(registry, room, target.user_id, peer.peer_id)
+    await host.bus.kick(room.room_id, target.user_id)
+    host.publish(room.room_id, ops.Kick(user_id=target.user_id, by=peer.peer_id))
+    expel(host, room, target.user_id, peer.peer_id)
 
 
-def expel(registry: RoomRegistry, room: Room, user_id: str, by: object) -> None:
+def expel(host: RoomHost, room: Room, user_id: str, by: str | None) -> None:
     """Close this node's peers of a kicked user."""
     for target in room.by_user(user_id):
-        target.send({"type": "kicked", "by": by if isinstance(by, str) else None})
-        registry.remove(room, target, "kicked", code=CloseCode.FORBIDDEN, close_reason="kicked")
+        target.send(frames.kicked(by))
+        host.remove(room, target, "kicked", code=CloseCode.FORBIDDEN, close_reason="kicked")
 
 
-async def end(registry: RoomRegistry, peer: Peer) -> None:
+async def end(host: RoomHost, peer: Peer) -> None:
     """End the session for everyone."""
-    room = _moderator(registry, peer)
-    await end_room(registry, room.room_id, by=peer)
+    room = _moderator(host, peer)
+    await end_room(host, room.room_id, by=peer)
 
 
-async def end_room(registry: RoomRegistry, room_id: str, *, by: Peer | None = None) -> None:
+async def end_room(host: RoomHost, room_id: str, *, by: Peer | None = None) -> None:
     """End a room from a moderator or from the application; idempotent."""
-    await registry.bus.end(room_id, registry.config.ended_ttl_seconds)
+    await host.bus.end(room_id, host.config.ended_ttl_seconds)
     by_id = by.peer_id if by is not None else None
-    registry.publish(room_id, "ended", by=by_id)
-    registry.emit(
+    host.publish(room_id, ops.Ended(by=by_id))
+    host.emit(
         RoomEnded(room_id=room_id, user_id=by.user_id if by else None, peer_id=by_id, time=utcnow())
     )
-    room = registry.rooms.get(room_id)
+    room = host.rooms.get(room_id)
     if room is not None:
-        close_ended(registry, room, by_id)
+        close_ended(host, room, by_id)
 
 
-def close_ended(registry: RoomRegistry, room: Room, by: object) -> None:
+def close_ended(host: RoomHost, room: Room, by: str | None) -> None:
     """Send `ended` to this node's peers and close them."""
-    frame = {"type": "ended", "by": by if isinstance(by, str) else None}
+    frame = frames.ended(by)
     for peer in room.local():
         peer.send(frame)
-        registry.remove(room, peer, "ended", code=CloseCode.ENDED, close_reason="ended")
+        host.remove(room, peer, "ended", code=CloseCode.ENDED, close_reason="ended")
     for peer in list(room.peers.values()):
-        registry.remove(room, peer, "ended")
+        host.remove(room, peer, "ended")
 
 
-async def record(registry: RoomRegistry, peer: Peer, on: bool) -> None:
+async def record(host: RoomHost, peer: Peer, on: bool) -> None:
     """Switch recording; the recorder hook, when plugged in, may refuse."""
-    room = _moderator(registry, peer)
-    if registry.media is not None and on == room.recording:
+    room = _moderator(host, peer)
+    if host.media is not None and on == room.recording:
         # Already so: keep the consents given, just confirm the state to the sender.
-        peer.send({"type": "recording", "on": on, "by": peer.peer_id})
+        peer.send(frames.recording(on, by=peer.peer_id))
         return
-    if registry.recorder is not None:
+    if host.recorder is not None:
         try:
             if on:
-                await registry.recorder.start(room.room_id)
+                await host.recorder.start(room.room_id)
             else:
-                await registry.recorder.stop(room.room_id)
+                await host.recorder.stop(room.room_id)
         except Exception as exc:
             raise RecorderFailed(f"the recorder failed: {exc}") from exc
     room.recording = on
     room.consents.clear()
-    frame = {"type": "recording", "on": on, "by": peer.peer_id}
+    frame = frames.recording(on, by=peer.peer_id)
     room.broadcast(frame)
-    extra: dict[str, Any] = {}
-    if registry.media is not None and on:
-        request = consent_request(peer.peer_id)
+    request = frames.consent_request(peer.peer_id) if host.media is not None and on else None
+    if request is not None:
         room.broadcast(request)
-        extra["request"] = request
-    await registry.bus.set_recording(room.room_id, on)
-    registry.publish(room.room_id, "recording", on=on, frame=frame, **extra)
-    registry.emit(
+    await host.bus.set_recording(room.room_id, on)
+    host.publish(room.room_id, ops.RecordingSwitched(on=on, frame=frame, request=request))
+    host.emit(
         RecordingChanged(
             room_id=room.room_id, user_id=peer.user_id, peer_id=peer.peer_id, time=utcnow(), on=on
         )
     )
 
 
-def consent(registry: RoomRegistry, peer: Peer, accept: bool) -> None:
+def recorder_gave_up(host: RoomHost, room_id: str, message: str) -> None:
+    """The recorder failed: recording goes off, everyone is told, moderators get why."""
+    room = host.rooms.get(room_id)
+    if room is None or not room.recording:
+        return
+    room.recording = False
+    room.consents.clear()
+    frame = frames.recording(False, by=None, failed=True)
+    room.broadcast(frame)
+    room.to_moderators(frames.error_of(RecorderFailed(message)))
+    host.to_bus(lambda: host.bus.set_recording(room_id, False))
+    host.publish(room_id, ops.RecordingSwitched(on=False, frame=frame))
+    host.emit(
+        RecordingChanged(room_id=room_id, user_id=None, peer_id=None, time=utcnow(), on=False)
+    )
+    if host.media is not None:
+        host.spawn(host.media.stop(room_id))
+
+
+def consent(host: RoomHost, peer: Peer, accept: bool) -> None:
     """Record a peer's answer to the consent request, tell the room, and the recorder."""
-    room = _active(registry, peer)
-    if registry.media is None or not room.recording:
+    room = _active(host, peer)
+    if host.media is None or not room.recording:
         raise NotRecording("the room is not being recorded")
     before = room.consents.get(peer.peer_id)
     room.consents[peer.peer_id] = accept
     if before and not accept:
-        registry.media.withdraw(room.room_id, peer.peer_id)
-    frame = {
-        "type": "recording-consent",
-        "peer_id": peer.peer_id,
-        "name": peer.name,
-        "accept": accept,
-    }
+        host.media.withdraw(room.room_id, peer.peer_id)
+    frame = frames.consent(peer_id=peer.peer_id, name=peer.name, accept=accept)
     room.broadcast(frame)
-    registry.publish(room.room_id, "broadcast", frame=frame)
-    registry.emit(
+    host.publish(room.room_id, ops.Broadcast(frame=frame))
+    host.emit(
         RecordingConsent(
             room_id=room.room_id,
             user_id=peer.user_id,
@@ -269,11 +287,14 @@ def consent(registry: RoomRegistry, peer: Peer, accept: bool) -> None:
     )
 
 
-def to_recorder(registry: RoomRegistry, peer: Peer, kind: str, body: dict[str, Any]) -> None:
+def to_recorder(host: RoomHost, peer: Peer, msg: Offer | Candidate) -> None:
     """Pass an offer or candidate to the recorder, only from a peer who consented."""
-    room = _active(registry, peer)
-    if registry.media is None or not room.recording:
+    room = _active(host, peer)
+    if host.media is None or not room.recording:
         raise NotRecording("the room is not being recorded")
     if not room.consents.get(peer.peer_id):
         raise ConsentRequired("send recording-consent with accept true first")
-    registry.media.signal(room.room_id, peer.info(), kind, body)
+    if isinstance(msg, Candidate):
+        host.media.signal(room.room_id, peer.info(), "candidate", {"candidate": msg.candidate})
+    else:
+        host.media.signal(room.room_id, peer.info(), "offer", {"sdp": msg.sdp})

@@ -125,6 +125,12 @@ class RecorderFailed(SignalingError):
     code = "recorder-failed"
 
 
+class BadOffer(SignalingError):
+    """A server-side peer (the recorder, the echo) cannot use the offer it was sent."""
+
+    code = "bad-offer"
+
+
 class NotRecording(SignalingError):
     """A recording message arrived while the room is not being recorded."""
 

@@ -1,4 +1,5 @@
-"""Client messages: pure parsing and validation into frozen dataclasses; orjson serialisation."""
+"""Client messages: pure parsing and validation into frozen dataclasses (server frames are
+built in `signaling.frames`)."""
 
 from __future__ import annotations
 
@@ -294,16 +295,3 @@ def parse(raw: str | bytes) -> ClientMessage:
     if parser is None:
         raise UnknownType(f"unknown message type {kind[:MAX_ID]!r}", msg_id=msg_id)
     return parser(data, msg_id)
-
-
-def dumps(frame: Mapping[str, Any]) -> str:
-    """Serialise a server frame."""
-    return orjson.dumps(frame).decode()
-
-
-def error_frame(code: str, message: str, msg_id: MsgId = None) -> dict[str, Any]:
-    """The `error` frame; `id` echoes the offending message's id when it had one."""
-    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if msg_id is not None:
-        frame["id"] = msg_id
-    return frame

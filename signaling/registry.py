@@ -4,34 +4,23 @@ the other nodes through the bus. No aiohttp here."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from signaling import actions, sync
-from signaling.auth import (
-    EventSink,
-    Identity,
-    PeerJoined,
-    PeerLeft,
-    RecorderHook,
-    RecordingChanged,
-    RoomEvent,
-    utcnow,
-)
+from signaling import actions, frames, ops, sync
 from signaling.bus import Bus, Entry
 from signaling.config import SignalingConfig
 from signaling.errors import CloseCode, Kicked, RoomClosed, RoomFull
-from signaling.ice import ice_servers
-from signaling.media_hooks import RECORDER_ID, SignalingRecorder, consent_request
+from signaling.events import PeerJoined, PeerLeft, RoomEvent, utcnow
+from signaling.frames import Frame
+from signaling.ice import IceServers
+from signaling.outbox import Outbox
+from signaling.ports import RECORDER_ID, EventSink, Identity, RecorderHook, SignalingRecorder
 from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
 
 log = logging.getLogger(__name__)
 
-# Notifications sent in one round trip at most.
-PUBLISH_BATCH = 256
 # Heartbeats between two re-stores of every local record (the rooms' keys live six).
 RESTORE_EVERY = 3
 # Frames superseded by a fresh `welcome` when a peer resumes.
@@ -48,20 +37,18 @@ class RoomRegistry:
         bus: Bus,
         sink: EventSink,
         recorder: RecorderHook | None = None,
+        ice: IceServers | None = None,
     ) -> None:
         self.config = config
+        self.ice = ice or IceServers(config)
         self.bus = bus
         self.sink = sink
         self.recorder = recorder
         # A recorder that joins rooms as the peer `recorder` (consent, relayed media).
         self.media = recorder if isinstance(recorder, SignalingRecorder) else None
         self.rooms: dict[str, Room] = {}
-        # Bus calls and notifications, run in order by one worker; None stops it.
-        self._bus_jobs: deque[Callable[[], Awaitable[Any]] | dict[str, Any] | None] = deque()
-        self._bus_wake = asyncio.Event()
-        self._events: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._spawned: set[asyncio.Task[None]] = set()
+        self.outbox = Outbox(bus, sink)
+        self._sweeper: asyncio.Task[None] | None = None
         self.closed = False
 
     # lifecycle
@@ -71,11 +58,8 @@ class RoomRegistry:
         await self.bus.start(self._on_bus, self._resync)
         if self.media is not None:
             self.media.bind(self)
-        self._tasks = [
-            asyncio.create_task(self._bus_worker()),
-            asyncio.create_task(self._event_worker()),
-            asyncio.create_task(self._sweep()),
-        ]
+        self.outbox.start()
+        self._sweeper = asyncio.create_task(self._sweep())
 
     async def close(self) -> None:
         """Say goodbye for every local peer, flush events, stop; idempotent."""
@@ -85,81 +69,34 @@ class RoomRegistry:
         for room in list(self.rooms.values()):
             for peer in room.local():
                 self.remove(room, peer, "shutdown", code=CloseCode.GOING_AWAY)
-        for task in list(self._spawned):
-            task.cancel()
-        await asyncio.gather(*self._spawned, return_exceptions=True)
+        await self.outbox.cancel_spawned()
         if self.media is not None:
             # Before the event worker stops: finished recordings are events.
             try:
                 await self.media.aclose()
             except Exception:
                 log.exception("recorder failed to close")
-        self._queue_bus(None)
-        self._events.put_nowait(None)
-        sweeper = self._tasks[-1] if self._tasks else None
-        if sweeper is not None:
-            sweeper.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.outbox.close()
         await self.bus.close()
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run a coroutine in the background, kept until done (cancelled at close)."""
-
-        async def run() -> None:
-            try:
-                await coro
-            except Exception:
-                log.exception("signalling task failed")
-
-        task = asyncio.create_task(run())
-        self._spawned.add(task)
-        task.add_done_callback(self._spawned.discard)
+        self.outbox.spawn(coro)
 
     def to_bus(self, job: Callable[[], Awaitable[Any]]) -> None:
         """Queue a bus call; calls and notifications run one at a time, in order."""
-        self._queue_bus(job)
+        self.outbox.to_bus(job)
 
-    def publish(self, room_id: str, op: str, **fields: Any) -> None:
+    def publish(self, room_id: str, op: ops.Op) -> None:
         """Queue a notification for the other nodes."""
-        self._queue_bus({"op": op, "room": room_id, "node": self.bus.node_id, **fields})
-
-    def _queue_bus(self, job: Callable[[], Awaitable[Any]] | dict[str, Any] | None) -> None:
-        self._bus_jobs.append(job)
-        self._bus_wake.set()
+        self.outbox.notify(ops.encode(op, room_id=room_id, node=self.bus.node_id))
 
     def emit(self, event: RoomEvent) -> None:
         """Queue an event for the sink."""
-        self._events.put_nowait(event)
-
-    async def _bus_worker(self) -> None:
-        jobs = self._bus_jobs
-        while True:
-            if not jobs:
-                self._bus_wake.clear()
-                await self._bus_wake.wait()
-                continue
-            job = jobs.popleft()
-            if job is None:
-                return
-            try:
-                if isinstance(job, dict):
-                    # Notifications queued back to back go out in one round trip, still in
-                    # order with the calls around them.
-                    batch = [job]
-                    while jobs and isinstance(jobs[0], dict) and len(batch) < PUBLISH_BATCH:
-                        batch.append(jobs.popleft())  # type: ignore[arg-type]
-                    await self.bus.publish(batch)
-                else:
-                    await job()
-            except Exception as exc:
-                log.warning("signalling bus call failed: %s", exc)
-
-    async def _event_worker(self) -> None:
-        while (event := await self._events.get()) is not None:
-            try:
-                await self.sink.publish(event)
-            except Exception:
-                log.exception("event sink failed for %r", event)
+        self.outbox.emit(event)
 
     # queries
 
@@ -195,41 +132,22 @@ class RoomRegistry:
 
     # the recorder's side
 
-    def send_to_peer(self, room_id: str, peer_id: str, frame: dict[str, Any]) -> None:
+    def send_to_peer(self, room_id: str, peer_id: str, frame: Frame) -> None:
         """Deliver a frame from the recorder to one local active peer."""
         room = self.rooms.get(room_id)
         peer = room.peers.get(peer_id) if room is not None else None
         if peer is not None and peer.local and peer.status == ACTIVE:
             peer.send({**frame, "from": RECORDER_ID})
 
-    def tell_moderators(self, room_id: str, frame: dict[str, Any]) -> None:
+    def tell_moderators(self, room_id: str, frame: Frame) -> None:
         """Send a frame to the room's local moderators."""
         room = self.rooms.get(room_id)
-        if room is None:
-            return
-        for peer in room.local():
-            if peer.status == ACTIVE and peer.moderator:
-                peer.send(frame)
+        if room is not None:
+            room.to_moderators(frame)
 
     def recording_failed(self, room_id: str, message: str) -> None:
         """The recorder gave up: recording goes off, everyone is told, moderators get why."""
-        room = self.rooms.get(room_id)
-        if room is None or not room.recording:
-            return
-        room.recording = False
-        room.consents.clear()
-        frame = {"type": "recording", "on": False, "by": None, "reason": "failed"}
-        room.broadcast(frame)
-        self.tell_moderators(
-            room_id, {"type": "error", "code": "recorder-failed", "message": message}
-        )
-        self.to_bus(lambda: self.bus.set_recording(room_id, False))
-        self.publish(room_id, "recording", on=False, frame=frame)
-        self.emit(
-            RecordingChanged(room_id=room_id, user_id=None, peer_id=None, time=utcnow(), on=False)
-        )
-        if self.media is not None:
-            self.spawn(self.media.stop(room_id))
+        actions.recorder_gave_up(self, room_id, message)
 
     async def check(self, room_id: str, user_id: str) -> None:
         """Raise `Kicked` or `RoomClosed` when this user may not enter now."""
@@ -254,7 +172,7 @@ class RoomRegistry:
                     self.remove(room, old, "replaced", code=CloseCode.REPLACED)
                 for other in list(room.peers.values()):
                     if not other.local and other.user_id == identity.user_id:
-                        self.publish(room_id, "replace", to=other.peer_id)
+                        self.publish(room_id, ops.Replace(to=other.peer_id))
                 moderator = identity.moderator or identity.user_id in room.moderators
                 status = LOBBY if identity.needs_admission and not moderator else ACTIVE
                 peer = Peer.local_from(
@@ -273,16 +191,9 @@ class RoomRegistry:
                 if status == ACTIVE:
                     self._activate(room, peer, entry)
                 else:
-                    peer.send(
-                        {
-                            "type": "lobby",
-                            "peer_id": peer.peer_id,
-                            "resume_token": None,
-                            "name": peer.name,
-                        }
-                    )
+                    peer.send(frames.lobby(peer_id=peer.peer_id, name=peer.name))
                     room.lobby_update()
-                    self.publish(room_id, "peer", peer=peer.record())
+                    self.publish(room_id, ops.PeerSeen(peer=peer.record()))
                 return peer
         finally:
             self._drop_if_empty(room)
@@ -310,11 +221,11 @@ class RoomRegistry:
     def _activate(self, room: Room, peer: Peer, entry: Entry, *, admitted: bool = False) -> None:
         """Send `welcome`, tell the others, record attendance."""
         present = {str(r["peer_id"]) for r in entry.present} | {p.peer_id for p in room.local()}
-        self._welcome(room, peer, present, resumed=False)
+        self._welcome(room, peer, present)
         room.announce_joined(peer)
         if admitted:
             room.lobby_update()
-        self.publish(room.room_id, "peer", peer=peer.record())
+        self.publish(room.room_id, ops.PeerSeen(peer=peer.record()))
         self.emit(
             PeerJoined(
                 room_id=room.room_id,
@@ -327,34 +238,35 @@ class RoomRegistry:
             )
         )
 
-    def _welcome(self, room: Room, peer: Peer, present: set[str], *, resumed: bool) -> None:
+    def _welcome(self, room: Room, peer: Peer, present: set[str]) -> None:
         others = [p for p in room.active() if p is not peer and p.peer_id in present]
         peer.known = {p.peer_id for p in others}
-        frame = {
-            "type": "welcome",
-            "peer_id": peer.peer_id,
-            "resume_token": peer.resume_token,
-            "role": peer.role,
-            "resumed": resumed,
-            "room_id": room.room_id,
-            "self": peer.info(),
-            "ice_servers": ice_servers(self.config, peer.user_id),
-            "peers": [p.info() for p in others],
-            "recording": room.recording,
-            "max_peers": self.config.max_peers,
-            "grace_seconds": self.config.grace_seconds,
-        }
         if peer.outlet is not None:
-            peer.outlet.send(frame)
+            peer.outlet.send(self._welcome_frame(room, peer, others, resumed=False))
         # Seen here but not when we entered: they joined after us, so they offer to us.
         for other in room.active():
             if other is not peer and other.peer_id not in peer.known:
                 peer.known.add(other.peer_id)
-                peer.send({"type": "peer-joined", "peer": other.info()})
+                peer.send(frames.peer_joined(other.info()))
         if peer.moderator and room.waiting():
             room.lobby_update()
         if room.recording and self.media is not None:
-            peer.send(consent_request(None))
+            peer.send(frames.consent_request(None))
+
+    def _welcome_frame(self, room: Room, peer: Peer, others: list[Peer], *, resumed: bool) -> Frame:
+        return frames.welcome(
+            peer_id=peer.peer_id,
+            resume_token=peer.resume_token,
+            role=peer.role,
+            resumed=resumed,
+            room_id=room.room_id,
+            self_info=peer.info(),
+            ice_servers=self.ice.for_user(peer.user_id),
+            peers=[p.info() for p in others],
+            recording=room.recording,
+            max_peers=self.config.max_peers,
+            grace_seconds=self.config.grace_seconds,
+        )
 
     def _resume(self, room: Room, identity: Identity, outlet: Outlet, token: str) -> Peer | None:
         for peer in room.local():
@@ -371,22 +283,8 @@ class RoomRegistry:
             if identity.moderator:
                 peer.role = MODERATOR
                 room.moderators.add(identity.user_id)
-            outlet.send(
-                {
-                    "type": "welcome",
-                    "peer_id": peer.peer_id,
-                    "resume_token": peer.resume_token,
-                    "role": peer.role,
-                    "resumed": True,
-                    "room_id": room.room_id,
-                    "self": peer.info(),
-                    "ice_servers": ice_servers(self.config, peer.user_id),
-                    "peers": [p.info() for p in room.active() if p is not peer],
-                    "recording": room.recording,
-                    "max_peers": self.config.max_peers,
-                    "grace_seconds": self.config.grace_seconds,
-                }
-            )
+            others = [p for p in room.active() if p is not peer]
+            outlet.send(self._welcome_frame(room, peer, others, resumed=True))
             peer.attach(outlet)
             if peer.moderator and room.waiting():
                 room.lobby_update()
@@ -453,7 +351,7 @@ class RoomRegistry:
         if peer.local:
             room_id, peer_id = room.room_id, peer.peer_id
             self.to_bus(lambda: self.bus.remove(room_id, peer_id))
-            self.publish(room_id, "left", peer_id=peer_id, reason=reason)
+            self.publish(room_id, ops.PeerGone(peer_id=peer_id, reason=reason))
             if was_active:
                 self.emit(
                     PeerLeft(
@@ -477,9 +375,18 @@ class RoomRegistry:
     async def _sweep(self) -> None:
         # Records change through `enter`, `put` and `remove`; re-storing them all is only a
         # safety net, so it runs every few heartbeats, well inside the rooms' key lifetime.
-        beats = 0
+        beats = failures = 0
         while True:
             await asyncio.sleep(self.config.bus_heartbeat_seconds)
-            with contextlib.suppress(Exception):
+            try:
                 await sync.sweep(self, restore_records=beats % RESTORE_EVERY == 0)
+            except Exception as exc:
+                # Once per outage at warning level: the bus is down for every heartbeat alike.
+                failures += 1
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(level, "signalling heartbeat failed (%d in a row): %r", failures, exc)
+            else:
+                if failures:
+                    log.warning("signalling heartbeat works again after %d failures", failures)
+                failures = 0
             beats += 1

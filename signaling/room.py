@@ -7,8 +7,9 @@ import asyncio
 import secrets
 from typing import Any, Protocol
 
-from signaling.auth import Identity
+from signaling import frames
 from signaling.bus import PeerRecord
+from signaling.ports import Identity
 
 MODERATOR = "moderator"
 PARTICIPANT = "participant"
@@ -276,29 +277,30 @@ class Room:
                 and newcomer.peer_id not in peer.known
             ):
                 peer.known.add(newcomer.peer_id)
-                peer.send({"type": "peer-joined", "peer": newcomer.info()})
+                peer.send(frames.peer_joined(newcomer.info()))
 
     def announce_left(self, peer_id: str, reason: str) -> None:
         """Tell local peers who knew the peer that it left."""
         for peer in self.local():
             if peer_id in peer.known:
                 peer.known.discard(peer_id)
-                peer.send({"type": "peer-left", "peer_id": peer_id, "reason": reason})
+                peer.send(frames.peer_left(peer_id, reason))
 
-    def lobby_update(self) -> None:
-        """Show local moderators who is waiting."""
-        frame = {"type": "lobby-update", "waiting": [p.lobby_info() for p in self.waiting()]}
+    def to_moderators(self, frame: dict[str, Any]) -> None:
+        """Send to every local active moderator."""
         for peer in self.local():
             if peer.status == ACTIVE and peer.moderator:
                 peer.send(frame)
+
+    def lobby_update(self) -> None:
+        """Show local moderators who is waiting."""
+        self.to_moderators(frames.lobby_update([p.lobby_info() for p in self.waiting()]))
 
     def sync(self, peer: Peer) -> None:
         """Send a full `peers` list to one local peer and reset what it knows."""
         others = [p for p in self.active() if p is not peer]
         peer.known = {p.peer_id for p in others}
-        peer.send(
-            {"type": "peers", "peers": [p.info() for p in others], "recording": self.recording}
-        )
+        peer.send(frames.peers([p.info() for p in others], recording=self.recording))
 
     def close(self) -> None:
         """Forget every peer; idempotent."""

@@ -10,9 +10,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from signaling import actions
+from signaling import actions, frames
 from signaling import messages as m
-from signaling.auth import Authorizer, EventSink, RecorderHook
 from signaling.bus import Bus, LocalBus
 from signaling.config import SignalingConfig
 from signaling.connection import AbuseCounter, Connection, RateLimiter
@@ -29,8 +28,9 @@ from signaling.errors import (
     RoomFull,
     SignalingError,
 )
+from signaling.ice import IceServers
 from signaling.keys import signaling_key
-from signaling.media_hooks import RECORDER_ID
+from signaling.ports import RECORDER_ID, Authorizer, EventSink, RecorderHook
 from signaling.redisbus import RedisBus
 from signaling.registry import RoomRegistry
 from signaling.room import Peer
@@ -51,9 +51,13 @@ def setup_signaling(
     sink: EventSink,
     recorder: RecorderHook | None = None,
     bus: Bus | None = None,
+    ice: IceServers | None = None,
 ) -> None:
-    """Add the `ws-room` route and the registry/bus lifetime to an application."""
-    app[signaling_key] = SignalingState(config, authorizer, sink, recorder, bus)
+    """Add the `ws-room` route and the registry/bus lifetime to an application.
+
+    `ice` hands out the ICE servers; pass the one the application's join API uses, so that
+    both give a user the same TURN credentials."""
+    app[signaling_key] = SignalingState(config, authorizer, sink, recorder, bus, ice)
     app.router.add_get(config.join_path, room_socket, name="ws-room")
     app.cleanup_ctx.append(_lifetime)
     app.on_shutdown.append(_close_sockets)
@@ -79,7 +83,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             if config.redis_url
             else LocalBus()
         )
-    registry = RoomRegistry(config=config, bus=bus, sink=state.sink, recorder=state.recorder)
+    registry = RoomRegistry(
+        config=config, bus=bus, sink=state.sink, recorder=state.recorder, ice=state.ice
+    )
     await registry.start()
     state.registry = registry
     try:
@@ -220,7 +226,7 @@ class Session:
 
     def fail(self, exc: SignalingError) -> None:
         """Reply with an `error` frame; close after repeated abuse."""
-        self.conn.send(m.error_frame(exc.code, exc.message, exc.msg_id))
+        self.conn.send(frames.error_of(exc))
         if isinstance(exc, ABUSE) and self.abuse.strike():
             self.conn.close(CloseCode.ABUSE, "too many bad messages")
 
@@ -239,7 +245,7 @@ async def on_join(s: Session, msg: m.Join) -> None:
         s.peer = await s.registry.join(s.room_id, s.identity, s.conn, msg.resume_token)
     except SignalingError as exc:
         exc.msg_id = msg.id
-        s.conn.send(m.error_frame(exc.code, exc.message, exc.msg_id))
+        s.conn.send(frames.error_of(exc))
         s.conn.close(exc.close_code or CloseCode.FORBIDDEN, exc.code)
 
 
@@ -248,15 +254,9 @@ async def on_signal(s: Session, msg: m.Offer | m.Answer | m.Candidate) -> None:
     peer = s.joined(msg.id)
     try:
         if msg.to == RECORDER_ID and not isinstance(msg, m.Answer):
-            if isinstance(msg, m.Candidate):
-                actions.to_recorder(s.registry, peer, "candidate", {"candidate": msg.candidate})
-            else:
-                actions.to_recorder(s.registry, peer, "offer", {"sdp": msg.sdp})
-        elif isinstance(msg, m.Candidate):
-            actions.relay(s.registry, peer, "candidate", msg.to, {"candidate": msg.candidate})
+            actions.to_recorder(s.registry, peer, msg)
         else:
-            kind = "offer" if isinstance(msg, m.Offer) else "answer"
-            actions.relay(s.registry, peer, kind, msg.to, {"sdp": msg.sdp})
+            actions.relay(s.registry, peer, msg)
     except SignalingError as exc:
         exc.msg_id = msg.id
         raise
@@ -275,7 +275,7 @@ def _with_id(
             exc.msg_id = msg.id
             if isinstance(exc, RoomFull):
                 # A full room refuses the admitted peer, not the moderator: no close.
-                s.conn.send(m.error_frame(exc.code, exc.message, exc.msg_id))
+                s.conn.send(frames.error_of(exc))
                 return
             raise
 
@@ -284,10 +284,7 @@ def _with_id(
 
 async def on_ping(s: Session, msg: m.Ping) -> None:
     """`ping`: answer `pong` (allowed before `join`)."""
-    frame: dict[str, Any] = {"type": "pong"}
-    if msg.id is not None:
-        frame["id"] = msg.id
-    s.conn.send(frame)
+    s.conn.send(frames.pong(msg.id))
 
 
 def _leave(s: Session, msg: m.Leave, peer: Peer) -> None:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from signaling.auth import Authorizer, EventSink, RecorderHook
 from signaling.bus import Bus
 from signaling.config import SignalingConfig
+from signaling.ice import IceServers
+from signaling.ports import Authorizer, EventSink, RecorderHook
 from signaling.registry import RoomRegistry
 
 
@@ -22,5 +23,6 @@ class SignalingState:
     sink: EventSink
     recorder: RecorderHook | None = None
     bus: Bus | None = None
+    ice: IceServers | None = None
     registry: RoomRegistry | None = None
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)

@@ -10,14 +10,14 @@ from aiohttp import web
 from records.blobs import BlobStore
 from records.db import create_engine, session_maker
 from records.render import Renderer
-from signaling import setup_signaling
+from signaling import IceServers, setup_signaling
 from web.app import setup_web
 from web.config import WebConfig
 from web.keys import ice_provider_key, renderer_key
 
 from .keys import engine_key, settings_key
 from .recording import setup_media
-from .room_bridge import RecordsAuthorizer, RecordsEventSink, ice_provider, signaling_config
+from .room_bridge import RecordsAuthorizer, RecordsEventSink, signaling_config
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def web_config(settings: Settings) -> WebConfig:
         session_idle_minutes=settings.session_idle_minutes,
         session_max_hours=settings.session_max_hours,
         token_ttl_hours=settings.token_ttl_hours,
-        followup_days=settings.followup_days,
+        read_policy=settings.read_policy,
         max_upload_bytes=settings.max_upload_bytes,
         join_token_ttl_seconds=settings.join_token_ttl_seconds,
         default_locale=settings.default_locale,
@@ -70,14 +70,16 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(rendering)
     sig_config = signaling_config(settings)
-    app[ice_provider_key] = ice_provider(sig_config)
+    ice = IceServers(sig_config)
+    app[ice_provider_key] = ice.for_user
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
     media = setup_media(app, settings=settings, config=sig_config, sessions=sessions, blobs=blobs)
     setup_signaling(
         app,
         config=sig_config,
-        authorizer=RecordsAuthorizer(sessions, followup_days=settings.followup_days),
+        authorizer=RecordsAuthorizer(sessions, policy=settings.read_policy),
         sink=media.sink(RecordsEventSink(sessions), sessions=sessions, blobs=blobs),
         recorder=media.recorder,
+        ice=ice,
     )
     return app

@@ -11,10 +11,14 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from records.errors import RecordsError
+    from records.messages import Speaker
 
 T = TypeVar("T")
 
@@ -39,6 +43,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     config = Path(args.config) if getattr(args, "config", None) else None
     return load_settings(config_file=config, overrides=overrides).with_secret()
+
+
+def _speaker(settings: Settings) -> Speaker:
+    """Messages of the records in the configured language, as the pages would say them."""
+    from web.i18n import Translations
+
+    translations = Translations.load(default_lang=settings.default_locale).get(
+        settings.default_locale
+    )
+    return lambda message: message.render(translations.gettext, translations.ngettext)
+
+
+def _refusal(settings: Settings, exc: RecordsError) -> str:
+    """A domain error's message, with its field messages in brackets, for stderr."""
+    say = _speaker(settings)
+    detail = "; ".join(f"{k}: {say(v)}" for k, v in exc.fields.items())
+    return say(exc.text) + (f" ({detail})" if detail else "")
 
 
 def _require_schema(settings: Settings) -> None:
@@ -125,10 +146,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from records.blobs import BlobStore
     from records.db import create_engine, session_maker
-    from records.demo import seed_demo
     from records.errors import RecordsError
     from records.services.auth import hash_password
     from records.services.provisioning import database_is_empty, demo_accounts
+
+    from .demo import seed_demo
 
     if args.if_empty and not _in_session(settings, lambda s: database_is_empty(session=s)):
         # Second and later `make run`: keep the data, just remind who can log in.
@@ -153,7 +175,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run())
     except RecordsError as exc:
-        print(f"telemed demo: {exc.message}", file=sys.stderr)
+        print(f"telemed demo: {_refusal(settings, exc)}", file=sys.stderr)
         return EXIT_FAILED
     if args.password is None:
         fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -225,11 +247,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     try:
         user = _in_session(settings, run)
     except RecordsError as exc:
-        detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-        print(
-            f"telemed user add: {exc.message}" + (f" ({detail})" if detail else ""),
-            file=sys.stderr,
-        )
+        print(f"telemed user add: {_refusal(settings, exc)}", file=sys.stderr)
         return EXIT_FAILED
     print(f"Đã tạo người dùng {user.username}.")
     return 0
@@ -256,7 +274,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     try:
         token, expires_at = _in_session(settings, run)
     except RecordsError as exc:
-        print(f"telemed token create: {exc.message}", file=sys.stderr)
+        print(f"telemed token create: {_refusal(settings, exc)}", file=sys.stderr)
         return EXIT_FAILED
     print(token)
     print(f"hết hạn lúc {expires_at.isoformat()}", file=sys.stderr)
@@ -270,7 +288,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _require_schema(settings)
     result = _in_session(settings, verify)
-    print(result.describe())
+    print(_speaker(settings)(result.describe()))
     return 0 if result.ok else EXIT_FAILED
 
 

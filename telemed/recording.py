@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import av
 from aiohttp import web
 from aiortc import RTCIceServer
 
@@ -23,9 +22,14 @@ from records.db import SessionMaker
 from records.errors import RecordsError
 from records.services import attachments, recording_consents
 from signaling import EventSink, RecordingConsent, RecordingFinished, RoomEvent, SignalingConfig
-from signaling.echo import EchoBusy, EchoRejected, EchoService
-from signaling.media_writer import probe
-from signaling.recorder import Recorder
+from signaling.media import (
+    EchoBusy,
+    EchoRejected,
+    EchoService,
+    Recorder,
+    UnreadableRecording,
+    probe,
+)
 from web.api.nettest import EchoRefused, EchoUnavailable, echo_key
 
 from .settings import Settings
@@ -167,8 +171,12 @@ async def recover_orphans(
             continue
         try:
             user_id = str(uuid.UUID(path.name[:36]))
+        except ValueError:
+            log.error("recording %s was not named by the recorder and is kept", path)
+            continue
+        try:
             duration, audio, video = await asyncio.to_thread(probe, path)
-        except (ValueError, av.FFmpegError, OSError) as exc:
+        except UnreadableRecording as exc:
             log.error("unreadable recording %s is kept: %s", path, exc)
             continue
         async with sessions() as session:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from records.actor import ReadPolicy
 from records.render import RenderLimits
 from web.config import parse_networks
 
@@ -149,6 +150,11 @@ class Settings:
             timeout_seconds=self.render_timeout_seconds,
             max_pixels=self.render_max_pixels,
         )
+
+    @property
+    def read_policy(self) -> ReadPolicy:
+        """What signed-in people may read beyond their own facility (the follow-up window)."""
+        return ReadPolicy(followup_days=self.followup_days)
 
     @property
     def effective_database_url(self) -> str:

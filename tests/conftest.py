@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
+from ci import host_address, reachable, require
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
@@ -22,26 +21,11 @@ PG_URL = os.environ.get(
     "TELEMED_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("TELEMED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _reachable(url: str, default_port: int) -> bool:
-    parsed = urlparse(url.replace("+asyncpg", ""))
-    try:
-        address = (parsed.hostname or "127.0.0.1", parsed.port or default_port)
-        with socket.create_connection(address, 1):
-            return True
-    except OSError:
-        return False
 
 
 def require_service(url: str, default_port: int, name: str) -> None:
     """Skip when a service is down on a developer machine; fail in CI, where it must run."""
-    if _reachable(url, default_port):
-        return
-    if IN_CI:
-        pytest.fail(f"{name} is not reachable at {url}; CI must run these tests")
-    pytest.skip(f"{name} is not reachable at {url}")
+    require(reachable(url, default_port), f"{name} is not reachable at {url}")
 
 
 async def make_engine(kind: str, tmp_path: Path) -> tuple[AsyncEngine, str | None]:
@@ -104,6 +88,16 @@ def redis_url() -> str:
     """The Redis URL for tests (fails in CI when Redis is down, skips elsewhere)."""
     require_service(REDIS_URL, 6379, "Redis")
     return REDIS_URL
+
+
+@pytest.fixture
+def ice_host() -> str:
+    """This machine's non-loopback address, which aiortc peers need to meet (aioice skips
+    127.0.0.1): fails in CI when there is none, skips elsewhere."""
+    address = host_address()
+    require(address is not None, "no non-loopback address for ICE")
+    assert address is not None
+    return address
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from records.actor import ReadPolicy
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -34,7 +36,8 @@ class WebConfig:
     session_idle_minutes: int = 30
     session_max_hours: int = 12
     token_ttl_hours: int = 24
-    followup_days: int = 30
+    # What signed-in actors may read beyond their facility (the follow-up window).
+    read_policy: ReadPolicy = field(default_factory=ReadPolicy)
     max_upload_bytes: int = 200 * 1024 * 1024
     join_token_ttl_seconds: int = 300
     default_locale: str = "vi"

@@ -19,6 +19,9 @@ from records.errors import (
     TooLarge,
     Unauthenticated,
 )
+from records.messages import N_
+
+from .i18n import gettext, translate
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +43,15 @@ STATUS: list[tuple[type[RecordsError], int]] = [
 ]
 
 _HTTP_MESSAGES = {
-    400: ("bad-request", "Yêu cầu không hợp lệ"),
-    401: ("unauthenticated", "Vui lòng đăng nhập"),
-    403: ("forbidden", "Bạn không có quyền thực hiện thao tác này"),
-    404: ("not-found", "Không tìm thấy"),
-    405: ("method-not-allowed", "Phương thức không được hỗ trợ"),
-    413: ("too-large", "Dữ liệu gửi lên quá lớn"),
-    415: ("unsupported-media-type", "Định dạng dữ liệu không được hỗ trợ"),
-    429: ("throttled", "Quá nhiều yêu cầu, vui lòng thử lại sau"),
-    500: ("internal", "Đã có lỗi phía máy chủ. Vui lòng thử lại sau."),
+    400: ("bad-request", N_("Yêu cầu không hợp lệ")),
+    401: ("unauthenticated", N_("Vui lòng đăng nhập")),
+    403: ("forbidden", N_("Bạn không có quyền thực hiện thao tác này")),
+    404: ("not-found", N_("Không tìm thấy")),
+    405: ("method-not-allowed", N_("Phương thức không được hỗ trợ")),
+    413: ("too-large", N_("Dữ liệu gửi lên quá lớn")),
+    415: ("unsupported-media-type", N_("Định dạng dữ liệu không được hỗ trợ")),
+    429: ("throttled", N_("Quá nhiều yêu cầu, vui lòng thử lại sau")),
+    500: ("internal", N_("Đã có lỗi phía máy chủ. Vui lòng thử lại sau.")),
 }
 
 
@@ -69,8 +72,18 @@ def wants_json(request: web.Request) -> bool:
 
 
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, object]:
-    """The one JSON shape of API errors: code, Vietnamese message, field messages (maybe {})."""
+    """The one JSON shape of API errors: code, message, field messages (maybe {}).
+
+    Messages speak the request's language (Vietnamese unless the ``lang`` cookie or the
+    configured default says otherwise).
+    """
     return {"error": {"code": code, "message": message, "fields": dict(fields or {})}}
+
+
+def error_texts(request: web.Request, exc: RecordsError) -> tuple[str, dict[str, str]]:
+    """A domain error's message and field messages in the language of the request."""
+    fields = {name: translate(request, text) for name, text in exc.fields.items()}
+    return translate(request, exc.text), fields
 
 
 async def _respond(
@@ -107,16 +120,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.error("storage fault on %s %s: %s", request.method, request.path, exc.message)
         if isinstance(exc, Throttled) and exc.retry_after:
             headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
-        return await _respond(
-            request, status_for(exc), exc.code, exc.message, exc.fields or None, headers
-        )
+        message, fields = error_texts(request, exc)
+        return await _respond(request, status_for(exc), exc.code, message, fields, headers)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 101:
             raise
         code, message = _HTTP_MESSAGES.get(exc.status, ("error", exc.reason))
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "location")}
-        return await _respond(request, exc.status, code, message, headers=headers)
+        return await _respond(request, exc.status, code, gettext(request, message), headers=headers)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         code, message = _HTTP_MESSAGES[500]
-        return await _respond(request, 500, code, message)
+        return await _respond(request, 500, code, gettext(request, message))

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from io import BytesIO
 from pathlib import Path
-from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel import Locale
@@ -26,9 +24,12 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from records.localtime import to_local
+from records.messages import Message
+from records.vocabulary import VOCABULARY, name_id
+
 from .keys import config_key
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SOURCE_LANG = "vi"
 LANGUAGES: tuple[str, ...] = ("vi", "en")
 # How each language names itself on the switch.
@@ -55,11 +56,6 @@ _PATTERNS: Mapping[str, Mapping[str, str]] = {
         "day_month": "d MMM",
     },
 }
-
-
-def N_(message: str) -> str:
-    """Mark a string for translation where it is defined; translate it where it is shown."""
-    return message
 
 
 def read_catalog(directory: Path, lang: str) -> Catalog:
@@ -151,6 +147,12 @@ def ngettext(request: web.Request, singular: str, plural: str, n: int, **variabl
     return _format(text, {"num": n, **variables})
 
 
+def translate(request: web.Request, message: Message) -> str:
+    """A message of the records (an error, a label) in the language of this request."""
+    translations = _translations(request)
+    return message.render(translations.gettext, translations.ngettext)
+
+
 @dataclass(frozen=True)
 class Localizer:
     """Bound translation and formatting functions of one request, for templates."""
@@ -170,17 +172,23 @@ class Localizer:
         """A date or time in local time and this language's format ('' for None)."""
         return format_value(value, self.lang, style)
 
+    def message(self, message: Message) -> str:
+        """A message of the records in this language."""
+        return message.render(self.translations.gettext, self.translations.ngettext)
+
+    def label(self, vocabulary: str, value: object) -> str:
+        """The name of a status, role or kind (``records.vocabulary``) in this language."""
+        msgid = name_id(vocabulary, value)
+        return self.translations.gettext(msgid) if msgid else str(value or "")
+
+    def choices(self, vocabulary: str) -> list[tuple[str, str]]:
+        """(value, name) of every value of a vocabulary, in its order, for a select."""
+        return [(value, self.label(vocabulary, value)) for value in VOCABULARY[vocabulary]]
+
 
 def localizer(request: web.Request) -> Localizer:
     """The translation and formatting functions of a request."""
     return Localizer(lang=request_lang(request), translations=_translations(request))
-
-
-def to_local(value: datetime) -> datetime:
-    """A datetime in Asia/Ho_Chi_Minh (naive values are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
-    return value.astimezone(LOCAL_TZ)
 
 
 def format_value(value: datetime | date | time | None, lang: str, style: str = "datetime") -> str:
@@ -232,70 +240,3 @@ def format_timedelta(seconds: float, lang: str) -> str:
     """A duration in words, e.g. ``2 giờ`` / ``2 hours``."""
     locale = Locale.parse(lang if lang in LANGUAGES else SOURCE_LANG)
     return babel_dates.format_timedelta(timedelta(seconds=seconds), locale=locale, threshold=1.5)
-
-
-# Extraction: which message ids the code uses, and which lack an English translation. --------------
-
-TEMPLATE_DIR = Path(__file__).parent / "templates"
-PAGES_DIR = Path(__file__).parent / "pages"
-# Templates call _("…") and ngettext(s, p, n); page code calls gettext(request, "…") and marks
-# strings shown elsewhere with N_("…").
-TEMPLATE_KEYWORDS: Mapping[str, object] = {"_": None, "gettext": None, "ngettext": (1, 2)}
-PYTHON_KEYWORDS: Mapping[str, object] = {"_": None, "N_": None, "gettext": (2,), "ngettext": (2, 3)}
-
-
-def message_sources() -> list[Path]:
-    """Every template and page module whose strings must be translated."""
-    return sorted(TEMPLATE_DIR.rglob("*.html")) + sorted(PAGES_DIR.glob("*.py"))
-
-
-def extract_messages(path: Path) -> list[tuple[int, str]]:
-    """(line, message id) of every literal translatable string in a template or module."""
-    from babel.messages.extract import extract_from_file
-    from jinja2.ext import babel_extract
-
-    if path.suffix == ".py":
-        found = extract_from_file("python", path, keywords=PYTHON_KEYWORDS)  # type: ignore[arg-type]
-    else:
-        found = extract_from_file(
-            cast(Any, babel_extract),
-            path,
-            keywords=TEMPLATE_KEYWORDS,  # type: ignore[arg-type]
-            options={"trim_blocks": "true", "lstrip_blocks": "true"},
-        )
-    out: list[tuple[int, str]] = []
-    for lineno, message, _comments, _context in found:
-        ids = message if isinstance(message, tuple) else (message,)
-        if ids and isinstance(ids[0], str) and ids[0]:
-            out.append((lineno, ids[0]))
-    return out
-
-
-def missing_translations(path: Path, lang: str = "en", directory: Path = LOCALE_DIR) -> list[str]:
-    """Message ids used in a file that the merged catalog of a language does not translate."""
-    catalog = read_catalog(directory, lang)
-    missing: list[str] = []
-    for _line, msgid in extract_messages(path):
-        if msgid not in catalog and msgid not in missing:
-            missing.append(msgid)
-    return missing
-
-
-def main() -> None:
-    """Print, as .po entries, every message id still lacking an English translation."""
-    import sys
-
-    from babel.messages.pofile import write_po
-
-    wanted = [Path(p) for p in sys.argv[1:]] or message_sources()
-    out = Catalog(locale="en")
-    for path in wanted:
-        for msgid in missing_translations(path):
-            out.add(msgid, "", locations=[(str(path), 0)])
-    buf = BytesIO()
-    write_po(buf, out, omit_header=True, width=100)
-    sys.stdout.write(buf.getvalue().decode("utf-8"))
-
-
-if __name__ == "__main__":
-    main()

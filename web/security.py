@@ -10,13 +10,11 @@
   with an opaque ``Origin: null`` (our own forms, under ``Referrer-Policy: no-referrer``) needs
   the pre-session token of the login page. Bearer requests need neither: a browser never
   attaches that header on its own.
-- Client address: ``client_address`` is the peer, or, when the peer is one of the configured
-  ``trusted_proxies``, the right-most address of ``X-Forwarded-For`` that is not itself a trusted
-  proxy; ``X-Forwarded-Proto`` is believed from trusted proxies only. Throttling, sessions and
-  the audit trail all use it.
-- Headers: CSP with a per-request nonce, nosniff, no referrer, no framing, and ``no-store`` on
-  the API and on everything a signed-in user gets, added on ``on_response_prepare`` so streamed
-  files and WebSocket upgrades get them too.
+- Client address (``web.proxies``): the peer, or what trusted reverse proxies say of it;
+  throttling, sessions and the audit trail all use it.
+- Headers (``web.headers``): CSP with a per-request nonce and the rest of every document's
+  headers, added on ``on_response_prepare`` with the session cookies, so streamed files and
+  WebSocket upgrades get them too.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -37,22 +34,22 @@ from aiohttp import hdrs, web
 
 from records.actor import Actor
 from records.errors import Forbidden, Unauthenticated
+from records.messages import N_, msg
 from records.models import User
 from records.services import auth as auth_svc
 
-from .config import IPNetwork
+from .headers import STATIC_PREFIX, csp_nonce, document_headers
 from .keys import actor_key as _actor_key
 from .keys import auth_method_key as _auth_method_key
-from .keys import config_key, csp_nonce_key, sessions_key
+from .keys import config_key, sessions_key
 from .keys import user_key as _user_key
+from .proxies import client_address, served_over_tls
 
 SESSION_COOKIE = "telemed_session"
 PRESESSION_COOKIE = "telemed_presession"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Public assets: no identity lookup (no database round trip per file) and cacheable.
-STATIC_PREFIX = "/static/"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -68,91 +65,11 @@ _presession_key = web.RequestKey("auth_presession", str)
 _new_presession_key = web.RequestKey("auth_new_presession", bool)
 _stale_cookie_key = web.RequestKey("auth_stale_cookie", bool)
 
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_\-]{20,200}$")
 
-CSRF_REFUSED = "Yêu cầu bị từ chối: thiếu hoặc sai mã bảo vệ (CSRF). Vui lòng tải lại trang"
-ORIGIN_REFUSED = "Yêu cầu bị từ chối: không xuất phát từ trang của hệ thống"
-LOGIN_REQUIRED = "Vui lòng đăng nhập"
-
-
-# Client address ---------------------------------------------------------------------------------
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _ip(text: str | None) -> IPAddress | None:
-    """An address from a peer name or a forwarded hop ("1.2.3.4", "1.2.3.4:80", "[::1]:80")."""
-    if not text:
-        return None
-    text = text.strip()
-    if text.startswith("["):
-        text = text[1:].partition("]")[0]
-    elif text.count(":") == 1:
-        # IPv4 with a port, as some proxies write it; bare IPv6 has several colons.
-        text = text.partition(":")[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def _trusted(address: IPAddress | None, networks: tuple[IPNetwork, ...]) -> bool:
-    return address is not None and any(address in net for net in networks)
-
-
-def _peer_is_trusted(request: web.Request) -> bool:
-    networks = request.app[config_key].proxy_networks
-    return bool(networks) and _trusted(_ip(request.remote), networks)
-
-
-def client_address(request: web.Request) -> str | None:
-    """The address of the client, seen through trusted reverse proxies only.
-
-    Each proxy appends the address it received the request from to ``X-Forwarded-For``, so
-    reading from the right, the first hop that is not a trusted proxy is the client; anything
-    further left was written by that client and may be forged.
-    """
-    networks = request.app[config_key].proxy_networks
-    peer = _ip(request.remote)
-    if peer is None:
-        return request.remote
-    if not _trusted(peer, networks):
-        return str(peer)
-    hops = [
-        hop
-        for header in request.headers.getall("X-Forwarded-For", [])
-        for hop in header.split(",")
-        if hop.strip()
-    ]
-    nearest = peer
-    for hop in reversed(hops):
-        address = _ip(hop)
-        if address is None:
-            # A hop that is not an address: nothing left of it can be trusted, so the last
-            # trusted proxy is the best we know.
-            break
-        if not _trusted(address, networks):
-            return str(address)
-        nearest = address
-    return str(nearest)
-
-
-def forwarded_proto(request: web.Request) -> str | None:
-    """The scheme a trusted proxy says the client used (``X-Forwarded-Proto``), else None."""
-    if not _peer_is_trusted(request):
-        return None
-    values = [
-        part.strip().lower()
-        for header in request.headers.getall("X-Forwarded-Proto", [])
-        for part in header.split(",")
-        if part.strip()
-    ]
-    # The right-most value was set by the proxy that talks to us, the one we trust directly.
-    return values[-1] if values else None
+CSRF_REFUSED = N_("Yêu cầu bị từ chối: thiếu hoặc sai mã bảo vệ (CSRF). Vui lòng tải lại trang")
+ORIGIN_REFUSED = N_("Yêu cầu bị từ chối: không xuất phát từ trang của hệ thống")
+LOGIN_REQUIRED = N_("Vui lòng đăng nhập")
 
 
 # Identity ---------------------------------------------------------------------------------------
@@ -162,7 +79,7 @@ def require_user(request: web.Request) -> User:
     """The signed-in user, or Unauthenticated."""
     user: User | None = request.get(user_key)
     if user is None:
-        raise Unauthenticated(LOGIN_REQUIRED)
+        raise Unauthenticated(msg(LOGIN_REQUIRED))
     return user
 
 
@@ -170,13 +87,17 @@ def require_actor(request: web.Request) -> Actor:
     """The signed-in actor, or Unauthenticated."""
     actor: Actor | None = request.get(actor_key)
     if actor is None:
-        raise Unauthenticated(LOGIN_REQUIRED)
+        raise Unauthenticated(msg(LOGIN_REQUIRED))
     return actor
 
 
 def _set_identity(request: web.Request, user: User | None, method: str | None) -> None:
     request[user_key] = user
-    request[actor_key] = Actor.of(user, client_addr=client_address(request)) if user else None
+    actor = None
+    if user is not None:
+        policy = request.app[config_key].read_policy
+        actor = Actor.of(user, client_addr=client_address(request), policy=policy)
+    request[actor_key] = actor
     request[auth_method_key] = method if user else None
 
 
@@ -210,18 +131,6 @@ async def _identify(request: web.Request) -> None:
 
 
 # Sessions ---------------------------------------------------------------------------------------
-
-
-def served_over_tls(request: web.Request) -> bool:
-    """Whether the browser reached us over HTTPS: directly, or through a trusted TLS-ending proxy.
-
-    ``X-Forwarded-Proto`` counts only from a trusted proxy, like ``X-Forwarded-For``: how the
-    browser reached us is a statement only the proxy in between can make.
-    """
-    config = request.app[config_key]
-    if config.secure_cookies or request.secure:
-        return True
-    return forwarded_proto(request) == "https"
 
 
 def _set_session_cookie(
@@ -376,21 +285,21 @@ async def _check_csrf(request: web.Request) -> None:
         return
     origin = _origin_of(request)
     if origin is not None and origin != "null" and not origin_allowed(request, origin):
-        raise Forbidden(ORIGIN_REFUSED)
+        raise Forbidden(msg(ORIGIN_REFUSED))
     if method != "cookie":
         # Anonymous writes fail on their own (401), except the login: see _check_login_origin.
         return
     expected = _sign(request, "session", request[_session_id_key])
     sent = await _sent_token(request)
     if not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("ascii")):
-        raise Forbidden(CSRF_REFUSED)
+        raise Forbidden(msg(CSRF_REFUSED))
 
 
 async def _check_login_origin(request: web.Request) -> None:
     """Refuse a login posted from elsewhere: the victim would work in the attacker's account."""
     origin = _origin_of(request)
     if origin is not None and origin != "null" and not origin_allowed(request, origin):
-        raise Forbidden(ORIGIN_REFUSED)
+        raise Forbidden(msg(ORIGIN_REFUSED))
     if origin != "null":
         return
     # Our own forms post with Origin "null" (Referrer-Policy: no-referrer), and so does a
@@ -400,7 +309,7 @@ async def _check_login_origin(request: web.Request) -> None:
     if not _SECRET_RE.match(pre) or not hmac.compare_digest(
         sent.encode("utf-8", "replace"), _sign(request, "pre", pre).encode("ascii")
     ):
-        raise Forbidden(CSRF_REFUSED)
+        raise Forbidden(msg(CSRF_REFUSED))
 
 
 @web.middleware
@@ -416,70 +325,20 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 # Response headers -------------------------------------------------------------------------------
 
 
-def csp_nonce(request: web.Request) -> str:
-    """This request's CSP nonce, for ``<script nonce="…">`` in templates."""
-    nonce = request.get(csp_nonce_key)
-    if nonce is None:
-        nonce = secrets.token_urlsafe(16)
-        request[csp_nonce_key] = nonce
-    return nonce
-
-
-def content_security_policy(request: web.Request) -> str:
-    """The CSP of a response: our own origin only, scripts by nonce, sockets to this host."""
-    host = request.host if _HOST_RE.match(request.host or "") else ""
-    sockets = f" ws://{host} wss://{host}" if host else ""
-    return "; ".join(
-        [
-            "default-src 'self'",
-            f"script-src 'self' 'nonce-{csp_nonce(request)}'",
-            "style-src 'self'",
-            "img-src 'self' data: blob:",
-            "media-src 'self' blob:",
-            f"connect-src 'self'{sockets}",
-            "font-src 'self'",
-            "worker-src 'self' blob:",
-            "object-src 'none'",
-            "frame-ancestors 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-        ]
-    )
-
-
 async def _on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
     secure = served_over_tls(request)
     if not isinstance(response, web.WebSocketResponse):
         # A WebSocket handshake carries no document, and its headers stay in memory for as
         # long as the socket lives (hours, thousands of them): only cookies matter there.
-        _document_headers(request, response, secure=secure)
+        signed_in = request.get(user_key) is not None
+        document_headers(request, response, secure=secure, signed_in=signed_in)
     # The response's own cookies are already serialised here, so these go in as raw headers.
     if request.get(_stale_cookie_key):
         headers.add(hdrs.SET_COOKIE, _cookie(SESSION_COOKIE, "", secure=secure, max_age=0))
     if request.get(_new_presession_key):
         value = request[_presession_key]
         headers.add(hdrs.SET_COOKIE, _cookie(PRESESSION_COOKIE, value, secure=secure))
-
-
-def _document_headers(request: web.Request, response: web.StreamResponse, *, secure: bool) -> None:
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy(request))
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["X-Frame-Options"] = "DENY"
-    headers.setdefault(
-        "Permissions-Policy",
-        "camera=(self), microphone=(self), display-capture=(self), geolocation=()",
-    )
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    signed_in = request.get(user_key) is not None
-    if request.path.startswith("/api/") or (
-        signed_in and not request.path.startswith(STATIC_PREFIX)
-    ):
-        headers["Cache-Control"] = "no-store"
 
 
 def _cookie(name: str, value: str, *, secure: bool, max_age: int | None = None) -> str:

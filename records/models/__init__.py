@@ -19,6 +19,20 @@ from .clinical import (
     PatientPublic,
     PatientUpdate,
 )
+from .consultations import (
+    Attendance,
+    ChatMessage,
+    Consultation,
+    ConsultationCase,
+    ConsultationPublic,
+    ConsultationRequest,
+    ConsultationSchedule,
+    Minutes,
+    MinutesPublic,
+    MinutesUpdate,
+    Participant,
+    ParticipantPublic,
+)
 from .enums import (
     CASE_TRANSITIONS,
     CONSULTATION_TRANSITIONS,
@@ -49,20 +63,6 @@ from .people import (
     UserPublic,
     UserUpdate,
     user_public,
-)
-from .sessions import (
-    Attendance,
-    ChatMessage,
-    Consultation,
-    ConsultationCase,
-    ConsultationPublic,
-    ConsultationRequest,
-    ConsultationSchedule,
-    Minutes,
-    MinutesPublic,
-    MinutesUpdate,
-    Participant,
-    ParticipantPublic,
 )
 
 metadata = SQLModel.metadata

@@ -16,22 +16,23 @@ from PIL import Image
 
 from .. import dicom
 from ..errors import Invalid
+from ..messages import N_, Message, msg
 from .base import DEFAULT_MAX_PIXELS, PREVIEW_SIZE, Job, Rendered
 
-IMAGE_UNREADABLE = "Ảnh bị hỏng hoặc không đọc được"
-TOO_LARGE = (
+IMAGE_UNREADABLE = N_("Ảnh bị hỏng hoặc không đọc được")
+TOO_LARGE = N_(
     "Ảnh quá lớn để máy chủ tạo bản xem trước. "
     "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem bằng phần mềm chuyên dụng."
 )
-TOO_MANY_PIXELS = (
+TOO_MANY_PIXELS = N_(
     "Ảnh %(width)s × %(height)s điểm ảnh quá lớn để máy chủ tạo bản xem trước. "
     "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem bằng phần mềm chuyên dụng."
 )
 
 
-def too_large_message(width: int, height: int) -> str:
+def too_large_message(width: int, height: int) -> Message:
     """Why a picture of this size gets no preview."""
-    return TOO_MANY_PIXELS % {"width": width, "height": height}
+    return msg(TOO_MANY_PIXELS, width=width, height=height)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +75,9 @@ class ImageThumbnail(Job):
         except (Invalid, MemoryError):
             raise
         except Image.DecompressionBombError:
-            raise Invalid(TOO_LARGE) from None
+            raise Invalid(msg(TOO_LARGE)) from None
         except Exception:
-            raise Invalid(IMAGE_UNREADABLE) from None
+            raise Invalid(msg(IMAGE_UNREADABLE)) from None
 
 
 def _encode(im: Image.Image, content_type: str) -> Rendered:

@@ -25,8 +25,9 @@ from typing import Any
 import orjson
 
 from ..errors import Invalid, Throttled
+from ..messages import N_, Message, msg
 from . import worker as worker_main
-from .base import DEFAULT_MAX_PIXELS, Job, Rendered
+from .base import DEFAULT_MAX_PIXELS, Job, Rendered, message_from_json
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +35,27 @@ MB = 1024 * 1024
 # The jobs and their decoders (numpy, pydicom, Pillow), loaded by the fork server, not here.
 JOBS_MODULE = "records.render.jobs"
 # Bumped when rendering changes, so failures remembered under the old code are tried again.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 MAX_HEAD = 64 * 1024
 MAX_REPLY = 256 * MB
 
-OUT_OF_MEMORY = (
+OUT_OF_MEMORY = N_(
     "Ảnh cần nhiều bộ nhớ hơn mức máy chủ cho phép để tạo bản xem trước. "
     "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem."
 )
-TIMED_OUT = (
+TIMED_OUT = N_(
     "Tạo bản xem trước quá lâu nên đã bị dừng. "
     "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem."
 )
-WORKER_DIED = (
+WORKER_DIED = N_(
     "Tiến trình tạo bản xem trước đã dừng đột ngột khi đọc tệp này. "
     "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem."
 )
-FAILED = (
+FAILED = N_(
     "Không tạo được bản xem trước của tệp này. "
     "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem."
 )
-BUSY = "Máy chủ đang bận tạo bản xem trước cho các tệp khác, vui lòng thử lại sau ít phút"
+BUSY = N_("Máy chủ đang bận tạo bản xem trước cho các tệp khác, vui lòng thử lại sau ít phút")
 
 
 class RenderError(Invalid):
@@ -117,7 +118,7 @@ class _BadReply(Exception):
 @dataclass(frozen=True, slots=True)
 class _Reply:
     status: str
-    message: str
+    message: Message | None
     rendered: Rendered | None
 
 
@@ -129,9 +130,8 @@ def _reply(head: Any, data: bytes) -> _Reply:
         media_type, meta = head.get("media_type"), head.get("meta")
         if not isinstance(media_type, str) or not isinstance(meta, dict):
             raise _BadReply("ok reply without media type or meta")
-        return _Reply(status, "", Rendered(data, media_type, meta))
-    message = head.get("message")
-    return _Reply(status, message if isinstance(message, str) else "", None)
+        return _Reply(status, None, Rendered(data, media_type, meta))
+    return _Reply(status, message_from_json(head.get("message")), None)
 
 
 class _Worker:
@@ -251,7 +251,7 @@ class Renderer:
         Raises ``PreviewRefused`` or ``RenderFailed`` (worth remembering), or ``RenderBusy``.
         """
         if self._closed:
-            raise RenderBusy(BUSY, retry_after=self.limits.timeout_seconds)
+            raise RenderBusy(msg(BUSY), retry_after=self.limits.timeout_seconds)
         task = self._running.get(job)
         if task is None:
             task = asyncio.create_task(self._run(job), name=f"render {type(job).__name__}")
@@ -271,7 +271,7 @@ class Renderer:
                 held = await self._slots.get()
         except TimeoutError:
             self.stats.busy += 1
-            raise RenderBusy(BUSY, retry_after=self.limits.timeout_seconds) from None
+            raise RenderBusy(msg(BUSY), retry_after=self.limits.timeout_seconds) from None
         if held is not None and not held.alive():
             self._retire(held)
             return None
@@ -282,7 +282,7 @@ class Renderer:
             started = await _Worker.start(self._context, self.limits.memory_mb * MB)
         except Exception:
             log.exception("could not start a render worker")
-            raise RenderBusy(BUSY, retry_after=self.limits.timeout_seconds) from None
+            raise RenderBusy(msg(BUSY), retry_after=self.limits.timeout_seconds) from None
         self._workers.add(started)
         self.stats.workers_started += 1
         return started
@@ -314,7 +314,7 @@ class Renderer:
                 return reply.rendered
             if reply.status == "refused":
                 self.stats.refused += 1
-                raise PreviewRefused(reply.message or FAILED)
+                raise PreviewRefused(reply.message or msg(FAILED))
             message = OUT_OF_MEMORY if reply.status == "memory" else FAILED
             raise self._failure(job, message, reply.status)
         except PreviewRefused:
@@ -331,7 +331,7 @@ class Renderer:
     def _failure(self, job: Job, message: str, why: str) -> RenderFailed:
         self.stats.failed += 1
         log.warning("render job %s: worker %s", type(job).__name__, why)
-        return RenderFailed(message)
+        return RenderFailed(msg(message))
 
     async def close(self) -> None:
         """Stop every worker; jobs still running are cancelled (idempotent)."""

@@ -4,9 +4,10 @@ It talks to the server over a socket pair. The server sends a job as a length an
 (the server is trusted); the worker answers with a length, a JSON head and raw bytes, never a
 pickle, so that a decoder subverted by a crafted file cannot hand the server code to run.
 
-Answers: ``ok`` (the bytes follow), ``refused`` (the job refused the file, with a message),
-``memory`` (the job ran out of the address space it may use) and ``failed`` (anything else).
-After ``memory`` or ``failed`` the worker exits: a fresh process takes its place.
+Answers: ``ok`` (the bytes follow), ``refused`` (the job refused the file, with its records
+``Message`` as JSON, which the server checks before it believes it), ``memory`` (the job ran out
+of the address space it may use) and ``failed`` (anything else). After ``memory`` or
+``failed`` the worker exits: a fresh process takes its place.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from typing import Any
 import orjson
 
 from ..errors import Invalid
-from .base import Job
+from .base import Job, message_to_json
 
 log = logging.getLogger(__name__)
 
 JOB_LENGTH = struct.Struct("!Q")
 HEAD_LENGTH = struct.Struct("!I")
-MAX_MESSAGE = 500
 # Renders give way to the server's own work on a shared CPU.
 NICENESS = 10
 
@@ -49,7 +49,7 @@ def _attempt(job: Job) -> tuple[dict[str, Any], bytes]:
     try:
         done = job.run()
     except Invalid as exc:
-        return {"status": "refused", "message": exc.message[:MAX_MESSAGE]}, b""
+        return {"status": "refused", "message": message_to_json(exc.text)}, b""
     except MemoryError:
         return {"status": "memory"}, b""
     except Exception:

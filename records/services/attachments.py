@@ -1,32 +1,34 @@
-"""Attachments of a case file: streamed upload, listing, verified download, preview, removal.
+"""Attachments of a case file: streamed upload, removal, and recordings kept.
 
 The bytes go to the content-addressed store first (hashed, counted, sniffed); the row is
 committed only once the file is in place, and a refused or interrupted upload leaves neither
 a row nor a file. Files can be added while the case is being prepared and until its session
 (new results often arrive the day before); they can be removed only before it is scheduled,
 so nothing a specialist has read disappears from the record.
+
+Reading a file (the listing, the verified and audited download) is ``attachment_reads``; what
+an uploaded file is (its safe name, its kind, the facts in it) is ``attachment_files``; the
+image a browser can show of it is ``attachment_previews``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import access, audit, dicom
+from .. import access, audit
 from ..actor import Actor
 from ..blobs import CHUNK, BlobStore, PendingBlob
 from ..errors import Conflict, Invalid, NotFound
+from ..localtime import LOCAL_TZ
+from ..messages import msg, nmsg, one_of
 from ..models import (
     Attachment,
     AttachmentKind,
@@ -36,18 +38,15 @@ from ..models import (
     ConsultationCase,
 )
 from ..models.base import utcnow
-from ..render import DEFAULT_MAX_PIXELS, Renderer
+from ..render import DEFAULT_MAX_PIXELS
 from ..sniff import Sniffed, sniff
-from . import previews
-from .cases import EDITABLE, STATUS_LABELS, add_event
+from ..vocabulary import label
+from .attachment_files import checked_kind, extract_meta, json_safe, sanitize_filename
+from .attachment_reads import readable
+from .cases import EDITABLE, add_event
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 UPLOADABLE = EDITABLE | {CaseStatus.scheduled}
-MAX_FILENAME = 255
 MAX_DESCRIPTION = 500
-NOT_FOUND = "Không tìm thấy tệp đính kèm"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RESERVED = re.compile(r'[<>:"/\\|?*]')
 _EXT_BY_TYPE = {
     "video/webm": ".webm",
     "video/mp4": ".mp4",
@@ -57,57 +56,14 @@ _EXT_BY_TYPE = {
 }
 
 
-def sanitize_filename(name: str, *, fallback: str = "tep-dinh-kem") -> str:
-    """A file name safe to store and to send back: no path, no control or reserved characters."""
-    name = unicodedata.normalize("NFC", name or "")
-    # Browsers on Windows send the full path; keep only the last part.
-    name = re.split(r"[\\/]", name)[-1]
-    name = _RESERVED.sub("_", _CONTROL.sub("", name))
-    name = " ".join(name.split()).strip(" .")
-    if not name:
-        return fallback
-    if len(name) > MAX_FILENAME:
-        stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            name = stem[: MAX_FILENAME - len(ext) - 1] + "." + ext
-        else:
-            name = name[:MAX_FILENAME]
-    return name
-
-
-def _check_kind(kind: AttachmentKind, found: Sniffed) -> AttachmentKind:
-    """The kind to store: DICOM content is always kind dicom; other kinds must fit the bytes."""
-    if found.is_dicom:
-        return AttachmentKind.dicom
-    if kind == AttachmentKind.dicom:
-        msg = f"Tệp không phải DICOM (nhận diện được: {found.label})"
-        raise Invalid(msg, fields={"file": msg})
-    if kind == AttachmentKind.recording and not found.is_video:
-        msg = "Bản ghi hình phải là video MP4 hoặc WebM"
-        raise Invalid(msg, fields={"file": msg})
-    return kind
-
-
-def extract_meta(
-    path: Path, found: Sniffed, *, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> dict[str, Any]:
-    """Facts read from the file's header: DICOM tags, image size, a flag if too large to show."""
-    if found.is_dicom:
-        return previews.flag_oversized(dicom.read_meta(path), max_pixels=max_pixels)
-    if found.is_image:
-        return previews.flag_oversized(previews.image_meta(path), max_pixels=max_pixels)
-    return {}
-
-
-def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = orjson.loads(orjson.dumps(meta, default=str))
-    return out
-
-
 def _check_open(case: Case) -> None:
     if case.status not in UPLOADABLE:
-        label = STATUS_LABELS[CaseStatus(case.status)]
-        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể thêm tệp")
+        raise Conflict(
+            msg(
+                "Hồ sơ ở trạng thái «%(status)s», không thể thêm tệp",
+                status=label(CaseStatus(case.status)),
+            )
+        )
 
 
 async def _is_referenced(session: AsyncSession, sha256: str) -> bool:
@@ -179,17 +135,20 @@ async def upload(
     """Stream a file into the store and attach it to a case the actor may edit.
 
     A picture with more than ``max_pixels`` pixels a frame is kept, flagged as having no
-    preview (see ``records.services.previews``): the record keeps what the doctor sent.
+    preview (see ``attachment_previews``): the record keeps what the doctor sent.
     """
     try:
         wanted = AttachmentKind(kind)
     except ValueError:
-        msg = "Chọn một trong: " + ", ".join(AttachmentKind)
-        raise Invalid("Loại tài liệu không hợp lệ", fields={"kind": msg}) from None
+        raise Invalid(
+            msg("Loại tài liệu không hợp lệ"), fields={"kind": one_of(AttachmentKind)}
+        ) from None
     description = " ".join((description or "").split())
     if len(description) > MAX_DESCRIPTION:
-        msg = f"Mô tả dài tối đa {MAX_DESCRIPTION} ký tự"
-        raise Invalid(msg, fields={"description": msg})
+        problem = nmsg(
+            "Mô tả dài tối đa %(num)d ký tự", "Mô tả dài tối đa %(num)d ký tự", MAX_DESCRIPTION
+        )
+        raise Invalid(problem, fields={"description": problem})
     case = await access.require_case(session=session, actor=actor, case_id=case_id, write=True)
     _check_open(case)
     # No transaction stays open while a large file crawls in over a slow link.
@@ -199,7 +158,7 @@ async def upload(
 
     def check_head(head: bytes) -> None:
         found = sniff(head)
-        _check_kind(wanted, found)
+        checked_kind(wanted, found)
         sniffed.append(found)
 
     pending = await blobs.receive(chunks, max_bytes=max_bytes, check_head=check_head)
@@ -211,13 +170,13 @@ async def upload(
         _check_open(case)
         attachment = Attachment(
             case_id=case.id,
-            kind=_check_kind(wanted, found),
+            kind=checked_kind(wanted, found),
             filename=sanitize_filename(filename, fallback="tep-dinh-kem" + found.extension),
             content_type=found.content_type,
             size=pending.size,
             sha256=pending.sha256,
             description=description,
-            meta=_json_safe(meta),
+            meta=json_safe(meta),
             uploaded_by=actor.user_id,
         )
         await _commit_new(
@@ -234,127 +193,18 @@ async def upload(
     return attachment
 
 
-async def list_for_case(
-    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID, followup_days: int = 30
-) -> list[Attachment]:
-    """A case's attachments, oldest first, for anyone who may read the case."""
-    await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
-    rows = await session.execute(
-        select(Attachment)
-        .where(Attachment.case_id == case_id)
-        .order_by(col(Attachment.uploaded_at), col(Attachment.id))
-    )
-    return list(rows.scalars().all())
-
-
-async def _readable(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    attachment_id: uuid.UUID,
-    followup_days: int,
-    write: bool = False,
-) -> tuple[Attachment, Case]:
-    attachment = await session.get(Attachment, attachment_id)
-    if attachment is None:
-        raise NotFound(NOT_FOUND)
-    try:
-        case = await access.require_case(
-            session=session,
-            actor=actor,
-            case_id=attachment.case_id,
-            write=write,
-            followup_days=followup_days,
-        )
-    except NotFound:
-        # Same answer as for an id that does not exist: ids cannot be probed.
-        raise NotFound(NOT_FOUND) from None
-    return attachment, case
-
-
-async def get_attachment(
-    *, session: AsyncSession, actor: Actor, attachment_id: uuid.UUID, followup_days: int = 30
-) -> Attachment:
-    """One attachment's row, for anyone who may read its case."""
-    attachment, _ = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
-    return attachment
-
-
-async def open_download(
-    *,
-    session: AsyncSession,
-    blobs: BlobStore,
-    actor: Actor,
-    attachment_id: uuid.UUID,
-    followup_days: int = 30,
-) -> tuple[Attachment, AsyncIterator[bytes]]:
-    """The attachment and its hash-checked bytes; the download is audited."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
-    chunks = blobs.open(attachment.sha256, size=attachment.size)
-    await audit.record_now(
-        session,
-        actor=actor,
-        action="download",
-        object_type="attachment",
-        object_id=attachment.id,
-        patient_id=case.patient_id,
-        detail={"case": str(case.id), "filename": attachment.filename},
-    )
-    return attachment, chunks
-
-
-async def preview(
-    *,
-    session: AsyncSession,
-    blobs: BlobStore,
-    renderer: Renderer,
-    actor: Actor,
-    attachment_id: uuid.UUID,
-    followup_days: int = 30,
-) -> tuple[bytes, str]:
-    """An image the browser can show: DICOM rendered to PNG, large photos scaled down.
-
-    Rendered once per content in a render worker; a file flagged at upload, or one whose
-    render failed before, is refused at once (``RenderError``) without decoding anything.
-    """
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=followup_days
-    )
-    if not previews.has_preview(attachment.content_type):
-        raise Invalid(previews.NOTHING_TO_SHOW)
-    cached = previews.cached(blobs, attachment, renderer.limits)
-    if cached is None:
-        await blobs.verify(attachment.sha256, size=attachment.size)
-        cached = await previews.render(blobs=blobs, renderer=renderer, attachment=attachment)
-    data, out_type = cached
-    await audit.record_now(
-        session,
-        actor=actor,
-        action="view",
-        object_type="attachment",
-        object_id=attachment.id,
-        patient_id=case.patient_id,
-        detail={"preview": True},
-    )
-    return data, out_type
-
-
 async def delete(
     *, session: AsyncSession, blobs: BlobStore, actor: Actor, attachment_id: uuid.UUID
-) -> None:
+) -> Attachment:
     """Remove an attachment while its case is a draft or submitted; the file goes if unshared."""
-    attachment, case = await _readable(
-        session, actor=actor, attachment_id=attachment_id, followup_days=30, write=True
-    )
+    attachment, case = await readable(session, actor=actor, attachment_id=attachment_id, write=True)
     if case.status not in EDITABLE:
-        label = STATUS_LABELS[CaseStatus(case.status)]
-        raise Conflict(f"Hồ sơ ở trạng thái «{label}», không thể xóa tệp đính kèm")
+        raise Conflict(
+            msg(
+                "Hồ sơ ở trạng thái «%(status)s», không thể xóa tệp đính kèm",
+                status=label(CaseStatus(case.status)),
+            )
+        )
     sha = attachment.sha256
     await session.delete(attachment)
     case.updated_at = utcnow()
@@ -373,6 +223,7 @@ async def delete(
     )
     await session.commit()
     await blobs.remove_unreferenced(sha, is_referenced=lambda: _is_referenced(session, sha))
+    return attachment
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
@@ -394,7 +245,7 @@ async def store_recording(
     actor = Actor.system("recorder")
     consultation = await session.get(Consultation, consultation_id)
     if consultation is None:
-        raise NotFound("Không tìm thấy phiên hội chẩn")
+        raise NotFound(msg("Không tìm thấy phiên hội chẩn"))
     case = (
         await session.execute(
             select(Case)
@@ -405,7 +256,7 @@ async def store_recording(
         )
     ).scalar_one_or_none()
     if case is None:
-        raise Conflict("Phiên hội chẩn không có hồ sơ nào để lưu bản ghi hình")
+        raise Conflict(msg("Phiên hội chẩn không có hồ sơ nào để lưu bản ghi hình"))
     await session.commit()
     content_type = (content_type or "application/octet-stream").strip()[:100]
     ext = _EXT_BY_TYPE.get(content_type.split(";")[0].strip().lower(), ".bin")
@@ -423,7 +274,7 @@ async def store_recording(
             size=pending.size,
             sha256=pending.sha256,
             description=f"Bản ghi hình phiên hội chẩn «{consultation.title}»"[:MAX_DESCRIPTION],
-            meta=_json_safe(meta),
+            meta=json_safe(meta),
             uploaded_by=None,
         )
         await _commit_new(

@@ -1,14 +1,13 @@
-"""Signing in and staying signed in: browser sessions, API tokens, passwords, admin sign-outs.
+"""Signing in and staying signed in: browser sessions and API tokens.
 
 Secrets handed out (session ids, bearer tokens) are 256 random bits; only their SHA-256 is
-stored. Password checks go through ``login_throttle`` (delays, locks, equal answers); join
-tokens for the rooms live in ``join_tokens`` and are re-exported here.
+stored. Password checks go through ``login_throttle`` (delays, locks, equal answers). Join
+tokens for the rooms (``join_tokens``) and the care of accounts (``accounts``: password
+changes and resets, sign-outs, unlocks) are re-exported here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,19 +16,26 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import access, audit
+from .. import audit
 from ..actor import Actor
-from ..errors import Invalid, NotFound, Unauthenticated
-from ..models import ApiToken, JoinToken, LoginThrottle, User, UserSession
+from ..errors import Invalid, Unauthenticated
+from ..messages import msg
+from ..models import ApiToken, JoinToken, User, UserSession
 from ..models.base import utcnow
 from ..passwords import hash_password, new_secret, secret_hash, validate_new_password
+from .accounts import (
+    change_password,
+    end_all_sessions,
+    end_sessions_for,
+    reset_password,
+    unlock_user,
+)
 from .join_tokens import consume_join_token, issue_join_token
 from .login_throttle import (
     ACCOUNT_LOCKED,
     BAD_CREDENTIALS,
     FREE_FAILURES,
     LOCK_AFTER,
-    account_key,
     check_password,
 )
 
@@ -65,7 +71,6 @@ SESSION_IDLE = timedelta(minutes=30)
 SESSION_LIFETIME = timedelta(hours=12)
 # Sliding idle expiry writes last_seen_at at most this often, not on every request.
 TOUCH_EVERY = timedelta(minutes=1)
-_USER_NOT_FOUND = "Không tìm thấy người dùng"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +193,7 @@ async def create_session(
 ) -> SignedIn:
     """Open a new session with a fresh id for an already verified user, ending the one replaced."""
     if not user.active or user.locked_at is not None:
-        raise Unauthenticated("Tài khoản không còn hoạt động")
+        raise Unauthenticated(msg("Tài khoản không còn hoạt động"))
     await _drop_session(session, replace_session_id)
     signed_in = await _add_session(
         session,
@@ -266,9 +271,9 @@ async def create_api_token(
 ) -> tuple[str, datetime]:
     """A new bearer token for the user: (token, expires_at); only its hash is kept."""
     if _usable(user) is None:
-        raise Unauthenticated("Tài khoản không còn hoạt động")
+        raise Unauthenticated(msg("Tài khoản không còn hoạt động"))
     if ttl <= timedelta(0):
-        raise Invalid("Thời hạn của mã truy cập phải lớn hơn 0")
+        raise Invalid(msg("Thời hạn của mã truy cập phải lớn hơn 0"))
     who = actor or Actor.of(user)
     raw = new_secret()
     now = utcnow()
@@ -345,145 +350,6 @@ async def revoke_api_token(*, session: AsyncSession, token: str, actor: Actor) -
         session, actor=actor, action="delete", object_type="api_token", object_id=row.id
     )
     await session.commit()
-
-
-async def end_sessions_for(
-    session: AsyncSession, user_id: uuid.UUID, *, keep_session_id: str | None = None
-) -> int:
-    """Delete a user's sessions, API tokens and unused join tokens; the caller commits."""
-    stmt = sa.delete(UserSession).where(col(UserSession.user_id) == user_id)
-    if keep_session_id:
-        stmt = stmt.where(col(UserSession.id_hash) != secret_hash(keep_session_id))
-    ended: Any = await session.execute(stmt)
-    count = int(ended.rowcount or 0)
-    tokens: Any = await session.execute(sa.delete(ApiToken).where(col(ApiToken.user_id) == user_id))
-    await session.execute(
-        sa.delete(JoinToken).where(
-            col(JoinToken.user_id) == user_id, col(JoinToken.used_at).is_(None)
-        )
-    )
-    return count + int(tokens.rowcount or 0)
-
-
-async def _get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id, populate_existing=True)
-    if user is None:
-        raise NotFound(_USER_NOT_FOUND)
-    return user
-
-
-async def end_all_sessions(*, session: AsyncSession, user_id: uuid.UUID, actor: Actor) -> int:
-    """Sign a user out everywhere (admin): sessions and API tokens; how many were ended."""
-    await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
-    user = await _get_user(session, user_id)
-    count = await end_sessions_for(session, user.id)
-    await audit.record(
-        session,
-        actor=actor,
-        action="admin",
-        object_type="user",
-        object_id=user.id,
-        detail={"op": "end-sessions", "ended": count},
-    )
-    await session.commit()
-    return count
-
-
-async def unlock_user(*, session: AsyncSession, user_id: uuid.UUID, actor: Actor) -> User:
-    """Lift the lock that repeated failed sign-ins put on an account (admin)."""
-    await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
-    user = await _get_user(session, user_id)
-    await session.execute(
-        sa.delete(LoginThrottle).where(col(LoginThrottle.key) == account_key(user.username))
-    )
-    user.locked_at = None
-    user.failed_logins = 0
-    session.add(user)
-    await audit.record(
-        session,
-        actor=actor,
-        action="admin",
-        object_type="user",
-        object_id=user.id,
-        detail={"op": "unlock"},
-    )
-    await session.commit()
-    return user
-
-
-async def _set_password(session: AsyncSession, user: User, new_password: str) -> None:
-    validate_new_password(new_password, username=user.username)
-    user.password_hash = await asyncio.to_thread(hash_password, new_password)
-    user.password_changed_at = utcnow()
-    session.add(user)
-
-
-async def change_password(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    current_password: str,
-    new_password: str,
-    keep_session_id: str | None = None,
-) -> None:
-    """Change one's own password; the current one is checked (and throttled) first.
-
-    Every other session and token of the user ends; the one in ``keep_session_id`` stays.
-    """
-    if actor.user_id is None:
-        raise Unauthenticated("Vui lòng đăng nhập")
-    user = await _get_user(session, actor.user_id)
-    validate_new_password(new_password, username=user.username)
-    try:
-        await check_password(
-            session=session,
-            username=user.username,
-            password=current_password,
-            client_addr=actor.client_addr,
-            purpose="password-change",
-        )
-    except Unauthenticated as exc:
-        msg = "Mật khẩu hiện tại không đúng"
-        if exc.message == ACCOUNT_LOCKED:
-            raise
-        raise Invalid(msg, fields={"current_password": msg}) from None
-    if current_password == new_password:
-        msg = "Mật khẩu mới phải khác mật khẩu hiện tại"
-        raise Invalid(msg, fields={"new_password": msg})
-    await _set_password(session, user, new_password)
-    await end_sessions_for(session, user.id, keep_session_id=keep_session_id)
-    await audit.record(
-        session,
-        actor=actor,
-        action="update",
-        object_type="user",
-        object_id=user.id,
-        detail={"op": "password-change"},
-    )
-    await session.commit()
-
-
-async def reset_password(
-    *, session: AsyncSession, user_id: uuid.UUID, new_password: str, actor: Actor
-) -> User:
-    """Set a user's password (admin); every session and token of the user ends."""
-    await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
-    user = await _get_user(session, user_id)
-    try:
-        await _set_password(session, user, new_password)
-    except Invalid as exc:
-        raise Invalid(exc.message, fields={"new_password": exc.message}) from None
-    await end_sessions_for(session, user.id)
-    await audit.record(
-        session,
-        actor=actor,
-        action="admin",
-        object_type="user",
-        object_id=user.id,
-        detail={"op": "password-reset"},
-    )
-    await session.commit()
-    return user
 
 
 async def purge_expired(*, session: AsyncSession) -> int:

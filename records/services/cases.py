@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid
+from ..messages import msg
 from ..models import (
     CASE_TRANSITIONS,
     Case,
@@ -22,16 +23,10 @@ from ..models import (
     Urgency,
 )
 from ..models.base import utcnow
+from ..vocabulary import label
 from . import Page, clamp_page
 from .patients import like_escape
 
-STATUS_LABELS: dict[CaseStatus, str] = {
-    CaseStatus.draft: "Nháp",
-    CaseStatus.submitted: "Đã gửi",
-    CaseStatus.scheduled: "Đã lên lịch",
-    CaseStatus.discussed: "Đã hội chẩn",
-    CaseStatus.closed: "Đã đóng",
-}
 EDITABLE = frozenset({CaseStatus.draft, CaseStatus.submitted})
 
 
@@ -51,8 +46,11 @@ async def apply_transition(
     current = CaseStatus(case.status)
     if to not in CASE_TRANSITIONS[current]:
         raise Conflict(
-            f"Không thể chuyển hồ sơ từ trạng thái «{STATUS_LABELS[current]}» "
-            f"sang «{STATUS_LABELS[to]}»"
+            msg(
+                "Không thể chuyển hồ sơ từ trạng thái «%(current)s» sang «%(to)s»",
+                current=label(current),
+                to=label(to),
+            )
         )
     case.status = to
     case.updated_at = utcnow()
@@ -79,7 +77,7 @@ async def create_case(
     )
     author = actor.user_id or author_id
     if author is None:
-        raise Invalid("Hồ sơ cần có bác sĩ lập", fields={"author_id": "Bắt buộc"})
+        raise Invalid(msg("Hồ sơ cần có bác sĩ lập"), fields={"author_id": msg("Bắt buộc")})
     case = Case.model_validate(
         data, update={"facility_id": patient.facility_id, "author_id": author}
     )
@@ -105,12 +103,15 @@ async def update_case(
     case = await access.require_case(session=session, actor=actor, case_id=case_id, write=True)
     if case.status not in EDITABLE:
         raise Conflict(
-            f"Hồ sơ ở trạng thái «{STATUS_LABELS[CaseStatus(case.status)]}», không thể sửa"
+            msg(
+                "Hồ sơ ở trạng thái «%(status)s», không thể sửa",
+                status=label(CaseStatus(case.status)),
+            )
         )
     changes = data.model_dump(exclude_unset=True)
     for key in ("title", "specialty", "urgency"):
         if key in changes and changes[key] is None:
-            raise Invalid("Trường này không được để trống", fields={key: "Bắt buộc"})
+            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
     for key, value in changes.items():
         setattr(case, key, value)
     case.updated_at = utcnow()
@@ -130,12 +131,10 @@ async def update_case(
 
 
 async def get_case(
-    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, followup_days: int = 30
+    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, write: bool = False
 ) -> Case:
-    """One case; the read is audited."""
-    case = await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
+    """One case (that the actor may also edit, when asked); the read is audited."""
+    case = await access.require_case(session=session, actor=actor, case_id=case_id, write=write)
     await audit.record_now(
         session,
         actor=actor,
@@ -157,13 +156,9 @@ async def transition(
     return case
 
 
-async def history(
-    *, session: AsyncSession, case_id: uuid.UUID, actor: Actor, followup_days: int = 30
-) -> list[CaseEvent]:
+async def history(*, session: AsyncSession, case_id: uuid.UUID, actor: Actor) -> list[CaseEvent]:
     """A case's history, oldest first."""
-    await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
+    await access.require_case(session=session, actor=actor, case_id=case_id)
     rows = await session.execute(
         select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.at))
     )
@@ -180,11 +175,10 @@ async def list_cases(
     q: str | None = None,
     limit: int | None = None,
     offset: int | None = None,
-    followup_days: int = 30,
 ) -> Page[Case]:
     """Cases the actor may see, most recently changed first."""
     lim, off = clamp_page(limit, offset)
-    conds: list[Any] = [access.cases_filter(actor, utcnow(), followup_days)]
+    conds: list[Any] = [access.cases_filter(actor, utcnow())]
     if status is not None:
         conds.append(Case.status == status)
     if patient_id is not None:

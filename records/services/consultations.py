@@ -1,9 +1,11 @@
-"""Consultation sessions: request, schedule with conflict check, invitations, live and end."""
+"""Consultation sessions: the request, the status machine, cancel, live and end, and reading.
+
+Scheduling (time, chair, invitees, conflicts) is ``schedules``.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +15,8 @@ from sqlmodel import col, select
 
 from .. import access, audit
 from ..actor import Actor
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid
+from ..messages import msg
 from ..models import (
     CONSULTATION_TRANSITIONS,
     Case,
@@ -22,37 +25,20 @@ from ..models import (
     ConsultationCase,
     ConsultationPublic,
     ConsultationRequest,
-    ConsultationSchedule,
     ConsultationStatus,
     Facility,
     FacilityLevel,
     Participant,
     ParticipantPublic,
     ParticipantRole,
-    Role,
-    User,
 )
 from ..models.base import utcnow
+from ..vocabulary import label
 from . import Page, clamp_page
 from .cases import apply_transition
 
 OPEN = (ConsultationStatus.requested, ConsultationStatus.scheduled, ConsultationStatus.live)
 BUSY = (ConsultationStatus.scheduled, ConsultationStatus.live)
-STATUS_LABELS = {
-    ConsultationStatus.requested: "Chờ xếp lịch",
-    ConsultationStatus.scheduled: "Đã lên lịch",
-    ConsultationStatus.live: "Đang diễn ra",
-    ConsultationStatus.ended: "Đã kết thúc",
-    ConsultationStatus.cancelled: "Đã hủy",
-}
-
-
-@dataclass(slots=True)
-class Scheduled:
-    """A scheduled consultation and the participants' overlapping sessions (a warning)."""
-
-    consultation: Consultation
-    conflicts: list[tuple[uuid.UUID, Consultation]] = field(default_factory=list)
 
 
 async def case_ids(session: AsyncSession, consultation_id: uuid.UUID) -> list[uuid.UUID]:
@@ -63,7 +49,8 @@ async def case_ids(session: AsyncSession, consultation_id: uuid.UUID) -> list[uu
     return list(rows.scalars().all())
 
 
-async def _cases(session: AsyncSession, consultation_id: uuid.UUID) -> list[Case]:
+async def cases_of(session: AsyncSession, consultation_id: uuid.UUID) -> list[Case]:
+    """The case files a consultation discusses."""
     rows = await session.execute(
         select(Case)
         .join(ConsultationCase, col(ConsultationCase.case_id) == Case.id)
@@ -79,8 +66,11 @@ async def set_status(
     current = ConsultationStatus(consultation.status)
     if to not in CONSULTATION_TRANSITIONS[current]:
         raise Conflict(
-            f"Không thể chuyển phiên hội chẩn từ «{STATUS_LABELS[current]}» "
-            f"sang «{STATUS_LABELS[to]}»"
+            msg(
+                "Không thể chuyển phiên hội chẩn từ «%(current)s» sang «%(to)s»",
+                current=label(current),
+                to=label(to),
+            )
         )
     consultation.status = to
     consultation.updated_at = utcnow()
@@ -100,25 +90,31 @@ async def request_consultation(
 ) -> Consultation:
     """A doctor asks a higher-level facility to discuss cases of their own facility."""
     data = ConsultationRequest.model_validate(data.model_dump())
-    if not (actor.is_system or actor.role == Role.doctor):
-        raise Forbidden("Chỉ bác sĩ được gửi yêu cầu hội chẩn")
+    if not access.can_request_consultations(actor):
+        raise Forbidden(msg("Chỉ bác sĩ được gửi yêu cầu hội chẩn"))
     cases = [
         await access.require_case(session=session, actor=actor, case_id=cid, write=True)
         for cid in dict.fromkeys(data.case_ids)
     ]
     facilities = {c.facility_id for c in cases}
     if len(facilities) != 1:
-        raise Invalid("Các hồ sơ phải thuộc cùng một cơ sở", fields={"case_ids": "Khác cơ sở"})
+        raise Invalid(
+            msg("Các hồ sơ phải thuộc cùng một cơ sở"), fields={"case_ids": msg("Khác cơ sở")}
+        )
     requesting = await session.get(Facility, facilities.pop())
     host = await session.get(Facility, data.host_facility_id)
     if host is None or requesting is None:
-        raise Invalid("Cơ sở nhận không tồn tại", fields={"host_facility_id": "Không tồn tại"})
+        raise Invalid(
+            msg("Cơ sở nhận không tồn tại"), fields={"host_facility_id": msg("Không tồn tại")}
+        )
     if FacilityLevel(host.level).rank <= FacilityLevel(requesting.level).rank:
-        msg = "Chỉ gửi yêu cầu hội chẩn lên cơ sở tuyến trên"
-        raise Invalid(msg, fields={"host_facility_id": msg})
+        problem = msg("Chỉ gửi yêu cầu hội chẩn lên cơ sở tuyến trên")
+        raise Invalid(problem, fields={"host_facility_id": problem})
     for case in cases:
         if case.status not in (CaseStatus.draft, CaseStatus.submitted):
-            raise Conflict(f"Hồ sơ «{case.title}» không ở trạng thái chờ hội chẩn")
+            raise Conflict(
+                msg("Hồ sơ «%(title)s» không ở trạng thái chờ hội chẩn", title=case.title)
+            )
     busy = await session.execute(
         select(ConsultationCase.case_id)
         .join(Consultation, col(Consultation.id) == ConsultationCase.consultation_id)
@@ -128,7 +124,7 @@ async def request_consultation(
         )
     )
     if busy.first() is not None:
-        raise Conflict("Hồ sơ đã có một yêu cầu hội chẩn đang mở")
+        raise Conflict(msg("Hồ sơ đã có một yêu cầu hội chẩn đang mở"))
     consultation = Consultation(
         title=data.title,
         note=data.note,
@@ -164,230 +160,6 @@ async def request_consultation(
     return consultation
 
 
-async def _active_user(session: AsyncSession, user_id: uuid.UUID, field_name: str) -> User:
-    user = await session.get(User, user_id)
-    if user is None or not user.active:
-        raise Invalid("Người được mời không tồn tại", fields={field_name: "Không tồn tại"})
-    return user
-
-
-async def _upsert_participant(
-    session: AsyncSession,
-    *,
-    consultation: Consultation,
-    user_id: uuid.UUID,
-    role: ParticipantRole,
-    actor: Actor,
-) -> Participant:
-    existing = (
-        await session.execute(
-            select(Participant).where(
-                Participant.consultation_id == consultation.id, Participant.user_id == user_id
-            )
-        )
-    ).scalar_one_or_none()
-    if existing is None:
-        existing = Participant(
-            consultation_id=consultation.id,
-            user_id=user_id,
-            role=role,
-            invited_by=actor.user_id,
-        )
-    else:
-        existing.role = role
-    session.add(existing)
-    return existing
-
-
-async def _demote_old_chair(
-    session: AsyncSession, consultation: Consultation, new_chair: uuid.UUID
-) -> None:
-    rows = await session.execute(
-        select(Participant).where(
-            Participant.consultation_id == consultation.id,
-            Participant.role == ParticipantRole.chair,
-            Participant.user_id != new_chair,
-        )
-    )
-    for p in rows.scalars().all():
-        p.role = ParticipantRole.specialist
-        session.add(p)
-    consultation.chair_id = new_chair
-
-
-async def find_conflicts(
-    *,
-    session: AsyncSession,
-    user_ids: list[uuid.UUID],
-    start: datetime,
-    end: datetime,
-    exclude_id: uuid.UUID | None = None,
-) -> list[tuple[uuid.UUID, Consultation]]:
-    """(user, consultation) pairs where a user is already in a session overlapping [start, end)."""
-    if not user_ids:
-        return []
-    stmt = (
-        select(Participant.user_id, Consultation)
-        .join(Consultation, col(Consultation.id) == Participant.consultation_id)
-        .where(
-            col(Participant.user_id).in_(user_ids),
-            col(Consultation.status).in_(BUSY),
-            col(Consultation.scheduled_start) < end,
-            col(Consultation.scheduled_end) > start,
-        )
-        .order_by(col(Consultation.scheduled_start))
-    )
-    if exclude_id is not None:
-        stmt = stmt.where(Consultation.id != exclude_id)
-    return [(uid, c) for uid, c in (await session.execute(stmt)).all()]
-
-
-async def schedule(
-    *,
-    session: AsyncSession,
-    consultation_id: uuid.UUID,
-    data: ConsultationSchedule,
-    actor: Actor,
-    roles: dict[uuid.UUID, ParticipantRole] | None = None,
-) -> Scheduled:
-    """Set time, chair and invitees (coordinator of the host); cases become scheduled."""
-    data = ConsultationSchedule.model_validate(data.model_dump())
-    consultation = await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id, manage=True
-    )
-    if consultation.status not in (ConsultationStatus.requested, ConsultationStatus.scheduled):
-        raise Conflict("Phiên hội chẩn đã diễn ra hoặc đã hủy, không thể xếp lịch")
-    roles = roles or {}
-    await _active_user(session, data.chair_id, "chair_id")
-    for uid in data.invitees:
-        await _active_user(session, uid, "invitees")
-    consultation.scheduled_start = data.scheduled_start
-    consultation.scheduled_end = data.scheduled_end
-    consultation.requires_admission = data.requires_admission
-    await _demote_old_chair(session, consultation, data.chair_id)
-    await _upsert_participant(
-        session,
-        consultation=consultation,
-        user_id=data.chair_id,
-        role=ParticipantRole.chair,
-        actor=actor,
-    )
-    for uid in dict.fromkeys(data.invitees):
-        if uid == data.chair_id:
-            continue
-        role = roles.get(uid, ParticipantRole.specialist)
-        if role == ParticipantRole.chair:
-            raise Invalid("Mỗi phiên chỉ có một chủ tọa", fields={"invitees": "Trùng chủ tọa"})
-        await _upsert_participant(
-            session, consultation=consultation, user_id=uid, role=role, actor=actor
-        )
-    if consultation.status == ConsultationStatus.requested:
-        await set_status(
-            session, consultation=consultation, to=ConsultationStatus.scheduled, actor=actor
-        )
-    for case in await _cases(session, consultation.id):
-        if case.status == CaseStatus.submitted:
-            await apply_transition(session, case=case, to=CaseStatus.scheduled, actor=actor)
-    consultation.updated_at = utcnow()
-    session.add(consultation)
-    await audit.record(
-        session,
-        actor=actor,
-        action="update",
-        object_type="consultation",
-        object_id=consultation.id,
-        detail={
-            "start": data.scheduled_start.isoformat(),
-            "end": data.scheduled_end.isoformat(),
-            "chair": str(data.chair_id),
-        },
-    )
-    await session.flush()
-    everyone = (
-        (
-            await session.execute(
-                select(Participant.user_id).where(Participant.consultation_id == consultation.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    conflicts = await find_conflicts(
-        session=session,
-        user_ids=list(everyone),
-        start=data.scheduled_start,
-        end=data.scheduled_end,
-        exclude_id=consultation.id,
-    )
-    await session.commit()
-    return Scheduled(consultation=consultation, conflicts=conflicts)
-
-
-async def invite(
-    *,
-    session: AsyncSession,
-    consultation_id: uuid.UUID,
-    user_id: uuid.UUID,
-    actor: Actor,
-    role: ParticipantRole = ParticipantRole.specialist,
-) -> Participant:
-    """Invite someone (or change their part); inviting a chair replaces the chair."""
-    consultation = await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id, manage=True
-    )
-    if consultation.status not in OPEN:
-        raise Conflict("Phiên hội chẩn đã kết thúc hoặc đã hủy")
-    await _active_user(session, user_id, "user_id")
-    if role == ParticipantRole.chair:
-        await _demote_old_chair(session, consultation, user_id)
-    elif consultation.chair_id == user_id:
-        raise Conflict("Hãy chỉ định chủ tọa khác trước khi đổi vai trò của chủ tọa")
-    participant = await _upsert_participant(
-        session, consultation=consultation, user_id=user_id, role=role, actor=actor
-    )
-    session.add(consultation)
-    await audit.record(
-        session,
-        actor=actor,
-        action="update",
-        object_type="consultation",
-        object_id=consultation.id,
-        detail={"invite": str(user_id), "role": role},
-    )
-    await session.commit()
-    return participant
-
-
-async def uninvite(
-    *, session: AsyncSession, consultation_id: uuid.UUID, user_id: uuid.UUID, actor: Actor
-) -> None:
-    """Withdraw an invitation (not the chair's); the person loses access to the cases."""
-    consultation = await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id, manage=True
-    )
-    if consultation.chair_id == user_id:
-        raise Conflict("Không thể hủy lời mời của chủ tọa")
-    participant = (
-        await session.execute(
-            select(Participant).where(
-                Participant.consultation_id == consultation.id, Participant.user_id == user_id
-            )
-        )
-    ).scalar_one_or_none()
-    if participant is None:
-        raise NotFound("Người này không có trong danh sách mời")
-    await session.delete(participant)
-    await audit.record(
-        session,
-        actor=actor,
-        action="update",
-        object_type="consultation",
-        object_id=consultation.id,
-        detail={"uninvite": str(user_id)},
-    )
-    await session.commit()
-
-
 async def cancel(
     *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor, reason: str = ""
 ) -> Consultation:
@@ -407,12 +179,12 @@ async def cancel(
             object_type="consultation",
             object_id=consultation.id,
             need="cancel",
-            forbidden="Bạn không có quyền hủy phiên hội chẩn này",
+            forbidden=msg("Bạn không có quyền hủy phiên hội chẩn này"),
         )
     await set_status(
         session, consultation=consultation, to=ConsultationStatus.cancelled, actor=actor
     )
-    for case in await _cases(session, consultation.id):
+    for case in await cases_of(session, consultation.id):
         if case.status == CaseStatus.scheduled:
             await apply_transition(
                 session, case=case, to=CaseStatus.submitted, actor=actor, note=reason
@@ -437,7 +209,7 @@ async def _require_runner(
         object_type="consultation",
         object_id=consultation.id,
         need="run",
-        forbidden="Chỉ chủ tọa hoặc điều phối viên được điều hành phiên",
+        forbidden=msg("Chỉ chủ tọa hoặc điều phối viên được điều hành phiên"),
     )
 
 
@@ -455,7 +227,7 @@ async def finish(
     """End a consultation and mark its scheduled cases discussed (no commit)."""
     await set_status(session, consultation=consultation, to=ConsultationStatus.ended, actor=actor)
     consultation.ended_at = at
-    for case in await _cases(session, consultation.id):
+    for case in await cases_of(session, consultation.id):
         if case.status == CaseStatus.scheduled:
             await apply_transition(session, case=case, to=CaseStatus.discussed, actor=actor)
 

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid, NotFound
+from ..messages import msg
 from ..models import Facility, FacilityCreate, FacilityLevel, FacilityUpdate
 from ..text import fold
 from . import Page, clamp_page
@@ -23,10 +24,12 @@ async def _check_parent(
         return
     parent = await session.get(Facility, parent_id)
     if parent is None:
-        raise Invalid("Cơ sở tuyến trên không tồn tại", fields={"parent_id": "Cơ sở không tồn tại"})
+        raise Invalid(
+            msg("Cơ sở tuyến trên không tồn tại"), fields={"parent_id": msg("Cơ sở không tồn tại")}
+        )
     if FacilityLevel(parent.level).rank <= FacilityLevel(level).rank:
-        msg = "Cơ sở tuyến trên phải ở tuyến cao hơn"
-        raise Invalid(msg, fields={"parent_id": msg})
+        problem = msg("Cơ sở tuyến trên phải ở tuyến cao hơn")
+        raise Invalid(problem, fields={"parent_id": problem})
 
 
 async def create_facility(*, session: AsyncSession, data: FacilityCreate, actor: Actor) -> Facility:
@@ -35,7 +38,7 @@ async def create_facility(*, session: AsyncSession, data: FacilityCreate, actor:
     data = FacilityCreate.model_validate(data.model_dump())
     existing = await session.execute(select(Facility.id).where(Facility.code == data.code))
     if existing.first() is not None:
-        raise Conflict("Mã cơ sở đã tồn tại", fields={"code": "Mã cơ sở đã tồn tại"})
+        raise Conflict(msg("Mã cơ sở đã tồn tại"), fields={"code": msg("Mã cơ sở đã tồn tại")})
     await _check_parent(session, data.parent_id, data.level)
     facility = Facility.model_validate(data)
     session.add(facility)
@@ -60,11 +63,12 @@ async def update_facility(
     changes = data.model_dump(exclude_unset=True)
     if "parent_id" in changes:
         if changes["parent_id"] == facility.id:
-            raise Invalid("Cơ sở không thể là tuyến trên của chính nó", fields={"parent_id": ""})
+            itself = msg("Cơ sở không thể là tuyến trên của chính nó")
+            raise Invalid(itself, fields={"parent_id": itself})
         await _check_parent(session, changes["parent_id"], FacilityLevel(facility.level))
     for key in ("name",):
         if key in changes and changes[key] is None:
-            raise Invalid("Tên cơ sở không được để trống", fields={key: "Bắt buộc"})
+            raise Invalid(msg("Tên cơ sở không được để trống"), fields={key: msg("Bắt buộc")})
     for key, value in changes.items():
         setattr(facility, key, value)
     session.add(facility)
@@ -84,7 +88,7 @@ async def get_facility(*, session: AsyncSession, facility_id: uuid.UUID) -> Faci
     """One facility (facilities are public knowledge within the system)."""
     facility = await session.get(Facility, facility_id)
     if facility is None:
-        raise NotFound("Không tìm thấy cơ sở y tế")
+        raise NotFound(msg("Không tìm thấy cơ sở y tế"))
     return facility
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import Unauthenticated
+from ..messages import msg
 from ..models import JoinToken
 from ..models.base import utcnow
 from ..passwords import new_secret, secret_hash
@@ -19,7 +20,7 @@ async def issue_join_token(
 ) -> tuple[str, datetime]:
     """A single-use ticket into one room for one user: (token, expires_at)."""
     if user_id is None:
-        raise Unauthenticated("Vui lòng đăng nhập")
+        raise Unauthenticated(msg("Vui lòng đăng nhập"))
     raw = new_secret()
     now = utcnow()
     expires_at = now + timedelta(seconds=max(1, ttl_seconds))
@@ -72,9 +73,9 @@ async def spend_join_token(*, session: AsyncSession, room_id: str, token: str) -
 async def consume_join_token(*, session: AsyncSession, room_id: str, token: str) -> uuid.UUID:
     """Spend a join token: its user id; Unauthenticated if unknown, expired, used or elsewhere."""
     if not token or len(token) > 200:
-        raise Unauthenticated("Mã vào phòng không hợp lệ")
+        raise Unauthenticated(msg("Mã vào phòng không hợp lệ"))
     user_id = await spend_join_token(session=session, room_id=room_id, token=token)
     await session.commit()
     if user_id is None:
-        raise Unauthenticated("Mã vào phòng không hợp lệ, đã hết hạn hoặc đã được dùng")
+        raise Unauthenticated(msg("Mã vào phòng không hợp lệ, đã hết hạn hoặc đã được dùng"))
     return user_id

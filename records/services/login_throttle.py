@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from .. import audit
 from ..actor import Actor
 from ..errors import Throttled, Unauthenticated
+from ..messages import N_, Message, msg, nmsg
 from ..models import LoginThrottle, User
 from ..models.base import utcnow
 from ..passwords import dummy_verify, hash_password, needs_rehash, verify_password
@@ -32,8 +33,19 @@ MAX_DELAY_SECONDS = 15 * 60
 # A counter that saw no failure for this long starts again (an account lock never does).
 QUIET_RESET = timedelta(hours=1)
 
-BAD_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng"
-ACCOUNT_LOCKED = "Tài khoản tạm khóa do đăng nhập sai quá nhiều lần. Vui lòng liên hệ quản trị viên"
+BAD_CREDENTIALS = N_("Tên đăng nhập hoặc mật khẩu không đúng")
+ACCOUNT_LOCKED = N_(
+    "Tài khoản tạm khóa do đăng nhập sai quá nhiều lần. Vui lòng liên hệ quản trị viên"
+)
+
+
+def too_many(seconds: int) -> Message:
+    """The refusal of a sign-in attempted before its wait is over."""
+    return nmsg(
+        "Đăng nhập sai nhiều lần. Vui lòng thử lại sau %(num)d giây",
+        "Đăng nhập sai nhiều lần. Vui lòng thử lại sau %(num)d giây",
+        seconds,
+    )
 
 
 def failure_delay(failures: int) -> float:
@@ -109,7 +121,7 @@ async def _refusal(session: AsyncSession, keys: list[str], now: datetime) -> Exc
         .all()
     )
     if any(r.locked_at is not None for r in rows):
-        return Unauthenticated(ACCOUNT_LOCKED)
+        return Unauthenticated(msg(ACCOUNT_LOCKED))
     waits = [
         (r.blocked_until - now).total_seconds()
         for r in rows
@@ -118,10 +130,7 @@ async def _refusal(session: AsyncSession, keys: list[str], now: datetime) -> Exc
     if not waits:
         return None
     wait = max(max(waits), 1.0)
-    return Throttled(
-        f"Đăng nhập sai nhiều lần. Vui lòng thử lại sau {int(wait + 0.999)} giây",
-        retry_after=wait,
-    )
+    return Throttled(too_many(int(wait + 0.999)), retry_after=wait)
 
 
 def _reason(user: User | None, password_ok: bool) -> str:
@@ -150,9 +159,7 @@ async def check_password(
     counts = [] if refusal else [await _claim(session, key, now) for key in keys]
     if refusal is None and None in counts:
         # Another attempt got in between the look and the claim.
-        refusal = await _refusal(session, keys, now) or Throttled(
-            "Đăng nhập sai nhiều lần. Vui lòng thử lại sau 1 giây", retry_after=1.0
-        )
+        refusal = await _refusal(session, keys, now) or Throttled(too_many(1), retry_after=1.0)
     if refusal is not None:
         # Refused before the password was even looked at; still one event per attempt.
         await audit.record(
@@ -219,5 +226,5 @@ async def check_password(
         },
     )
     if locked:
-        raise Unauthenticated(ACCOUNT_LOCKED)
-    raise Unauthenticated(BAD_CREDENTIALS)
+        raise Unauthenticated(msg(ACCOUNT_LOCKED))
+    raise Unauthenticated(msg(BAD_CREDENTIALS))

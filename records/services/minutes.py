@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid, NotFound
+from ..messages import N_, msg
 from ..models import (
     Attendance,
     Case,
@@ -29,7 +30,7 @@ from ..models import (
 from ..models.base import utcnow
 from .cases import apply_transition
 
-FINAL_MESSAGE = "Biên bản đã hoàn tất, không thể sửa"
+FINAL_MESSAGE = N_("Biên bản đã hoàn tất, không thể sửa")
 
 
 async def _attached_case(
@@ -37,14 +38,11 @@ async def _attached_case(
     actor: Actor,
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
-    followup_days: int,
 ) -> Case:
     link = await session.get(ConsultationCase, (consultation_id, case_id))
     if link is None:
-        raise NotFound("Hồ sơ không thuộc phiên hội chẩn này")
-    return await access.require_case(
-        session=session, actor=actor, case_id=case_id, followup_days=followup_days
-    )
+        raise NotFound(msg("Hồ sơ không thuộc phiên hội chẩn này"))
+    return await access.require_case(session=session, actor=actor, case_id=case_id)
 
 
 async def attendees(session: AsyncSession, consultation_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -127,7 +125,7 @@ async def _prefilled(
 ) -> Minutes:
     """A new draft pre-filled from attendance and the case file (not yet stored)."""
     if not await access.is_chair(session=session, actor=actor, consultation=consultation):
-        raise NotFound("Chưa có biên bản cho hồ sơ này")
+        raise NotFound(msg("Chưa có biên bản cho hồ sơ này"))
     return Minutes(
         consultation_id=consultation.id,
         case_id=case.id,
@@ -145,7 +143,6 @@ async def read_minutes(
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """The stored minutes about a case (read audited), or for the chair an unsaved draft.
 
@@ -154,13 +151,11 @@ async def read_minutes(
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
-    case = await _attached_case(session, actor, consultation_id, case_id, followup_days)
+    case = await _attached_case(session, actor, consultation_id, case_id)
     minutes = await _find(session, consultation_id, case_id)
     if minutes is None:
         return await _prefilled(session, actor, consultation, case)
-    return await get_minutes(
-        session=session, minutes_id=minutes.id, actor=actor, followup_days=followup_days
-    )
+    return await get_minutes(session=session, minutes_id=minutes.id, actor=actor)
 
 
 async def get_or_draft(
@@ -169,13 +164,12 @@ async def get_or_draft(
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """The minutes for a case; the chair gets a pre-filled draft stored when none exists yet."""
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
-    case = await _attached_case(session, actor, consultation_id, case_id, followup_days)
+    case = await _attached_case(session, actor, consultation_id, case_id)
     minutes = await _find(session, consultation_id, case_id)
     if minutes is not None:
         return minutes
@@ -200,7 +194,6 @@ async def save_draft(
     case_id: uuid.UUID,
     data: MinutesUpdate,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """Write the draft (chair only); final minutes are refused with Conflict."""
     data = MinutesUpdate.model_validate(data.model_dump(exclude_unset=True))
@@ -210,10 +203,9 @@ async def save_draft(
         consultation_id=consultation_id,
         case_id=case_id,
         actor=actor,
-        followup_days=followup_days,
     )
     if minutes.status == MinutesStatus.final:
-        raise Conflict(FINAL_MESSAGE)
+        raise Conflict(msg(FINAL_MESSAGE))
     changes = data.model_dump(exclude_unset=True)
     if changes.get("attendees") is None:
         changes.pop("attendees", None)
@@ -242,7 +234,6 @@ async def finalize(
     consultation_id: uuid.UUID,
     case_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """Make the minutes final (chair only): signed, dated, never to change again."""
     consultation = await access.require_chair(
@@ -253,15 +244,14 @@ async def finalize(
         consultation_id=consultation_id,
         case_id=case_id,
         actor=actor,
-        followup_days=followup_days,
     )
     if minutes.status == MinutesStatus.final:
-        raise Conflict(FINAL_MESSAGE)
+        raise Conflict(msg(FINAL_MESSAGE))
     if not minutes.conclusion.strip():
-        msg = "Cần ghi kết luận trước khi hoàn tất biên bản"
-        raise Invalid(msg, fields={"conclusion": msg})
+        problem = msg("Cần ghi kết luận trước khi hoàn tất biên bản")
+        raise Invalid(problem, fields={"conclusion": problem})
     if consultation.status in (ConsultationStatus.requested, ConsultationStatus.cancelled):
-        raise Conflict("Phiên hội chẩn chưa diễn ra, chưa thể hoàn tất biên bản")
+        raise Conflict(msg("Phiên hội chẩn chưa diễn ra, chưa thể hoàn tất biên bản"))
     minutes.status = MinutesStatus.final
     minutes.finalized_at = utcnow()
     minutes.finalized_by = actor.user_id
@@ -288,18 +278,15 @@ async def get_minutes(
     session: AsyncSession,
     minutes_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> Minutes:
     """One set of minutes, if the actor may read its consultation and case; the read is audited."""
     minutes = await session.get(Minutes, minutes_id)
     if minutes is None:
-        raise NotFound("Không tìm thấy biên bản")
+        raise NotFound(msg("Không tìm thấy biên bản"))
     await access.require_consultation(
         session=session, actor=actor, consultation_id=minutes.consultation_id
     )
-    case = await access.require_case(
-        session=session, actor=actor, case_id=minutes.case_id, followup_days=followup_days
-    )
+    case = await access.require_case(session=session, actor=actor, case_id=minutes.case_id)
     await audit.record_now(
         session,
         actor=actor,
@@ -316,7 +303,6 @@ async def list_minutes(
     session: AsyncSession,
     consultation_id: uuid.UUID,
     actor: Actor,
-    followup_days: int = access.DEFAULT_FOLLOWUP_DAYS,
 ) -> list[Minutes]:
     """The minutes of a consultation for the cases the actor may read."""
     await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
@@ -325,7 +311,7 @@ async def list_minutes(
         .join(Case, col(Case.id) == Minutes.case_id)
         .where(
             Minutes.consultation_id == consultation_id,
-            access.cases_filter(actor, utcnow(), followup_days),
+            access.cases_filter(actor, utcnow()),
         )
         .order_by(col(Minutes.created_at))
     )

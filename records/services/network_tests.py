@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Unauthenticated
+from ..messages import msg
 from ..models import NetworkTestCreate, NetworkTestResult, NetworkVerdict, Participant, Role
 
 # (verdict, max RTT ms, max jitter ms, max loss %, min bitrate kbit/s, min frames/s),
@@ -54,7 +55,7 @@ async def record_result(
 ) -> NetworkTestResult:
     """Store the signed-in user's test; the verdict follows from the figures."""
     if actor.user_id is None:
-        raise Unauthenticated("Cần đăng nhập để lưu kết quả kiểm tra đường truyền")
+        raise Unauthenticated(msg("Cần đăng nhập để lưu kết quả kiểm tra đường truyền"))
     verdict = (
         NetworkVerdict.failed
         if data.verdict == NetworkVerdict.failed
@@ -134,7 +135,7 @@ async def latest_for_users(
                 object_type="network_test",
                 object_id=consultation_id,
                 need="read-others",
-                forbidden=(
+                forbidden=msg(
                     "Chỉ điều phối viên hoặc chủ tọa phiên hội chẩn xem được kết quả "
                     "kiểm tra đường truyền của người khác"
                 ),
@@ -159,7 +160,7 @@ async def list_mine(
 ) -> list[NetworkTestResult]:
     """The signed-in user's recent results, newest first."""
     if actor.user_id is None:
-        raise Unauthenticated("Cần đăng nhập")
+        raise Unauthenticated(msg("Cần đăng nhập"))
     rows = await session.execute(
         select(NetworkTestResult)
         .where(NetworkTestResult.user_id == actor.user_id)

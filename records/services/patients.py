@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid
+from ..messages import msg
 from ..models import Patient, PatientCreate, PatientUpdate, Sex
 from ..models.base import utcnow
 from ..text import fold
@@ -44,8 +45,8 @@ async def _check_mrn_free(
     if exclude is not None:
         stmt = stmt.where(Patient.id != exclude)
     if (await session.execute(stmt)).first() is not None:
-        msg = "Mã bệnh nhân đã tồn tại tại cơ sở này"
-        raise Conflict(msg, fields={"mrn": msg})
+        problem = msg("Mã bệnh nhân đã tồn tại tại cơ sở này")
+        raise Conflict(problem, fields={"mrn": problem})
 
 
 async def create_patient(
@@ -59,7 +60,7 @@ async def create_patient(
     data = PatientCreate.model_validate(data.model_dump())
     target = facility_id or actor.facility_id
     if target is None:
-        raise Invalid("Chưa chọn cơ sở y tế", fields={"facility_id": "Bắt buộc"})
+        raise Invalid(msg("Chưa chọn cơ sở y tế"), fields={"facility_id": msg("Bắt buộc")})
     if not access.can_write_clinical(actor, target):
         raise await access.deny(
             session,
@@ -67,7 +68,7 @@ async def create_patient(
             object_type="patient",
             object_id=None,
             need="create",
-            forbidden="Bạn không có quyền tạo bệnh nhân tại cơ sở này",
+            forbidden=msg("Bạn không có quyền tạo bệnh nhân tại cơ sở này"),
         )
     await _check_mrn_free(session, target, data.mrn)
     patient = Patient.model_validate(
@@ -93,9 +94,11 @@ async def create_patient(
 
 def _check_birth(birth_date: date | None, birth_year: int | None) -> None:
     if birth_date is None and birth_year is None:
-        raise Invalid("Cần ngày sinh hoặc năm sinh", fields={"birth_year": "Bắt buộc"})
+        raise Invalid(msg("Cần ngày sinh hoặc năm sinh"), fields={"birth_year": msg("Bắt buộc")})
     if birth_date is not None and birth_date > date.today():
-        raise Invalid("Ngày sinh ở tương lai", fields={"birth_date": "Ngày sinh không hợp lệ"})
+        raise Invalid(
+            msg("Ngày sinh ở tương lai"), fields={"birth_date": msg("Ngày sinh không hợp lệ")}
+        )
 
 
 async def update_patient(
@@ -109,13 +112,15 @@ async def update_patient(
     changes = data.model_dump(exclude_unset=True)
     for key in ("full_name", "sex"):
         if key in changes and changes[key] is None:
-            raise Invalid("Trường này không được để trống", fields={key: "Bắt buộc"})
+            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
     birth_date = changes.get("birth_date", patient.birth_date)
     birth_year = changes.get("birth_year", patient.birth_year)
     if "birth_date" in changes and changes["birth_date"] is not None:
         birth_year = changes["birth_date"].year
         if "birth_year" in changes and changes["birth_year"] not in (None, birth_year):
-            raise Invalid("Năm sinh không khớp ngày sinh", fields={"birth_year": "Không khớp"})
+            raise Invalid(
+                msg("Năm sinh không khớp ngày sinh"), fields={"birth_year": msg("Không khớp")}
+            )
         changes["birth_year"] = birth_year
     elif "birth_year" in changes and patient.birth_date is not None:
         if changes["birth_year"] != patient.birth_date.year:

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import audit
 from ..actor import Actor
 from ..errors import Invalid, NotFound
+from ..messages import msg
 from ..models import Facility, Role, User, UserCreate
 from . import auth, users
 
@@ -65,7 +66,8 @@ async def add_user_with_password(
     ).scalar_one_or_none()
     if facility is None:
         raise Invalid(
-            f"Không có cơ sở y tế mã {facility_code!r}", fields={"facility": "Không tồn tại"}
+            msg("Không có cơ sở y tế mã %(code)r", code=facility_code),
+            fields={"facility": msg("Không tồn tại")},
         )
     try:
         data = UserCreate(
@@ -77,7 +79,9 @@ async def add_user_with_password(
             facility_id=facility.id,
         )
     except ValueError as exc:
-        raise Invalid(f"Thông tin người dùng không hợp lệ: {exc}") from None
+        raise Invalid(
+            msg("Thông tin người dùng không hợp lệ: %(problem)s", problem=str(exc))
+        ) from None
     return await create_user_with_password(
         session=session, data=data, password=password, actor=Actor.system("cli")
     )
@@ -91,7 +95,7 @@ async def create_token_for_username(
         await session.execute(select(User).where(User.username == username.strip().lower()))
     ).scalar_one_or_none()
     if user is None or not user.active:
-        raise NotFound(f"Không có người dùng đang hoạt động tên {username!r}")
+        raise NotFound(msg("Không có người dùng đang hoạt động tên %(name)r", name=username))
     return await auth.create_api_token(
         session=session, user=user, ttl=timedelta(hours=ttl_hours), actor=Actor.system("cli")
     )

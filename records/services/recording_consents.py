@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import access
 from ..actor import Actor
 from ..errors import NotFound
+from ..messages import msg
 from ..models import RecordingConsent
 
 
@@ -20,7 +21,7 @@ async def record_consent(
     """Keep one decision (every change is kept, in order)."""
     consultation = await access.consultation_by_room(session=session, room_id=room_id)
     if consultation is None:
-        raise NotFound("Không tìm thấy phòng hội chẩn")
+        raise NotFound(msg("Không tìm thấy phòng hội chẩn"))
     consent = RecordingConsent(
         consultation_id=consultation.id, user_id=user_id, accept=accept, at=at
     )

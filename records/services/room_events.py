@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, NotFound
+from ..messages import msg
 from ..models import Attendance, ChatMessage, Consultation, ConsultationStatus, User
 from .consultations import finish, start_live
 
@@ -18,14 +19,14 @@ from .consultations import finish, start_live
 async def _room(session: AsyncSession, room_id: str) -> Consultation:
     consultation = await access.consultation_by_room(session=session, room_id=room_id)
     if consultation is None:
-        raise NotFound("Không tìm thấy phòng hội chẩn")
+        raise NotFound(msg("Không tìm thấy phòng hội chẩn"))
     return consultation
 
 
 async def _actor(session: AsyncSession, user_id: uuid.UUID) -> Actor:
     user = await session.get(User, user_id)
     if user is None:
-        raise NotFound("Không tìm thấy người dùng")
+        raise NotFound(msg("Không tìm thấy người dùng"))
     return Actor.of(user)
 
 
@@ -43,10 +44,10 @@ async def record_join(
         )
     ).first()
     if row is None:
-        raise NotFound("Không tìm thấy phòng hội chẩn")
+        raise NotFound(msg("Không tìm thấy phòng hội chẩn"))
     consultation: Consultation = row[0]
     if row[1] is None:
-        raise NotFound("Không tìm thấy người dùng")
+        raise NotFound(msg("Không tìm thấy người dùng"))
     actor = Actor.of(row[1])
     attendance = Attendance(
         consultation_id=consultation.id, user_id=user_id, peer_id=peer_id[:64], joined_at=at
@@ -168,14 +169,14 @@ async def require_joinable(
         session=session, actor=actor, consultation_id=consultation_id
     )
     if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
-        raise Conflict("Phiên hội chẩn đã kết thúc hoặc đã bị hủy")
+        raise Conflict(msg("Phiên hội chẩn đã kết thúc hoặc đã bị hủy"))
     if consultation.status == ConsultationStatus.requested and (
         await access.room_role(
             session=session, actor=actor, consultation=consultation, invited=invited
         )
         is None
     ):
-        raise Conflict("Phiên hội chẩn chưa được lên lịch")
+        raise Conflict(msg("Phiên hội chẩn chưa được lên lịch"))
     role = await access.require_room_role(
         session=session, actor=actor, consultation=consultation, invited=invited
     )

@@ -1,4 +1,4 @@
-"""Read models for the scheduling pages: inbox, agenda, session detail, calendar revision.
+"""Read models for the scheduling pages: inbox, agenda, session detail.
 
 Everything here reads through the same access rules as the services it complements; nothing
 here writes except through those services.
@@ -9,18 +9,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from .. import access
 from ..actor import Actor
-from ..errors import Conflict, NotFound
-from ..ical import CalendarAttendee, consultation_calendar
+from ..errors import NotFound
+from ..messages import msg
 from ..models import (
     Attendance,
-    AuditEvent,
     Case,
     CaseStatus,
     Consultation,
@@ -35,7 +33,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from . import consultations as consultations_svc
-from . import room_events
+from . import room_events, schedules
 
 # Cases a doctor may put into a new request.
 REQUESTABLE = (CaseStatus.draft, CaseStatus.submitted)
@@ -227,23 +225,24 @@ async def requestable_cases(*, session: AsyncSession, actor: Actor) -> list[Case
 
 
 async def _readable_cases(
-    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, followup_days: int
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> list[Case]:
     rows = await session.execute(
         select(Case)
         .join(ConsultationCase, col(ConsultationCase.case_id) == Case.id)
         .where(
             ConsultationCase.consultation_id == consultation_id,
-            access.cases_filter(actor, utcnow(), followup_days),
+            access.cases_filter(actor, utcnow()),
         )
         .order_by(col(Case.created_at))
     )
     return list(rows.scalars().all())
 
 
-async def _participants(
+async def participants_of(
     session: AsyncSession, consultation_id: uuid.UUID
 ) -> list[tuple[Participant, Person]]:
+    """Everyone invited to a consultation, in the order of their invitation, with their names."""
     parts = list(
         (
             await session.execute(
@@ -288,7 +287,7 @@ async def conflicts_for(
     exclude_id: uuid.UUID | None = None,
 ) -> list[ConflictView]:
     """Other sessions of these people that overlap [start, end), with their names."""
-    pairs = await consultations_svc.find_conflicts(
+    pairs = await schedules.find_conflicts(
         session=session, user_ids=user_ids, start=start, end=end, exclude_id=exclude_id
     )
     who = await people(session, [uid for uid, _ in pairs])
@@ -296,16 +295,33 @@ async def conflicts_for(
 
 
 async def detail(
-    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, followup_days: int = 30
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> ConsultationDetail:
     """The detail page's view of a consultation; NotFound for those who may not see it."""
     consultation = await access.require_consultation(
         session=session, actor=actor, consultation_id=consultation_id
     )
+    return await _detail_of(session, actor, consultation)
+
+
+async def schedulable_detail(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> ConsultationDetail:
+    """The detail of a consultation the actor schedules, while it may still be scheduled."""
+    consultation = await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id, manage=True
+    )
+    schedules.require_schedulable(consultation)
+    return await _detail_of(session, actor, consultation)
+
+
+async def _detail_of(
+    session: AsyncSession, actor: Actor, consultation: Consultation
+) -> ConsultationDetail:
     host = await session.get(Facility, consultation.host_facility_id)
     requesting = await session.get(Facility, consultation.requesting_facility_id)
     if host is None or requesting is None:
-        raise NotFound("Không tìm thấy phiên hội chẩn")
+        raise NotFound(msg("Không tìm thấy phiên hội chẩn"))
     requester = (
         (await people(session, [consultation.requested_by])).get(consultation.requested_by)
         if consultation.requested_by
@@ -331,10 +347,10 @@ async def detail(
         may_cancel=(manage and status in consultations_svc.OPEN and status != "live")
         or own_request,
     )
-    view.cases = await _readable_cases(session, actor, consultation.id, followup_days)
+    view.cases = await _readable_cases(session, actor, consultation.id)
     view.participants = [
         ParticipantView(person, ParticipantRole(p.role), p.invited_at)
-        for p, person in await _participants(session, consultation.id)
+        for p, person in await participants_of(session, consultation.id)
     ]
     view.attendance = await _attendance(session, consultation.id)
     view.chat = [
@@ -358,68 +374,3 @@ async def detail(
     rows = await session.execute(select(Minutes).where(Minutes.consultation_id == consultation.id))
     view.minutes = {m.case_id: m for m in rows.scalars().all() if m.case_id in readable}
     return view
-
-
-def _when(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-
-
-async def schedule_sequence(*, session: AsyncSession, consultation_id: uuid.UUID) -> int:
-    """The calendar SEQUENCE: how many times the session was moved or cancelled after its
-    first scheduling, read from the audit trail (which records every schedule and status)."""
-    rows = await session.execute(
-        select(AuditEvent)
-        .where(
-            AuditEvent.object_type == "consultation",
-            AuditEvent.object_id == str(consultation_id),
-            col(AuditEvent.action).in_(("update", "status")),
-        )
-        .order_by(col(AuditEvent.seq))
-    )
-    sequence = 0
-    last: tuple[datetime | None, datetime | None] | None = None
-    for event in rows.scalars().all():
-        detail = event.detail or {}
-        if event.action == "update" and "start" in detail:
-            times = (_when(detail.get("start")), _when(detail.get("end")))
-            if last is not None and times != last:
-                sequence += 1
-            last = times
-        elif event.action == "status" and detail.get("to") == ConsultationStatus.cancelled:
-            if last is not None:
-                sequence += 1
-    return sequence
-
-
-async def calendar_file(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    consultation_id: uuid.UUID,
-    url: str | None = None,
-) -> bytes:
-    """The ``.ics`` of a scheduled session for anyone who may see it; Conflict before that."""
-    consultation = await access.require_consultation(
-        session=session, actor=actor, consultation_id=consultation_id
-    )
-    if consultation.scheduled_start is None or consultation.scheduled_end is None:
-        raise Conflict("Phiên hội chẩn chưa được lên lịch")
-    host = await session.get(Facility, consultation.host_facility_id)
-    attendees = [
-        CalendarAttendee(
-            name=person.name, email=person.email, chair=p.role == ParticipantRole.chair
-        )
-        for p, person in await _participants(session, consultation.id)
-    ]
-    return consultation_calendar(
-        consultation,
-        sequence=await schedule_sequence(session=session, consultation_id=consultation.id),
-        host_name=host.name if host is not None else "",
-        url=url,
-        attendees=attendees,
-    )

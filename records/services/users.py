@@ -12,15 +12,18 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid, NotFound
+from ..messages import msg
 from ..models import Facility, Role, User, UserCreate, UserUpdate
 from ..text import fold
 from . import Page, clamp_page
-from .auth import end_sessions_for
+from .accounts import end_sessions_for
 
 
 async def _check_facility(session: AsyncSession, facility_id: uuid.UUID) -> None:
     if await session.get(Facility, facility_id) is None:
-        raise Invalid("Cơ sở y tế không tồn tại", fields={"facility_id": "Cơ sở không tồn tại"})
+        raise Invalid(
+            msg("Cơ sở y tế không tồn tại"), fields={"facility_id": msg("Cơ sở không tồn tại")}
+        )
 
 
 async def create_user(*, session: AsyncSession, data: UserCreate, actor: Actor) -> User:
@@ -29,8 +32,8 @@ async def create_user(*, session: AsyncSession, data: UserCreate, actor: Actor) 
     data = UserCreate.model_validate(data.model_dump())
     taken = await session.execute(select(User.id).where(User.username == data.username))
     if taken.first() is not None:
-        msg = "Tên đăng nhập đã được sử dụng"
-        raise Conflict(msg, fields={"username": msg})
+        problem = msg("Tên đăng nhập đã được sử dụng")
+        raise Conflict(problem, fields={"username": problem})
     await _check_facility(session, data.facility_id)
     user = User.model_validate(data)
     session.add(user)
@@ -53,15 +56,15 @@ async def update_user(
     await access.require_admin(session, actor=actor, object_type="user", object_id=user_id)
     user = await session.get(User, user_id)
     if user is None:
-        raise NotFound("Không tìm thấy người dùng")
+        raise NotFound(msg("Không tìm thấy người dùng"))
     changes = data.model_dump(exclude_unset=True)
     for key in ("full_name", "role", "facility_id", "active"):
         if key in changes and changes[key] is None:
-            raise Invalid("Trường này không được để trống", fields={key: "Bắt buộc"})
+            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
     if "facility_id" in changes:
         await _check_facility(session, changes["facility_id"])
     if actor.user_id == user.id and changes.get("active") is False:
-        raise Conflict("Không thể tự khóa tài khoản của mình")
+        raise Conflict(msg("Không thể tự khóa tài khoản của mình"))
     for key, value in changes.items():
         setattr(user, key, value)
     if changes.get("active") is False:
@@ -93,7 +96,7 @@ async def get_user(*, session: AsyncSession, user_id: uuid.UUID, actor: Actor) -
     """One user; others than admins see only active colleagues."""
     user = await session.get(User, user_id)
     if user is None or (not user.active and not _is_admin(actor)):
-        raise NotFound("Không tìm thấy người dùng")
+        raise NotFound(msg("Không tìm thấy người dùng"))
     return user
 
 
@@ -120,7 +123,7 @@ async def list_users(
         roles=(Role.admin, Role.coordinator, Role.doctor),
         object_type="user",
         need="list",
-        message="Bạn không có quyền tra cứu danh sách người dùng",
+        message=msg("Bạn không có quyền tra cứu danh sách người dùng"),
     )
     lim, off = clamp_page(limit, offset)
     conds: list[Any] = []

@@ -168,10 +168,16 @@ async def seed(url: str) -> dict[str, Any]:
     return out
 
 
+# Asks the room page for `window.telemedRoom` (web/static/room/testhook.js); run before it loads.
+TEST_HOOK = "window.telemedTestHook = true;"
+
+
 async def new_context(browser: Browser) -> BrowserContext:
-    """A fresh profile (its own cookies) at the size of a clinic screen, in Vietnamese."""
+    """A fresh profile (its own cookies) at the size of a clinic screen, in Vietnamese, whose
+    room pages expose their test hook."""
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
     ctx.set_default_timeout(WAIT_MS)
+    await ctx.add_init_script(TEST_HOOK)
     return ctx
 
 

@@ -4,7 +4,7 @@
     .venv/bin/python tests/e2e/screens.py --survey   # every page, desktop and phone, plus a report
 
 Runs the real application on 127.0.0.1 over a fresh SQLite data directory seeded with
-``records.demo.seed_demo`` and drives Debian's Chromium with a fake camera. Everything is written
+``telemed.demo.seed_demo`` and drives Debian's Chromium with a fake camera. Everything is written
 under ``test-artifacts/`` (ignored by git); the guide's images in ``docs/img/`` are copies of
 ``test-artifacts/guide/``.
 """
@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 # Run as a script: make the test helpers and the project importable as under pytest.
 HERE = Path(__file__).resolve().parent
@@ -38,6 +37,7 @@ from e2etools import (  # noqa: E402
     CHROMIUM,
     COMMON_ARGS,
     MEDIA_ARGS,
+    TEST_HOOK,
     WAIT_MS,
     join,
     peer_id,
@@ -56,19 +56,19 @@ from sqlmodel import select  # noqa: E402
 
 from records.blobs import BlobStore  # noqa: E402
 from records.db import create_engine, session_maker  # noqa: E402
-from records.demo import seed_demo  # noqa: E402
+from records.localtime import LOCAL_TZ  # noqa: E402
 from records.migrate import upgrade  # noqa: E402
 from records.models import Case, Consultation  # noqa: E402
 from records.services.auth import hash_password  # noqa: E402
 from telemed.app import create_app  # noqa: E402
+from telemed.demo import seed_demo  # noqa: E402
 from telemed.settings import Settings  # noqa: E402
 
 DEMO_PASSWORD = "Hoichan-Demo-2024"
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_BYTES = 150_000
 DESKTOP = ViewportSize(width=1366, height=768)
 PHONE = ViewportSize(width=390, height=844)
-# Demo accounts by role, as records.demo creates them.
+# Demo accounts by role, as telemed.demo creates them.
 DOCTOR = "bs.chonthanh"
 COORDINATOR = "dieuphoi.tinh"
 CHAIR = "cs.timmach"
@@ -143,6 +143,7 @@ async def signed_in(
     """A new context (its own cookies) signed in through the login form."""
     ctx: BrowserContext = await browser.new_context(viewport=viewport, locale="vi-VN")
     ctx.set_default_timeout(WAIT_MS)
+    await ctx.add_init_script(TEST_HOOK)
     page = await ctx.new_page()
     await page.goto(f"{base_url}/login")
     await page.fill('input[name="username"]', username)

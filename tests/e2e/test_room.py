@@ -255,3 +255,17 @@ async def test_someone_from_another_facility_cannot_open_the_room(
     assert resp is not None and resp.status == 404
     assert await page.locator("#room").count() == 0
     assert "Nguyễn Thị Lan" not in await page.inner_text("body")
+
+
+async def test_the_test_hook_is_there_only_when_asked_for(
+    browser: Browser, pages: Pages, world: World
+) -> None:
+    ctx = await browser.new_context(locale="vi-VN")
+    page = pages.add("plain", await ctx.new_page())
+    await log_in(page, world, world.chair)
+    await page.goto(world.room_url(world.open_room))
+    # The room's script has run: it enabled the viewer's button.
+    await page.wait_for_selector("#join-viewer-button:not([disabled])")
+    assert await page.evaluate("typeof window.telemedRoom") == "undefined"
+    asked = await open_room(browser, pages, world, world.chair, world.open_room, label="hooked")
+    assert await asked.evaluate("window.telemedRoom.view") == "prejoin"

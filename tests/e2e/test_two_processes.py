@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 import pytest
 from rtcpeer import RtcPeer
-from sighelpers import Client, host_address
+from sighelpers import Client
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.redis,
-    pytest.mark.skipif(host_address() is None, reason="no non-loopback address for ICE"),
+    pytest.mark.usefixtures("ice_host"),
 ]
 
 PASSWORD = "Hoichan-hai-tien-trinh-2026"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from e2etools import (
@@ -27,11 +26,11 @@ from e2etools import (
 )
 from playwright.async_api import Browser, Dialog, FilePayload, Page
 
-from records.demo import ecg_png, lab_report_pdf
+from records.localtime import LOCAL_TZ
+from telemed.demo import ecg_png, lab_report_pdf
 
 pytestmark = pytest.mark.slow
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PATIENT = "Hoàng Thị Bích Ngọc"
 CASE_TITLE = "Đau thắt ngực không ổn định, nghi hẹp động mạch vành"
 SESSION_TITLE = "Hội chẩn tim mạch: đau thắt ngực không ổn định"

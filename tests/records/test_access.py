@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import factories
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records import access, audit
-from records.actor import Actor
+from records.actor import Actor, ReadPolicy
 from records.errors import Forbidden, NotFound
 from records.models import (
     Case,
@@ -72,12 +72,12 @@ async def world(session: AsyncSession) -> World:
 
 
 async def can_read_case(
-    session: AsyncSession, actor: Actor, w: World, followup_days: int = access.DEFAULT_FOLLOWUP_DAYS
+    session: AsyncSession, actor: Actor, w: World, followup_days: int | None = None
 ) -> bool:
+    if followup_days is not None:
+        actor = replace(actor, policy=ReadPolicy(followup_days=followup_days))
     try:
-        await access.require_case(
-            session=session, actor=actor, case_id=w.case.id, followup_days=followup_days
-        )
+        await access.require_case(session=session, actor=actor, case_id=w.case.id)
     except NotFound:
         return False
     return True
@@ -180,7 +180,7 @@ async def test_filters_never_leak(session: AsyncSession) -> None:
             await session.execute(
                 sa.select(sa.func.count())
                 .select_from(Case)
-                .where(access.cases_filter(actor, now, 30))
+                .where(access.cases_filter(actor, now))
             )
         ).scalar_one()
         n_pat = (

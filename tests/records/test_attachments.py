@@ -1,75 +1,47 @@
-"""Attachments on both databases: upload, sniffing, limits, access, download, preview, delete."""
+"""Attachments on both databases: upload, sniffing, limits, access, download, delete."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import zlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import factories
 import pytest
-from hostile import png_header, rle_dicom
-from PIL import Image
-from pydicom.data import get_testdata_file
+from attachmenttools import (
+    MB,
+    PDF,
+    World,
+    attachment_world,
+    count_rows,
+    ct_bytes,
+    png_bytes,
+    read_all,
+    upload,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col, func, select
 
-from records.actor import Actor
 from records.blobs import BlobCorrupt, BlobStore
 from records.db import session_maker
 from records.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from records.models import (
-    Attachment,
     AttachmentKind,
     AuditEvent,
     Case,
     CaseEvent,
     CaseStatus,
     ConsultationCase,
-    FacilityLevel,
-    ParticipantRole,
-    Role,
 )
-from records.render import (
-    DEFAULT_MAX_PIXELS,
-    PreviewRefused,
-    Renderer,
-    RenderFailed,
-    RenderLimits,
-)
-from records.render.pool import OUT_OF_MEMORY
-from records.services import attachments
+from records.render import Renderer
+from records.services import attachment_previews, attachment_reads, attachments
 from records.sniff import sniff
 
-MB = 1024 * 1024
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + b"%" * 5000 + b"\n%%EOF\n"
 
-
-def png_bytes(width: int = 40, height: int = 30, color: str = "red") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def ct_bytes() -> bytes:
-    path = get_testdata_file("CT_small.dcm")
-    assert path is not None
-    return Path(str(path)).read_bytes()
-
-
-async def chunks_of(data: bytes, size: int = 8192) -> AsyncIterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i : i + size]
-
-
-async def read_all(chunks: AsyncIterator[bytes]) -> bytes:
-    out = bytearray()
-    async for chunk in chunks:
-        out += chunk
-    return bytes(out)
+@pytest.fixture
+async def world(session: AsyncSession, tmp_path: Path, renderer: Renderer) -> World:
+    """People of three facilities, a case with a specialist invited, a blob store."""
+    return await attachment_world(session, tmp_path / "blobs", renderer)
 
 
 def blob_files(store: BlobStore) -> list[Path]:
@@ -84,92 +56,19 @@ def tmp_files(store: BlobStore) -> list[Path]:
     return list(store.tmp_dir.iterdir()) if store.tmp_dir.exists() else []
 
 
-@dataclass
-class World:
-    store: BlobStore
-    renderer: Renderer
-    doctor: Actor
-    other_doctor: Actor
-    specialist: Actor
-    outsider: Actor
-    case: Case
-    other_case: Case
-
-
-@pytest.fixture
-async def world(session: AsyncSession, tmp_path: Path, renderer: Renderer) -> World:
-    province = await factories.facility(session, level=FacilityLevel.provincial)
-    district = await factories.facility(session, parent=province)
-    elsewhere = await factories.facility(session, parent=province)
-    doc = await factories.user(session, facility=district)
-    other = await factories.user(session, facility=elsewhere)
-    spec = await factories.user(session, facility=province, role=Role.specialist)
-    outsider = await factories.user(session, facility=province, role=Role.specialist)
-    patient = await factories.patient(session, facility=district)
-    case = await factories.case(session, patient=patient, author=doc)
-    other_patient = await factories.patient(session, facility=elsewhere, full_name="Lê Văn Tám")
-    other_case = await factories.case(session, patient=other_patient, author=other)
-    await factories.consultation(
-        session,
-        host=province,
-        requesting=district,
-        cases=[case],
-        participants={spec.id: ParticipantRole.specialist},
-    )
-    return World(
-        store=BlobStore(tmp_path / "blobs"),
-        renderer=renderer,
-        doctor=Actor.of(doc),
-        other_doctor=Actor.of(other),
-        specialist=Actor.of(spec),
-        outsider=Actor.of(outsider),
-        case=case,
-        other_case=other_case,
-    )
-
-
-async def upload(
-    session: AsyncSession,
-    w: World,
-    data: bytes,
-    *,
-    actor: Actor | None = None,
-    case: Case | None = None,
-    kind: AttachmentKind | str = AttachmentKind.lab,
-    filename: str = "ket-qua.pdf",
-    max_bytes: int = 10 * MB,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> Attachment:
-    return await attachments.upload(
-        session=session,
-        blobs=w.store,
-        actor=actor or w.doctor,
-        case_id=(case or w.case).id,
-        kind=kind,
-        filename=filename,
-        chunks=chunks_of(data),
-        max_bytes=max_bytes,
-        description="Xét nghiệm máu ngày 28/11",
-        max_pixels=max_pixels,
-    )
-
-
-async def count_rows(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(Attachment))).scalar_one())
-
-
 async def test_upload_and_download_roundtrip(session: AsyncSession, world: World) -> None:
     a = await upload(session, world, PDF)
     assert a.content_type == "application/pdf" and a.size == len(PDF)
     assert a.sha256 == hashlib.sha256(PDF).hexdigest()
     assert a.uploaded_by == world.doctor.user_id and a.description.startswith("Xét nghiệm")
-    listed = await attachments.list_for_case(
+    listed = await attachment_reads.list_for_case(
         session=session, actor=world.specialist, case_id=world.case.id
     )
     assert [x.id for x in listed] == [a.id]
-    row, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.specialist, attachment_id=a.id
     )
+    row, chunks = download.attachment, download.chunks
     assert row.filename == "ket-qua.pdf"
     assert await read_all(chunks) == PDF
     actions = (
@@ -218,9 +117,10 @@ async def test_identical_files_are_stored_once(session: AsyncSession, world: Wor
         session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
     )
     assert world.store.exists(b.sha256)
-    _, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.doctor, attachment_id=b.id
     )
+    chunks = download.chunks
     assert await read_all(chunks) == PDF
     await attachments.delete(
         session=session, blobs=world.store, actor=world.doctor, attachment_id=b.id
@@ -308,131 +208,6 @@ def test_sniff_allowlist() -> None:
     assert sniff(("ệ" * 2000).encode()[:4095]).content_type.startswith("text/plain")
 
 
-async def test_dicom_meta_and_preview(session: AsyncSession, world: World) -> None:
-    data = ct_bytes()
-    a = await upload(session, world, data, kind=AttachmentKind.imaging, filename="CT.dcm")
-    assert a.kind == AttachmentKind.dicom and a.content_type == "application/dicom"
-    assert a.meta["modality"] == "CT" and a.meta["rows"] == 128 and a.meta["frames"] == 1
-    assert a.meta["study_date"] == "2004-01-19"
-    png, ctype = await attachments.preview(
-        session=session,
-        blobs=world.store,
-        renderer=world.renderer,
-        actor=world.specialist,
-        attachment_id=a.id,
-    )
-    assert ctype == "image/png"
-    im = Image.open(io.BytesIO(png))
-    im.load()
-    assert im.size == (128, 128)
-    # The second preview comes from the cache, byte for byte.
-    again, _ = await attachments.preview(
-        session=session,
-        blobs=world.store,
-        renderer=world.renderer,
-        actor=world.doctor,
-        attachment_id=a.id,
-    )
-    assert again == png
-
-
-async def test_photo_preview_is_scaled_down(session: AsyncSession, world: World) -> None:
-    buf = io.BytesIO()
-    Image.new("RGB", (3000, 2000), "white").save(buf, format="JPEG")
-    a = await upload(
-        session, world, buf.getvalue(), kind=AttachmentKind.photo, filename="vet-thuong.jpg"
-    )
-    assert a.meta == {"width": 3000, "height": 2000}
-    data, ctype = await attachments.preview(
-        session=session,
-        blobs=world.store,
-        renderer=world.renderer,
-        actor=world.doctor,
-        attachment_id=a.id,
-    )
-    assert ctype == "image/jpeg" and Image.open(io.BytesIO(data)).size == (1024, 683)
-    pdf = await upload(session, world, PDF)
-    with pytest.raises(Invalid):
-        await attachments.preview(
-            session=session,
-            blobs=world.store,
-            renderer=world.renderer,
-            actor=world.doctor,
-            attachment_id=pdf.id,
-        )
-
-
-async def test_an_oversized_picture_is_kept_flagged_and_never_decoded(
-    session: AsyncSession, world: World, tmp_path: Path
-) -> None:
-    # 20000 × 20000 pixels in a 6 MB file: 3.2 GB as one float64 copy of the frame.
-    huge = rle_dicom(tmp_path / "lon.dcm", rows=20000, columns=20000).read_bytes()
-    scan = await upload(session, world, huge, kind=AttachmentKind.dicom, filename="lon.dcm")
-    assert scan.meta["no_preview"] == "too-large"
-    assert (scan.meta["rows"], scan.meta["columns"]) == (20000, 20000)
-    # Pillow refuses even to report a size past 179 million pixels; the photo is kept anyway.
-    photo = await upload(
-        session, world, png_header(12000, 9000), kind=AttachmentKind.photo, filename="a.png"
-    )
-    bomb = await upload(
-        session, world, png_header(30000, 30000), kind=AttachmentKind.photo, filename="b.png"
-    )
-    assert photo.meta == {"width": 12000, "height": 9000, "no_preview": "too-large"}
-    assert bomb.meta == {"no_preview": "too-large"}
-    messages = []
-    for a in (scan, photo, bomb):
-        assert world.store.exists(a.sha256)
-        with pytest.raises(PreviewRefused) as err:
-            await attachments.preview(
-                session=session,
-                blobs=world.store,
-                renderer=world.renderer,
-                actor=world.doctor,
-                attachment_id=a.id,
-            )
-        messages.append(err.value.message)
-    assert "20000 × 20000" in messages[0] and "12000 × 9000" in messages[1]
-    assert all("hãy tải về" in m for m in messages)
-    assert world.renderer.stats.jobs == 0
-    assert await count_rows(session) == 3
-
-
-async def test_a_failed_render_is_remembered_for_its_limits(
-    session: AsyncSession, world: World, tmp_path: Path
-) -> None:
-    # Under the pixel limit, but decoding it needs more than a 256 MB worker has.
-    data = rle_dicom(tmp_path / "lon.dcm", rows=8000, columns=8000).read_bytes()
-    scan = await upload(session, world, data, kind=AttachmentKind.dicom, max_pixels=100_000_000)
-    assert "no_preview" not in scan.meta
-    ct = await upload(session, world, ct_bytes(), kind=AttachmentKind.dicom)
-
-    async def view(renderer: Renderer, attachment: Attachment) -> tuple[bytes, str]:
-        return await attachments.preview(
-            session=session,
-            blobs=world.store,
-            renderer=renderer,
-            actor=world.specialist,
-            attachment_id=attachment.id,
-        )
-
-    tight = RenderLimits(workers=1, memory_mb=256, max_pixels=100_000_000)
-    async with Renderer(tight) as renderer:
-        for _ in range(2):
-            with pytest.raises(RenderFailed) as err:
-                await view(renderer, scan)
-            assert err.value.message == OUT_OF_MEMORY
-        # The second view was answered from the cache: one render, one dead worker.
-        assert (renderer.stats.jobs, renderer.stats.failed) == (1, 1)
-        png, _ = await view(renderer, ct)
-        assert png.startswith(b"\x89PNG")
-        assert renderer.stats.workers_started == 2
-    # With more memory allowed, the file is tried again, and renders.
-    async with Renderer(RenderLimits(workers=1, max_pixels=100_000_000)) as roomier:
-        png, ctype = await view(roomier, scan)
-        assert ctype == "image/png" and Image.open(io.BytesIO(png)).size == (1024, 1024)
-        assert roomier.stats.jobs == 1
-
-
 async def test_kind_must_fit_the_content(session: AsyncSession, world: World) -> None:
     with pytest.raises(Invalid) as err:
         await upload(session, world, PDF, kind=AttachmentKind.dicom)
@@ -463,13 +238,13 @@ async def test_other_facilities_cannot_reach_attachments(
         with pytest.raises(NotFound):
             await upload(session, world, PDF, actor=who)
         with pytest.raises(NotFound):
-            await attachments.list_for_case(session=session, actor=who, case_id=world.case.id)
+            await attachment_reads.list_for_case(session=session, actor=who, case_id=world.case.id)
         with pytest.raises(NotFound):
-            await attachments.open_download(
+            await attachment_reads.open_download(
                 session=session, blobs=world.store, actor=who, attachment_id=a.id
             )
         with pytest.raises(NotFound):
-            await attachments.preview(
+            await attachment_previews.preview(
                 session=session,
                 blobs=world.store,
                 renderer=world.renderer,
@@ -522,7 +297,7 @@ async def test_delete_is_audited(session: AsyncSession, world: World) -> None:
         session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
     )
     with pytest.raises(NotFound):
-        await attachments.open_download(
+        await attachment_reads.open_download(
             session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
         )
     event = (
@@ -538,14 +313,15 @@ async def test_corrupted_file_fails_the_download(session: AsyncSession, world: W
     raw = bytearray(path.read_bytes())
     raw[-10] ^= 1
     path.write_bytes(bytes(raw))
-    _, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
     )
+    chunks = download.chunks
     with pytest.raises(BlobCorrupt):
         await read_all(chunks)
     path.unlink()
     with pytest.raises(NotFound):
-        await attachments.open_download(
+        await attachment_reads.open_download(
             session=session, blobs=world.store, actor=world.doctor, attachment_id=a.id
         )
 
@@ -568,9 +344,10 @@ async def test_store_recording(session: AsyncSession, world: World, tmp_path: Pa
     assert a.filename.startswith("ghi-hinh-hoi-chan-") and a.filename.endswith(".webm")
     assert a.meta["duration_seconds"] == 12.5
     assert not source.exists()
-    _, chunks = await attachments.open_download(
+    download = await attachment_reads.open_download(
         session=session, blobs=world.store, actor=world.specialist, attachment_id=a.id
     )
+    chunks = download.chunks
     assert await read_all(chunks) == payload
     actor_name = (
         await session.execute(

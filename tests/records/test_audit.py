@@ -7,6 +7,7 @@ import csv
 import io
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import factories
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from records import audit
+from records import audit, audit_export
 from records.actor import Actor
 from records.db import session_maker
 from records.errors import Forbidden
@@ -151,21 +152,29 @@ async def test_list_events_admin_only_and_filters(session: AsyncSession) -> None
 async def test_csv_rows(session: AsyncSession) -> None:
     await audit.record_now(session, actor=SYSTEM, action="export", detail={"what": "audit"})
     page = await audit.list_events(session=session, actor=SYSTEM, limit=10, offset=0)
-    rows = list(audit.to_csv_rows(page.items))
+    rows = list(audit_export.to_csv_rows(page.items))
     assert rows[0][0] == "seq" and rows[1][0] == "1" and rows[1][4] == "export"
     assert all(isinstance(c, str) for c in rows[1])
-    assert "seq,at" in audit.to_csv(page.items)
+    assert "seq,at" in audit_export.to_csv(page.items)
+
+
+async def test_csv_times_are_local_for_spreadsheets(session: AsyncSession) -> None:
+    event = await audit.record_now(session, actor=SYSTEM, action="login")
+    event.at = datetime(2026, 11, 29, 17, 30, 5, 123456, tzinfo=UTC)
+    # Half past five in the afternoon in UTC is half past midnight the next day in Vietnam.
+    [_, row] = list(audit_export.to_csv_rows([event]))
+    assert row[1] == "2026-11-30 00:30:05"
 
 
 async def test_describe_for_the_command_line(session: AsyncSession) -> None:
     await audit.record_now(session, actor=SYSTEM, action="login")
     good = await audit.verify(session)
     assert good.head_hash != audit.GENESIS
-    assert "1 sự kiện" in good.describe() and good.head_hash in good.describe()
+    assert "1 sự kiện" in str(good.describe()) and good.head_hash in str(good.describe())
     await session.execute(sa.update(AuditEvent).values(outcome="failed"))
     await session.commit()
     bad = await audit.verify(session)
-    assert "số 1" in bad.describe() and "mã băm" in bad.describe()
+    assert "số 1" in str(bad.describe()) and "mã băm" in str(bad.describe())
 
 
 def _database_url(engine: AsyncEngine, schema: str | None) -> str:
@@ -218,10 +227,10 @@ async def test_csv_export_is_admin_only_audited_and_safe_for_spreadsheets(
     await audit.record_now(session, actor=formula, action="login-failed")
     await audit.record_now(session, actor=doctor, action="view", object_type="case")
     with pytest.raises(Forbidden):
-        await audit.export_csv(session=session, actor=doctor)
-    text = await audit.export_csv(session=session, actor=admin, action="login-failed")
+        await audit_export.export_csv(session=session, actor=doctor)
+    text = await audit_export.export_csv(session=session, actor=admin, action="login-failed")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == audit.CSV_HEADER and len(rows) == 2
+    assert rows[0] == audit_export.CSV_HEADER and len(rows) == 2
     assert rows[1][3].startswith("'=")
     last = await audit.list_events(session=session, actor=admin, limit=2, offset=0)
     assert [e.action for e in last.items] == ["export", "denied"]

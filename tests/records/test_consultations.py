@@ -21,7 +21,7 @@ from records.models import (
     ParticipantRole,
     Role,
 )
-from records.services import cases, consultations, room_events
+from records.services import cases, consultations, room_events, schedules
 
 T0 = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
 
@@ -70,8 +70,8 @@ async def test_full_flow(session: AsyncSession) -> None:
         invitees=[spec.id],
     )
     with pytest.raises(Forbidden):
-        await consultations.schedule(session=session, consultation_id=c.id, data=sched, actor=doc)
-    result = await consultations.schedule(
+        await schedules.schedule(session=session, consultation_id=c.id, data=sched, actor=doc)
+    result = await schedules.schedule(
         session=session, consultation_id=c.id, data=sched, actor=coord
     )
     assert result.conflicts == []
@@ -129,7 +129,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
     busy.scheduled_start, busy.scheduled_end = T0 + timedelta(minutes=30), T0 + timedelta(hours=2)
     session.add(busy)
     await session.commit()
-    found = await consultations.find_conflicts(
+    found = await schedules.find_conflicts(
         session=session,
         user_ids=[spec.id, doc.user_id],
         start=T0,
@@ -137,7 +137,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
     )
     assert [(u, c.id) for u, c in found] == [(spec.id, busy.id)]
     assert (
-        await consultations.find_conflicts(
+        await schedules.find_conflicts(
             session=session,
             user_ids=[spec.id],
             start=T0 - timedelta(hours=1),
@@ -151,7 +151,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
         actor=doc,
         data=ConsultationRequest(title="Hội chẩn", case_ids=[case.id], host_facility_id=prov.id),
     )
-    result = await consultations.schedule(
+    result = await schedules.schedule(
         session=session,
         consultation_id=c.id,
         actor=coord,
@@ -165,7 +165,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
     assert {u for u, _ in result.conflicts} == {chair.id, spec.id}
 
     extra = await factories.user(session, facility=prov, role=Role.specialist)
-    await consultations.invite(
+    await schedules.invite(
         session=session,
         consultation_id=c.id,
         user_id=extra.id,
@@ -174,7 +174,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
     )
     mine = await consultations.list_consultations(session=session, actor=Actor.of(extra), mine=True)
     assert [x.id for x in mine.items] == [c.id]
-    await consultations.uninvite(
+    await schedules.uninvite(
         session=session, consultation_id=c.id, user_id=extra.id, actor=coord
     )
     with pytest.raises(NotFound):
@@ -182,7 +182,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
             session=session, consultation_id=c.id, actor=Actor.of(extra)
         )
     with pytest.raises(Conflict):
-        await consultations.uninvite(
+        await schedules.uninvite(
             session=session, consultation_id=c.id, user_id=chair.id, actor=coord
         )
     week = await consultations.list_consultations(

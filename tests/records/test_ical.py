@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import factories
 import icalendar
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records.actor import Actor
 from records.errors import Conflict, NotFound
 from records.ical import CalendarAttendee, NotScheduled, consultation_calendar, event_uid
+from records.localtime import LOCAL_TZ as HCM
 from records.models import (
     Consultation,
     ConsultationSchedule,
@@ -21,10 +21,8 @@ from records.models import (
     FacilityLevel,
     Role,
 )
+from records.services import calendars, schedules
 from records.services import consultations as consultations_svc
-from records.services import scheduling_views as views
-
-HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _consultation(**kw: object) -> Consultation:
@@ -107,7 +105,7 @@ async def test_sequence_follows_reschedules_and_cancel(session: AsyncSession) ->
     start = datetime(2026, 12, 7, 9, 0, tzinfo=HCM)
 
     async def schedule(at: datetime) -> None:
-        await consultations_svc.schedule(
+        await schedules.schedule(
             session=session, consultation_id=c.id, actor=boss,
             data=ConsultationSchedule(
                 scheduled_start=at, scheduled_end=at + timedelta(hours=1),
@@ -116,10 +114,10 @@ async def test_sequence_follows_reschedules_and_cancel(session: AsyncSession) ->
         )
 
     async def sequence() -> int:
-        return await views.schedule_sequence(session=session, consultation_id=c.id)
+        return await calendars.schedule_sequence(session=session, consultation_id=c.id)
 
     with pytest.raises(Conflict):
-        await views.calendar_file(session=session, actor=boss, consultation_id=c.id)
+        await calendars.calendar_file(session=session, actor=boss, consultation_id=c.id)
     await schedule(start)
     assert await sequence() == 0
     # The same time again, written in UTC, is no change.
@@ -127,12 +125,18 @@ async def test_sequence_follows_reschedules_and_cancel(session: AsyncSession) ->
     assert await sequence() == 0
     await schedule(start + timedelta(hours=2))
     assert await sequence() == 1
-    _, event = _event(await views.calendar_file(session=session, actor=boss, consultation_id=c.id))
+    _, event = _event(
+        await calendars.calendar_file(session=session, actor=boss, consultation_id=c.id)
+    )
     assert int(str(event["SEQUENCE"])) == 1 and event.decoded("DTSTART").hour == 11
     await consultations_svc.cancel(session=session, consultation_id=c.id, actor=boss)
     assert await sequence() == 2
-    _, event = _event(await views.calendar_file(session=session, actor=boss, consultation_id=c.id))
+    _, event = _event(
+        await calendars.calendar_file(session=session, actor=boss, consultation_id=c.id)
+    )
     assert str(event["STATUS"]) == "CANCELLED"
     # Another facility's doctor does not learn the session exists.
     with pytest.raises(NotFound):
-        await views.calendar_file(session=session, actor=Actor.of(stranger), consultation_id=c.id)
+        await calendars.calendar_file(
+            session=session, actor=Actor.of(stranger), consultation_id=c.id
+        )

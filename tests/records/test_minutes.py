@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import factories
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records import audit
-from records.actor import Actor
+from records.actor import Actor, ReadPolicy
 from records.errors import Conflict, Forbidden, Invalid, NotFound
 from records.models import (
     CaseStatus,
@@ -131,13 +132,13 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
         await minutes.get_minutes(session=session, minutes_id=final.id, actor=spec)
     assert await minutes.list_minutes(session=session, consultation_id=c.id, actor=spec) == []
     # The window is the configured one, in every way of reading the minutes.
-    longer = {"followup_days": 60}
-    got = await minutes.get_minutes(session=session, minutes_id=final.id, actor=spec, **longer)
+    longer = replace(spec, policy=ReadPolicy(followup_days=60))
+    got = await minutes.get_minutes(session=session, minutes_id=final.id, actor=longer)
     assert got.id == final.id
-    listed = await minutes.list_minutes(session=session, consultation_id=c.id, actor=spec, **longer)
+    listed = await minutes.list_minutes(session=session, consultation_id=c.id, actor=longer)
     assert [m.id for m in listed] == [final.id]
     read = await minutes.read_minutes(
-        session=session, consultation_id=c.id, case_id=case.id, actor=spec, **longer
+        session=session, consultation_id=c.id, case_id=case.id, actor=longer
     )
     assert read.id == final.id
     with pytest.raises(NotFound):

@@ -29,9 +29,10 @@ from records.models import (
 )
 from records.services import network_tests as svc
 from records.services import recording_consents
-from signaling import MemoryEventSink, RecordedFile, RecordingConsent, RecordingFinished
+from signaling import RecordedFile, RecordingConsent, RecordingFinished
 from telemed.recording import MediaEventSink
 from tests import factories
+from tests.signaling.doubles import MemoryEventSink
 
 GOOD = {"rtt_ms": 40.0, "jitter_ms": 5.0, "loss_pct": 0.0, "bitrate_kbps": 900.0, "fps": 28.0}
 

@@ -7,9 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from pydicom.data import get_testdata_file
 from renderjobs import Allocate, Die, Hang, Visit
 
-from records.render import Renderer, RenderFailed, RenderLimits
+from records.messages import msg, nmsg
+from records.render import PreviewRefused, Renderer, RenderFailed, RenderLimits
+from records.render.base import message_from_json, message_to_json
+from records.render.jobs import DicomPreview, too_large_message
 from records.render.pool import OUT_OF_MEMORY, TIMED_OUT, WORKER_DIED
 
 
@@ -89,3 +93,30 @@ async def test_closing_stops_every_worker(tmp_path: Path) -> None:
     await renderer.close()
     await renderer.close()
     assert all(gone(pid) for pid in pids)
+
+
+async def test_a_refusal_crosses_from_the_worker_as_a_message_with_its_figures() -> None:
+    ct = Path(str(get_testdata_file("CT_small.dcm")))
+    async with Renderer(RenderLimits(workers=1)) as renderer:
+        with pytest.raises(PreviewRefused) as err:
+            await renderer.run(DicomPreview(ct, max_pixels=100))
+        assert err.value.text == too_large_message(128, 128)
+        assert renderer.stats.refused == 1
+
+
+def test_messages_survive_json_and_junk_is_not_believed() -> None:
+    said = msg("Không giải mã được ảnh DICOM (định dạng nén %(name)s)", name=msg("không rõ"))
+    counted = nmsg("%(num)d hồ sơ", "%(num)d hồ sơ", 3)
+    for message in (said, counted, too_large_message(20000, 20000)):
+        assert message_from_json(message_to_json(message)) == message
+    junk = [
+        None,
+        "Ảnh quá lớn",
+        {"msgid": ""},
+        {"msgid": "x" * 501},
+        {"msgid": "Ảnh %(width)s", "params": {"height": 1}},
+        {"msgid": "Ảnh %(width)s", "params": {"width": [1]}},
+        {"msgid": "Ảnh %(width)s", "params": {"width": True}},
+        {"msgid": "%(a)s", "params": {"a": {"msgid": "%(b)s", "params": {"b": {"msgid": "c"}}}}},
+    ]
+    assert [message_from_json(data) for data in junk] == [None] * len(junk)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,8 +12,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from doubles import MemoryAuthorizer, MemoryEventSink
 
-from signaling import Identity, MemoryAuthorizer, MemoryEventSink, SignalingConfig, setup_signaling
+from signaling import Identity, SignalingConfig, setup_signaling
 from signaling.bus import Bus
 from signaling.server import get_registry
 
@@ -165,14 +165,3 @@ class Client:
         await self.ws.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._reader, 5)
-
-
-def host_address() -> str | None:
-    """A non-loopback IPv4 address of this machine (aioice skips 127.0.0.1)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.123", 9))  # TEST-NET: nothing is sent
-            address = str(probe.getsockname()[0])
-        except OSError:
-            return None
-    return None if address.startswith("127.") else address

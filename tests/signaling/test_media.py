@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 from rtcpeer import RtcPeer
-from sighelpers import Harness, host_address, identity
+from sighelpers import Harness, identity
 
-pytestmark = pytest.mark.skipif(host_address() is None, reason="no non-loopback address")
+pytestmark = pytest.mark.usefixtures("ice_host")
 
 
 async def mesh(app: Harness, count: int, room: str = "media") -> list[RtcPeer]:

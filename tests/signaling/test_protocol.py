@@ -134,6 +134,21 @@ async def test_allowed_origins() -> None:
         assert await bad.closed() == CloseCode.FORBIDDEN
 
 
+async def test_welcome_hands_out_the_credentials_already_minted() -> None:
+    config = dataclasses.replace(FAST, turn_urls=("turn:turn.example:3478",), turn_secret="s")
+    async with running(config) as app:
+        # What the join API gave this user a moment before the socket opened.
+        given = app.registry.ice.for_user("a")
+        a = await app.connect("r1", identity("a"))
+        assert a.welcome["ice_servers"] == given and given[0]["credential"]
+        b = await app.connect("r1", identity("b"))
+        assert b.welcome["ice_servers"][0]["username"].endswith(":b")
+        token = a.welcome["resume_token"]
+        await a.ws.close()
+        again = await app.connect("r1", identity("a"), resume_token=token)
+        assert again.welcome["resumed"] is True and again.welcome["ice_servers"] == given
+
+
 async def test_room_full() -> None:
     async with running(dataclasses.replace(FAST, max_peers=2)) as app:
         await app.connect("r1", identity("a"))
@@ -303,9 +318,10 @@ async def test_recorder_hook_can_refuse() -> None:
 
     from aiohttp import web
     from aiohttp.test_utils import TestServer
+    from doubles import MemoryAuthorizer, MemoryEventSink
     from sighelpers import Harness as H
 
-    from signaling import MemoryAuthorizer, MemoryEventSink, setup_signaling
+    from signaling import setup_signaling
 
     web_app = web.Application()
     recorder, auth = Recorder(), MemoryAuthorizer()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 from rtcpeer import RtcPeer
-from sighelpers import FAST, Harness, host_address, identity, running
+from sighelpers import FAST, Harness, identity, running
 
 from signaling import CloseCode
 
@@ -32,8 +32,8 @@ async def two_apps(url: str, **changes: object) -> AsyncIterator[tuple[Harness, 
     await client.aclose()
 
 
-async def test_peers_on_two_processes_meet(sig_redis_url: str) -> None:
-    async with two_apps(sig_redis_url, max_peers=3) as (one, two):
+async def test_peers_on_two_processes_meet(redis_url: str) -> None:
+    async with two_apps(redis_url, max_peers=3) as (one, two):
         chair = await one.connect("r", identity("chair", moderator=True))
         b = await two.connect("r", identity("b"))
         assert [p["peer_id"] for p in b.welcome["peers"]] == [chair.peer_id]
@@ -72,9 +72,9 @@ async def test_peers_on_two_processes_meet(sig_redis_url: str) -> None:
         assert await late.closed() == CloseCode.ENDED
 
 
-@pytest.mark.skipif(host_address() is None, reason="no non-loopback address")
-async def test_media_across_processes(sig_redis_url: str) -> None:
-    async with two_apps(sig_redis_url) as (one, two):
+@pytest.mark.usefixtures("ice_host")
+async def test_media_across_processes(redis_url: str) -> None:
+    async with two_apps(redis_url) as (one, two):
         first = RtcPeer(await one.connect("m", identity("a")))
         second = RtcPeer(await two.connect("m", identity("b")))
         try:
@@ -85,12 +85,12 @@ async def test_media_across_processes(sig_redis_url: str) -> None:
             await asyncio.gather(first.close(), second.close())
 
 
-async def test_resync_after_redis_drop(sig_redis_url: str) -> None:
-    async with two_apps(sig_redis_url) as (one, two):
+async def test_resync_after_redis_drop(redis_url: str) -> None:
+    async with two_apps(redis_url) as (one, two):
         x = await one.connect("r", identity("x"))
         y = await two.connect("r", identity("y"))
         await x.expect("peer-joined")
-        admin = aioredis.from_url(sig_redis_url)
+        admin = aioredis.from_url(redis_url)
         try:
             name = one.registry.bus.client_name
             clients = await admin.client_list()
@@ -112,14 +112,14 @@ async def test_resync_after_redis_drop(sig_redis_url: str) -> None:
         assert (await x.expect("peer-left"))["peer_id"] == y.peer_id
 
 
-async def test_dead_process_leaves_no_ghosts(sig_redis_url: str) -> None:
-    async with two_apps(sig_redis_url) as (one, two):
+async def test_dead_process_leaves_no_ghosts(redis_url: str) -> None:
+    async with two_apps(redis_url) as (one, two):
         x = await one.connect("r", identity("x"))
         y = await two.connect("r", identity("y"))
         await x.expect("peer-joined")
         bus = two.registry.bus
         # The process stops answering: no goodbye, its liveness key expires.
-        for task in two.registry._tasks:
+        for task in [two.registry._sweeper, *two.registry.outbox._workers]:
             task.cancel()
         bus._listener.cancel()
         await bus.redis.delete(bus._node_key(bus.node_id))
@@ -128,12 +128,12 @@ async def test_dead_process_leaves_no_ghosts(sig_redis_url: str) -> None:
 
 
 async def test_heartbeats_restore_lost_presence_in_batches(
-    sig_redis_url: str, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from signaling import sync
 
     monkeypatch.setattr(sync, "RESTORE_BATCH", 2)
-    async with two_apps(sig_redis_url) as (one, _two):
+    async with two_apps(redis_url) as (one, _two):
         peers = [await one.connect(f"r{i}", identity(f"u{i}")) for i in range(5)]
         bus = one.registry.bus
         keys = [bus._keys(f"r{i}")[0] for i in range(5)]

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from records.blobs import BlobStore
-from records.db import session_maker
-from records.models import Attachment, AttachmentKind, FacilityLevel, Role
+from records.db import SessionMaker, session_maker
+from records.models import Attachment, AttachmentKind, Case, FacilityLevel, Role, User
 from telemed.recording import recover_orphans
 
 
@@ -43,16 +43,8 @@ def write_mp4(path: Path, seconds: float) -> None:
         container.mux(audio.encode())
 
 
-def age(path: Path, seconds: float) -> None:
-    """Make a file look untouched for `seconds`."""
-    then = time.time() - seconds
-    os.utime(path, (then, then))
-
-
-async def test_orphans_are_stored_and_live_files_left_alone(
-    engine: AsyncEngine, tmp_path: Path
-) -> None:
-    sessions = session_maker(engine)
+async def scheduled_room(sessions: SessionMaker) -> tuple[str, Case, User, User]:
+    """A scheduled consultation of one case: its room id, the case, its chair and doctor."""
     async with sessions() as session:
         prov = await factories.facility(session, level=FacilityLevel.provincial)
         dist = await factories.facility(session, parent=prov)
@@ -63,7 +55,20 @@ async def test_orphans_are_stored_and_live_files_left_alone(
         consultation = await factories.consultation(
             session, host=prov, requesting=dist, cases=[case], chair=chair
         )
-        room_id = consultation.room_id
+        return consultation.room_id, case, chair, doctor
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make a file look untouched for `seconds`."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+async def test_orphans_are_stored_and_live_files_left_alone(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    sessions = session_maker(engine)
+    room_id, case, chair, doctor = await scheduled_room(sessions)
     directory = tmp_path / "recordings"
     start = directory / room_id / "20301104T090000"
     orphan = start / f"{chair.id}-p0a1b2c3d4e5-1.mp4"
@@ -96,3 +101,22 @@ async def test_orphans_are_stored_and_live_files_left_alone(
     # A file still being written, and one of a room nobody knows, stay where they are.
     assert live.exists() and garbage.exists()
     assert await recover_orphans(directory, sessions=sessions, blobs=blobs) == 0
+
+
+async def test_an_unreadable_recording_is_kept_not_stored(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    sessions = session_maker(engine)
+    room_id, _case, chair, _doctor = await scheduled_room(sessions)
+    damaged = tmp_path / "recordings" / room_id / "20301104T090000"
+    damaged = damaged / f"{chair.id}-p0a1b2c3d4e5-1.mp4"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\xff" * 512)
+    age(damaged, 3600)
+    blobs = BlobStore(tmp_path / "blobs")
+
+    for _ in range(2):
+        assert await recover_orphans(tmp_path / "recordings", sessions=sessions, blobs=blobs) == 0
+        assert damaged.exists()
+    async with sessions() as session:
+        assert (await session.execute(select(Attachment))).scalars().all() == []

@@ -5,26 +5,25 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
 from typing import Final, Literal
 from urllib.parse import quote, unquote
 
 import orjson
 from aiohttp import BodyPartReader, web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from records import audit
-from records.actor import Actor
-from records.errors import Invalid, RecordsError
-from records.models import AttachmentKind, AttachmentPublic, utcnow
-from records.services import MAX_PAGE
+from records.errors import Invalid, RangeNotSatisfiable, RecordsError
+from records.messages import N_, msg, one_of
+from records.models import Attachment, AttachmentKind, AttachmentPublic
+from records.services import attachment_previews as previews
+from records.services import attachment_reads as reads
 from records.services import attachments as svc
+from records.services.attachment_reads import ByteRange, PartChooser
 
 from ..errors import error_body
+from ..i18n import translate
 from ..keys import blobs_key, config_key, renderer_key
-from .common import actor, followup_days, json, path_uuid, sessions
+from .common import actor, json, path_uuid, sessions
 from .registry import ApiRoutes
 
 log = logging.getLogger(__name__)
@@ -32,9 +31,7 @@ routes = ApiRoutes(tag="attachments")
 
 CHUNK = 256 * 1024
 MAX_FIELD = 2000
-# A ranged read is audited once per person and file within this window (see stream_attachment).
-RANGE_AUDIT_WINDOW = timedelta(minutes=10)
-RANGE_REFUSED = "Khoảng dữ liệu yêu cầu nằm ngoài kích thước tệp"
+RANGE_REFUSED = N_("Khoảng dữ liệu yêu cầu nằm ngoài kích thước tệp")
 
 
 def content_disposition(kind: str, filename: str) -> str:
@@ -62,7 +59,7 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
 async def _text(part: BodyPartReader) -> str:
     raw = await part.read_chunk(MAX_FIELD + 1)
     if len(raw) > MAX_FIELD:
-        raise Invalid("Trường dữ liệu quá dài", fields={part.name or "_": "Quá dài"})
+        raise Invalid(msg("Trường dữ liệu quá dài"), fields={part.name or "_": msg("Quá dài")})
     return raw.decode("utf-8", "replace").strip()
 
 
@@ -83,8 +80,8 @@ async def upload(request: web.Request) -> web.Response:
     who = actor(request)
     if not request.content_type.startswith("multipart/"):
         raise Invalid(
-            "Tệp phải gửi dưới dạng multipart/form-data",
-            fields={"file": "Trường này là bắt buộc"},
+            msg("Tệp phải gửi dưới dạng multipart/form-data"),
+            fields={"file": msg("Trường này là bắt buộc")},
         )
     reader = await request.multipart()
     kind: AttachmentKind | None = None
@@ -97,23 +94,23 @@ async def upload(request: web.Request) -> web.Response:
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
-                raise Invalid("Dữ liệu multipart lồng nhau không được hỗ trợ")
+                raise Invalid(msg("Dữ liệu multipart lồng nhau không được hỗ trợ"))
             if part.name == "kind":
                 value = await _text(part)
                 try:
                     kind = AttachmentKind(value)
                 except ValueError:
                     raise Invalid(
-                        "Loại tài liệu không hợp lệ",
-                        fields={"kind": "Chọn một trong: " + ", ".join(AttachmentKind)},
+                        msg("Loại tài liệu không hợp lệ"),
+                        fields={"kind": one_of(AttachmentKind)},
                     ) from None
             elif part.name == "description":
                 description = await _text(part)
             elif part.name == "file":
                 if kind is None:
                     raise Invalid(
-                        "Cần chọn loại tài liệu trước khi gửi tệp",
-                        fields={"kind": "Trường này là bắt buộc"},
+                        msg("Cần chọn loại tài liệu trước khi gửi tệp"),
+                        fields={"kind": msg("Trường này là bắt buộc")},
                     )
                 attachment = await svc.upload(
                     session=session,
@@ -131,7 +128,9 @@ async def upload(request: web.Request) -> web.Response:
             else:
                 await part.release()
     if not created:
-        raise Invalid("Chưa có tệp nào được gửi", fields={"file": "Trường này là bắt buộc"})
+        raise Invalid(
+            msg("Chưa có tệp nào được gửi"), fields={"file": msg("Trường này là bắt buộc")}
+        )
     items = [AttachmentPublic.model_validate(a, from_attributes=True) for a in created]
     return json({"items": items, "total": len(items), "limit": len(items), "offset": 0}, status=201)
 
@@ -147,27 +146,13 @@ async def upload(request: web.Request) -> web.Response:
 async def list_attachments(request: web.Request) -> web.Response:
     """List a case's attachments."""
     async with sessions(request)() as session:
-        items = await svc.list_for_case(
+        items = await reads.list_for_case(
             session=session,
             actor=actor(request),
             case_id=path_uuid(request),
-            followup_days=followup_days(request),
         )
     out = [AttachmentPublic.model_validate(a, from_attributes=True) for a in items]
     return json({"items": out, "total": len(out), "limit": len(out), "offset": 0})
-
-
-@dataclass(frozen=True, slots=True)
-class ByteRange:
-    """One satisfiable byte range of a file, both ends inclusive."""
-
-    start: int
-    end: int
-
-    @property
-    def length(self) -> int:
-        """How many bytes the range holds."""
-        return self.end - self.start + 1
 
 
 UNSATISFIABLE: Final = "unsatisfiable"
@@ -212,21 +197,6 @@ def _wanted_range(
     return parse_range(request.headers.get("Range"), size)
 
 
-async def _read_lately(session: AsyncSession, who: Actor, attachment_id: uuid.UUID) -> bool:
-    """Whether this person's reading of this file is already in the audit log, recently."""
-    if who.user_id is None:
-        return False
-    recent = await audit.list_events(
-        session=session,
-        actor=Actor.system(),
-        user_id=who.user_id,
-        action="download",
-        since=utcnow() - RANGE_AUDIT_WINDOW,
-        limit=MAX_PAGE,
-    )
-    return any(event.object_id == str(attachment_id) for event in recent.items)
-
-
 async def _send(
     request: web.Request,
     resp: web.StreamResponse,
@@ -249,68 +219,67 @@ async def _send(
     return resp
 
 
+def _part_of(request: web.Request) -> PartChooser:
+    """The part of a file the request's ``Range`` asks for, once the file is known."""
+
+    def choose(attachment: Attachment) -> ByteRange | None:
+        wanted = _wanted_range(request, attachment.size, etag_of(attachment))
+        if wanted == UNSATISFIABLE:
+            raise RangeNotSatisfiable(msg(RANGE_REFUSED), size=attachment.size)
+        return wanted
+
+    return choose
+
+
+def etag_of(attachment: Attachment) -> str:
+    """The strong entity tag of a file: its content hash."""
+    return f'"{attachment.sha256}"'
+
+
+def _always_download(attachment: Attachment) -> str:
+    return "attachment"
+
+
 async def stream_attachment(
-    request: web.Request, *, disposition: str = "attachment"
+    request: web.Request, *, disposition: Callable[[Attachment], str] = _always_download
 ) -> web.StreamResponse:
     """Send an attachment: the whole file hash-checked as it streams, or one ``Range`` of it.
 
-    Ranges are what a ``<video>`` needs to seek. A range cannot be checked against the hash
-    of the whole file, so the file is hashed in full on its first ranged read in this process
-    (``BlobStore.verify_once``). Every whole download is audited; a ranged read is audited
-    unless the same person's download of the same file is already in the log from the last
-    ``RANGE_AUDIT_WINDOW``, so that scrubbing through a recording does not flood the log.
+    Ranges are what a ``<video>`` needs to seek. Access, the file's integrity and the audit
+    are the records' one read (``attachment_reads.open_download``); ``disposition`` says,
+    per file, whether a browser shows it (``inline``) or saves it (``attachment``).
     """
-    who = actor(request)
-    attachment_id = path_uuid(request)
-    blobs = request.app[blobs_key]
     async with sessions(request)() as session:
-        attachment = await svc.get_attachment(
-            session=session,
-            actor=who,
-            attachment_id=attachment_id,
-            followup_days=followup_days(request),
-        )
-        etag = f'"{attachment.sha256}"'
-        headers = {
-            "Content-Type": attachment.content_type,
-            "Content-Disposition": content_disposition(disposition, attachment.filename),
-            "ETag": etag,
-            "Accept-Ranges": "bytes",
-        }
-        wanted = _wanted_range(request, attachment.size, etag)
-        if wanted == UNSATISFIABLE:
+        try:
+            download = await reads.open_download(
+                session=session,
+                blobs=request.app[blobs_key],
+                actor=actor(request),
+                attachment_id=path_uuid(request),
+                part=_part_of(request),
+            )
+        except RangeNotSatisfiable as exc:
             return web.Response(
                 status=416,
-                body=orjson.dumps(error_body("range-not-satisfiable", RANGE_REFUSED)),
+                body=orjson.dumps(error_body(exc.code, translate(request, exc.text))),
                 content_type="application/json",
-                headers={"Content-Range": f"bytes */{attachment.size}", "Accept-Ranges": "bytes"},
+                headers={"Content-Range": f"bytes */{exc.size}", "Accept-Ranges": "bytes"},
             )
-        if not isinstance(wanted, ByteRange):
-            attachment, chunks = await svc.open_download(
-                session=session,
-                blobs=blobs,
-                actor=who,
-                attachment_id=attachment_id,
-                followup_days=followup_days(request),
-            )
-            headers["Content-Length"] = str(attachment.size)
-            full = web.StreamResponse(headers=headers)
-            return await _send(request, full, attachment.id, chunks)
-        await blobs.verify_once(attachment.sha256, size=attachment.size)
-        if not await _read_lately(session, who, attachment.id):
-            # The service's audited read; the whole-file reader it returns is never started.
-            await svc.open_download(
-                session=session,
-                blobs=blobs,
-                actor=who,
-                attachment_id=attachment_id,
-                followup_days=followup_days(request),
-            )
-    chunks = blobs.open_range(attachment.sha256, wanted.start, wanted.end)
-    headers["Content-Length"] = str(wanted.length)
-    headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{attachment.size}"
+    attachment, part = download.attachment, download.part
+    headers = {
+        "Content-Type": attachment.content_type,
+        "Content-Disposition": content_disposition(disposition(attachment), attachment.filename),
+        "ETag": etag_of(attachment),
+        "Accept-Ranges": "bytes",
+    }
+    if part is None:
+        headers["Content-Length"] = str(attachment.size)
+        full = web.StreamResponse(headers=headers)
+        return await _send(request, full, attachment.id, download.chunks)
+    headers["Content-Length"] = str(part.length)
+    headers["Content-Range"] = f"bytes {part.start}-{part.end}/{attachment.size}"
     partial = web.StreamResponse(status=206, headers=headers)
-    return await _send(request, partial, attachment.id, chunks)
+    return await _send(request, partial, attachment.id, download.chunks)
 
 
 @routes.route(
@@ -364,12 +333,11 @@ async def delete(request: web.Request) -> web.Response:
 async def preview(request: web.Request) -> web.Response:
     """A preview image of an attachment."""
     async with sessions(request)() as session:
-        data, content_type = await svc.preview(
+        data, content_type = await previews.preview(
             session=session,
             blobs=request.app[blobs_key],
             renderer=request.app[renderer_key],
             actor=actor(request),
             attachment_id=path_uuid(request),
-            followup_days=followup_days(request),
         )
     return web.Response(body=data, content_type=content_type)

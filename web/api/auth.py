@@ -9,14 +9,15 @@ from aiohttp import web
 from sqlmodel import Field, SQLModel
 
 from records.errors import Invalid
+from records.messages import msg
 from records.models import User, UserPublic
 from records.services import auth as auth_svc
 
 from ..keys import config_key
+from ..proxies import client_address
 from ..security import (
     auth_method_key,
     bearer_token,
-    client_address,
     csrf_token,
     current_session_id,
     end_session,
@@ -174,7 +175,7 @@ async def revoke_token(request: web.Request) -> web.Response:
     actor = require_actor(request)
     token = bearer_token(request)
     if token is None:
-        raise Invalid("Yêu cầu này phải gửi kèm mã truy cập (Authorization: Bearer …)")
+        raise Invalid(msg("Yêu cầu này phải gửi kèm mã truy cập (Authorization: Bearer …)"))
     async with sessions(request)() as session:
         await auth_svc.revoke_api_token(session=session, token=token, actor=actor)
     return web.Response(status=204)

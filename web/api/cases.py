@@ -18,7 +18,6 @@ from records.services import cases as svc
 from .common import (
     actor,
     body,
-    followup_days,
     json,
     one,
     page,
@@ -70,7 +69,6 @@ async def list_cases(request: web.Request) -> web.Response:
             q=query_text(request, "q"),
             limit=limit,
             offset=offset,
-            followup_days=followup_days(request),
         )
     return page(CasePublic, result)
 
@@ -106,7 +104,6 @@ async def get_case(request: web.Request) -> web.Response:
             session=session,
             case_id=path_uuid(request),
             actor=actor(request),
-            followup_days=followup_days(request),
         )
     return one(CasePublic, case)
 
@@ -164,7 +161,6 @@ async def case_history(request: web.Request) -> web.Response:
             session=session,
             case_id=path_uuid(request),
             actor=actor(request),
-            followup_days=followup_days(request),
         )
     items = [CaseEventPublic.model_validate(e, from_attributes=True) for e in events]
     return json({"items": items, "total": len(items), "limit": len(items), "offset": 0})

@@ -14,9 +14,10 @@ from pydantic import BaseModel
 from records.actor import Actor
 from records.db import SessionMaker
 from records.errors import Invalid, NotFound
+from records.messages import N_, Message, msg, nmsg, one_of
 from records.services import MAX_PAGE, Page, clamp_page
 
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
 
@@ -24,7 +25,7 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_PAGE = 50
 MAX_QUERY_TEXT = 200
-PARAM_INVALID = "Tham số không hợp lệ"
+PARAM_INVALID = N_("Tham số không hợp lệ")
 
 
 def sessions(request: web.Request) -> SessionMaker:
@@ -37,21 +38,16 @@ def actor(request: web.Request) -> Actor:
     return require_actor(request)
 
 
-def followup_days(request: web.Request) -> int:
-    """How long invited specialists keep access after final minutes."""
-    return request.app[config_key].followup_days
-
-
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
     """A UUID from the path; a malformed one names nothing that exists, so it is not found."""
     try:
         return uuid.UUID(request.match_info[name])
     except (KeyError, ValueError):
-        raise NotFound("Không tìm thấy") from None
+        raise NotFound(msg("Không tìm thấy")) from None
 
 
-def _bad_param(name: str, message: str) -> Invalid:
-    return Invalid(PARAM_INVALID, fields={name: message})
+def _bad_param(name: str, message: Message) -> Invalid:
+    return Invalid(msg(PARAM_INVALID), fields={name: message})
 
 
 def query_text(request: web.Request, name: str, *, max_length: int = MAX_QUERY_TEXT) -> str | None:
@@ -60,7 +56,10 @@ def query_text(request: web.Request, name: str, *, max_length: int = MAX_QUERY_T
     if raw is None or not raw.strip():
         return None
     if len(raw) > max_length:
-        raise _bad_param(name, f"Quá dài (tối đa {max_length} ký tự)")
+        raise _bad_param(
+            name,
+            nmsg("Quá dài (tối đa %(num)d ký tự)", "Quá dài (tối đa %(num)d ký tự)", max_length),
+        )
     return raw.strip()
 
 
@@ -72,7 +71,7 @@ def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise _bad_param(name, "Mã định danh không hợp lệ") from None
+        raise _bad_param(name, msg("Mã định danh không hợp lệ")) from None
 
 
 def query_int(request: web.Request, name: str) -> int | None:
@@ -86,7 +85,7 @@ def query_int(request: web.Request, name: str) -> int | None:
             raise ValueError(raw)
         return int(raw)
     except ValueError:
-        raise _bad_param(name, "Phải là số nguyên") from None
+        raise _bad_param(name, msg("Phải là số nguyên")) from None
 
 
 def query_bool(request: web.Request, name: str) -> bool:
@@ -99,7 +98,7 @@ def query_bool(request: web.Request, name: str) -> bool:
         return True
     if value in ("0", "false", "no"):
         return False
-    raise _bad_param(name, "Phải là true hoặc false")
+    raise _bad_param(name, msg("Phải là true hoặc false"))
 
 
 def query_datetime(request: web.Request, name: str) -> datetime | None:
@@ -113,7 +112,7 @@ def query_datetime(request: web.Request, name: str) -> datetime | None:
         try:
             d = date.fromisoformat(raw)
         except ValueError:
-            raise _bad_param(name, "Thời gian không hợp lệ (ISO 8601)") from None
+            raise _bad_param(name, msg("Thời gian không hợp lệ (ISO 8601)")) from None
         value = datetime(d.year, d.month, d.day)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -127,7 +126,7 @@ def query_enum(request: web.Request, name: str, choices: Iterable[str]) -> str |
         return None
     allowed = [str(c) for c in choices]
     if raw not in allowed:
-        raise _bad_param(name, "Chọn một trong: " + ", ".join(allowed))
+        raise _bad_param(name, one_of(allowed))
     return raw
 
 
@@ -136,9 +135,9 @@ def paging(request: web.Request) -> tuple[int, int]:
     limit = query_int(request, "limit")
     offset = query_int(request, "offset")
     if limit is not None and not 1 <= limit <= MAX_PAGE:
-        raise _bad_param("limit", f"Phải từ 1 đến {MAX_PAGE}")
+        raise _bad_param("limit", msg("Phải từ 1 đến %(max)d", max=MAX_PAGE))
     if offset is not None and offset < 0:
-        raise _bad_param("offset", "Không được âm")
+        raise _bad_param("offset", msg("Không được âm"))
     return clamp_page(limit if limit is not None else DEFAULT_PAGE, offset)
 
 
@@ -150,7 +149,7 @@ async def body(request: web.Request, model: type[M]) -> M:
         raw = await request.read()
         data = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
-        raise Invalid("Dữ liệu JSON không hợp lệ") from None
+        raise Invalid(msg("Dữ liệu JSON không hợp lệ")) from None
     return parse(model, data)
 
 

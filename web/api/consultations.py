@@ -19,7 +19,7 @@ from records.models import (
     ParticipantRole,
 )
 from records.services import consultations as svc
-from records.services import join_tokens, room_events
+from records.services import join_tokens, room_events, schedules
 
 from ..keys import config_key, ice_provider_key
 from .common import (
@@ -201,7 +201,7 @@ async def schedule(request: web.Request) -> web.Response:
     data = await body(request, ConsultationSchedule)
     consultation_id = path_uuid(request)
     async with sessions(request)() as session:
-        scheduled = await svc.schedule(
+        scheduled = await schedules.schedule(
             session=session, consultation_id=consultation_id, data=data, actor=actor(request)
         )
     public = await _public(request, consultation_id)
@@ -243,7 +243,7 @@ async def invite(request: web.Request) -> web.Response:
     data = await body(request, Invitation)
     consultation_id = path_uuid(request)
     async with sessions(request)() as session:
-        await svc.invite(
+        await schedules.invite(
             session=session,
             consultation_id=consultation_id,
             user_id=data.user_id,
@@ -265,7 +265,7 @@ async def uninvite(request: web.Request) -> web.Response:
     """Withdraw an invitation."""
     consultation_id = path_uuid(request)
     async with sessions(request)() as session:
-        await svc.uninvite(
+        await schedules.uninvite(
             session=session,
             consultation_id=consultation_id,
             user_id=path_uuid(request, "user_id"),
@@ -291,7 +291,7 @@ async def conflicts(request: web.Request) -> web.Response:
         await access.require_consultation(
             session=session, consultation_id=consultation_id, actor=actor(request), manage=True
         )
-        found = await svc.find_conflicts(
+        found = await schedules.find_conflicts(
             session=session,
             user_ids=data.user_ids,
             start=data.start,

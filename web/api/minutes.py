@@ -7,7 +7,7 @@ from aiohttp import web
 from records.models import MinutesPublic, MinutesUpdate
 from records.services import minutes as svc
 
-from .common import actor, body, followup_days, json, one, path_uuid, sessions
+from .common import actor, body, json, one, path_uuid, sessions
 from .registry import ApiRoutes
 
 routes = ApiRoutes(tag="minutes")
@@ -28,7 +28,6 @@ async def list_minutes(request: web.Request) -> web.Response:
             session=session,
             consultation_id=path_uuid(request),
             actor=actor(request),
-            followup_days=followup_days(request),
         )
     out = [MinutesPublic.model_validate(m, from_attributes=True) for m in items]
     return json({"items": out, "total": len(out), "limit": len(out), "offset": 0})
@@ -49,7 +48,6 @@ async def get_minutes(request: web.Request) -> web.Response:
             consultation_id=path_uuid(request),
             case_id=path_uuid(request, "case_id"),
             actor=actor(request),
-            followup_days=followup_days(request),
         )
     return one(MinutesPublic, minutes)
 
@@ -73,7 +71,6 @@ async def save_minutes(request: web.Request) -> web.Response:
             case_id=path_uuid(request, "case_id"),
             data=data,
             actor=actor(request),
-            followup_days=followup_days(request),
         )
     return one(MinutesPublic, minutes)
 
@@ -94,6 +91,5 @@ async def finalize_minutes(request: web.Request) -> web.Response:
             consultation_id=path_uuid(request),
             case_id=path_uuid(request, "case_id"),
             actor=actor(request),
-            followup_days=followup_days(request),
         )
     return one(MinutesPublic, minutes)

@@ -9,16 +9,18 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from records.errors import Invalid
+from records.messages import N_, msg
 from records.models import NetworkTestCreate, NetworkTestPublic
 from records.services import network_tests as svc
 
 from ..errors import error_body
+from ..i18n import gettext
 from .common import actor, body, json, sessions
 from .registry import ApiRoutes, Param
 
 routes = ApiRoutes(tag="network-test")
 
-BUSY_MESSAGE = "Máy chủ đang bận kiểm tra cho người khác, vui lòng thử lại sau một phút."
+BUSY_MESSAGE = N_("Máy chủ đang bận kiểm tra cho người khác, vui lòng thử lại sau một phút.")
 
 
 class EchoUnavailable(Exception):
@@ -75,10 +77,11 @@ async def offer(request: web.Request) -> web.Response:
     try:
         answer = await request.app[echo_key].answer(data.sdp)
     except EchoUnavailable:
-        return json(error_body("busy", BUSY_MESSAGE), status=503)
+        return json(error_body("busy", gettext(request, BUSY_MESSAGE)), status=503)
     except EchoRefused:
         raise Invalid(
-            "Trình duyệt gửi thông tin kết nối không hợp lệ", fields={"sdp": "Không dùng được"}
+            msg("Trình duyệt gửi thông tin kết nối không hợp lệ"),
+            fields={"sdp": msg("Không dùng được")},
         ) from None
     return json(
         {
@@ -160,12 +163,14 @@ async def latest(request: web.Request) -> web.Response:
     who = actor(request)
     raw = request.query.getall("user_id", [])
     if not raw or len(raw) > MAX_USERS:
-        raise Invalid("Cần từ 1 đến 50 người dùng", fields={"user_id": "Số lượng không hợp lệ"})
+        raise Invalid(
+            msg("Cần từ 1 đến 50 người dùng"), fields={"user_id": msg("Số lượng không hợp lệ")}
+        )
     try:
         ids = [uuid.UUID(value) for value in raw]
     except ValueError:
         raise Invalid(
-            "Tham số không hợp lệ", fields={"user_id": "Mã định danh không hợp lệ"}
+            msg("Tham số không hợp lệ"), fields={"user_id": msg("Mã định danh không hợp lệ")}
         ) from None
     async with sessions(request)() as session:
         found = await svc.latest_for_users(session=session, actor=who, user_ids=ids)

@@ -11,18 +11,18 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from records.models import Attachment, AttachmentKind, CaseStatus, Role
+from records.models import Attachment, AttachmentKind
+from records.services import attachment_previews as previews
+from records.services import attachment_reads as reads
 from records.services import attachments as attachments_svc
 from records.services import cases as cases_svc
-from records.services import previews
 
 from ..api.attachments import stream_attachment
 from ..i18n import gettext
-from ..keys import blobs_key, config_key, renderer_key, sessions_key
+from ..keys import blobs_key, renderer_key, sessions_key
 from ..security import require_actor
 from .common import flash, parse_id, render, see_other, url
 
-NOT_FOUND = "Không tìm thấy tệp đính kèm"
 # Types a browser may show inside our page; anything else is only offered as a download.
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
 PREVIEW_TYPES = frozenset(
@@ -80,21 +80,12 @@ def dicom_facts(attachment: Attachment) -> list[tuple[str, Any]]:
 async def attachment_view(request: web.Request) -> web.StreamResponse:
     """A file of a case shown in the page: image, PDF or DICOM image with its metadata."""
     actor = require_actor(request)
-    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
+    attachment_id = parse_id(request.match_info["id"], reads.NOT_FOUND)
     async with request.app[sessions_key]() as session:
-        attachment = await attachments_svc.get_attachment(
-            session=session, actor=actor, attachment_id=attachment_id, followup_days=followup
+        attachment = await reads.get_attachment(
+            session=session, actor=actor, attachment_id=attachment_id
         )
-        case = await cases_svc.get_case(
-            session=session, case_id=attachment.case_id, actor=actor, followup_days=followup
-        )
-    can_remove = (
-        actor.role == Role.doctor
-        and actor.facility_id == case.facility_id
-        and case.status in (CaseStatus.draft, CaseStatus.submitted)
-        and attachment.kind != AttachmentKind.recording
-    )
+        case = await cases_svc.get_case(session=session, case_id=attachment.case_id, actor=actor)
     kind = preview_kind(attachment)
     context = {
         "attachment": attachment,
@@ -109,26 +100,21 @@ async def attachment_view(request: web.Request) -> web.StreamResponse:
         if kind == "image"
         else None,
         "dicom": dicom_facts(attachment) if attachment.kind == AttachmentKind.dicom else [],
-        "can_remove": can_remove,
+        "can_remove": reads.can_remove(actor, attachment, case),
     }
     return await render(request, "cases/attachment.html", context)
 
 
 async def attachment_file(request: web.Request) -> web.StreamResponse:
     """The file itself, inline when a browser can show it safely (audited as a download)."""
-    actor = require_actor(request)
-    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
-    async with request.app[sessions_key]() as session:
-        attachment = await attachments_svc.get_attachment(
-            session=session,
-            actor=actor,
-            attachment_id=attachment_id,
-            followup_days=request.app[config_key].followup_days,
-        )
-    inline = attachment.content_type in INLINE_TYPES
-    if inline:
+
+    def disposition(attachment: Attachment) -> str:
+        if attachment.content_type not in INLINE_TYPES:
+            return "attachment"
         request[_frame_csp_key] = INLINE_CSP
-    return await stream_attachment(request, disposition="inline" if inline else "attachment")
+        return "inline"
+
+    return await stream_attachment(request, disposition=disposition)
 
 
 async def _allow_framing(request: web.Request, response: web.StreamResponse) -> None:
@@ -142,15 +128,14 @@ async def _allow_framing(request: web.Request, response: web.StreamResponse) -> 
 async def attachment_preview(request: web.Request) -> web.StreamResponse:
     """A PNG/JPEG the browser can show: a DICOM image rendered, a large photo scaled down."""
     actor = require_actor(request)
-    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
+    attachment_id = parse_id(request.match_info["id"], reads.NOT_FOUND)
     async with request.app[sessions_key]() as session:
-        data, content_type = await attachments_svc.preview(
+        data, content_type = await previews.preview(
             session=session,
             blobs=request.app[blobs_key],
             renderer=request.app[renderer_key],
             actor=actor,
             attachment_id=attachment_id,
-            followup_days=request.app[config_key].followup_days,
         )
     return web.Response(
         body=data,
@@ -162,19 +147,13 @@ async def attachment_preview(request: web.Request) -> web.StreamResponse:
 async def attachment_delete(request: web.Request) -> web.StreamResponse:
     """Remove a file from a case that is still being prepared."""
     actor = require_actor(request)
-    attachment_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
+    attachment_id = parse_id(request.match_info["id"], reads.NOT_FOUND)
     async with request.app[sessions_key]() as session:
-        attachment = await attachments_svc.get_attachment(
-            session=session, actor=actor, attachment_id=attachment_id, followup_days=followup
-        )
-        case_id = attachment.case_id
-        filename = attachment.filename
-        await attachments_svc.delete(
+        removed = await attachments_svc.delete(
             session=session, blobs=request.app[blobs_key], actor=actor, attachment_id=attachment_id
         )
-    response = see_other(url(request, "case", id=str(case_id)))
-    flash(request, response, gettext(request, "Đã xóa tệp %(name)s", name=filename))
+    response = see_other(url(request, "case", id=str(removed.case_id)))
+    flash(request, response, gettext(request, "Đã xóa tệp %(name)s", name=removed.filename))
     return response
 
 

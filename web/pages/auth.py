@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from records.errors import Forbidden, Invalid, RecordsError, Throttled, Unauthenticated
+from records.messages import N_
 from records.services import auth as auth_svc
 
-from ..i18n import N_, gettext
+from ..i18n import gettext
 from ..keys import sessions_key
 from ..security import (
     current_session_id,
@@ -20,11 +21,10 @@ from ..security import (
     sign_in,
     user_key,
 )
-from .common import error_fields, flash, form_data, render, safe_next, see_other, url
+from .common import flash, render, safe_next, see_other, url
+from .forms import REQUIRED, error_fields, error_message, form_data
 
-THROTTLED = N_("Đăng nhập sai nhiều lần. Vui lòng thử lại sau %(seconds)d giây")
 PASSWORDS_DIFFER = N_("Mật khẩu nhập lại không khớp")
-REQUIRED = N_("Trường này là bắt buộc")
 
 
 def _home(request: web.Request) -> str:
@@ -41,10 +41,10 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 def _login_error(request: web.Request, exc: RecordsError) -> tuple[str, int]:
     if isinstance(exc, Throttled):
-        return gettext(request, THROTTLED, seconds=math.ceil(max(exc.retry_after, 1))), 429
+        return error_message(request, exc), 429
     if isinstance(exc, Forbidden):
-        return gettext(request, exc.message), 403
-    return gettext(request, exc.message), 400 if isinstance(exc, Invalid) else 401
+        return error_message(request, exc), 403
+    return error_message(request, exc), 400 if isinstance(exc, Invalid) else 401
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -104,9 +104,9 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         ("confirm_password", confirm),
     ):
         if not value:
-            errors[name] = REQUIRED
+            errors[name] = gettext(request, REQUIRED)
     if not errors and new != confirm:
-        errors["confirm_password"] = PASSWORDS_DIFFER
+        errors["confirm_password"] = gettext(request, PASSWORDS_DIFFER)
     if not errors:
         try:
             async with request.app[sessions_key]() as session:
@@ -118,11 +118,11 @@ async def change_password(request: web.Request) -> web.StreamResponse:
                     keep_session_id=current_session_id(request),
                 )
         except Invalid as exc:
-            fields = error_fields(exc)
+            fields = error_fields(request, exc)
             # The password rules name the field "password"; here it is the new one.
             if "password" in fields:
                 fields["new_password"] = fields.pop("password")
-            errors = fields or {"_": exc.message}
+            errors = fields or {"_": error_message(request, exc)}
     if errors:
         return await render(
             request, "auth/account.html", {"values": {}, "errors": errors}, status=400

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records import access
 from records.actor import Actor
 from records.errors import Conflict, Invalid, NotFound, RecordsError
+from records.messages import N_, msg
 from records.models import (
     CASE_TRANSITIONS,
     Case,
@@ -23,12 +24,13 @@ from records.models import (
     Role,
     Urgency,
 )
+from records.services import attachment_reads
 from records.services import attachments as attachments_svc
 from records.services import cases as cases_svc
 from records.services import patients as patients_svc
 from records.services import users as users_svc
 
-from ..i18n import N_, gettext
+from ..i18n import gettext
 from ..keys import config_key, sessions_key
 from ..security import require_actor
 from ..validation import parse
@@ -36,19 +38,18 @@ from .common import (
     PAGE_SIZE,
     NavItem,
     add_nav,
-    clean_form,
-    error_fields,
     flash,
-    form_data,
     page_offset,
     pager,
     parse_id,
     render,
+    require_doctor,
     see_other,
     url,
 )
+from .forms import clean_form, error_fields, error_message, form_data
 
-NOT_FOUND = "Không tìm thấy hồ sơ"
+NOT_FOUND = N_("Không tìm thấy hồ sơ")
 # The clinical summary, in the order of a Vietnamese case presentation.
 SUMMARY_FIELDS = (
     "history",
@@ -70,7 +71,6 @@ MANUAL_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.discussed: frozenset({CaseStatus.closed}),
 }
 MANUAL_TARGETS = frozenset().union(*MANUAL_TRANSITIONS.values())
-UPLOADABLE = frozenset({CaseStatus.draft, CaseStatus.submitted, CaseStatus.scheduled})
 STATUS_DONE = {
     CaseStatus.submitted: N_("Đã gửi hồ sơ"),
     CaseStatus.draft: N_("Đã chuyển hồ sơ về nháp"),
@@ -94,20 +94,12 @@ def _cleaned(values: dict[str, str]) -> dict[str, Any]:
     return cleaned
 
 
-def _can_write(actor: Actor, case: Case) -> bool:
-    return actor.role == Role.doctor and actor.facility_id == case.facility_id
+def _case_errors(request: web.Request, exc: RecordsError) -> dict[str, str]:
+    return error_fields(request, exc) or {"_": error_message(request, exc)}
 
 
-def _case_errors(exc: RecordsError) -> dict[str, str]:
-    return error_fields(exc) or {"_": exc.message}
-
-
-async def _history(
-    session: AsyncSession, actor: Actor, case: Case, followup: int
-) -> list[HistoryEntry]:
-    events = await cases_svc.history(
-        session=session, case_id=case.id, actor=actor, followup_days=followup
-    )
+async def _history(session: AsyncSession, actor: Actor, case: Case) -> list[HistoryEntry]:
+    events = await cases_svc.history(session=session, case_id=case.id, actor=actor)
     names: dict[uuid.UUID, str] = {}
     out = []
     for event in reversed(events):
@@ -141,7 +133,6 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             q=q or None,
             limit=PAGE_SIZE,
             offset=offset,
-            followup_days=request.app[config_key].followup_days,
         )
     context = {
         "q": q,
@@ -198,15 +189,8 @@ async def _new_form(
 
 async def _require_doctor(request: web.Request, actor: Actor) -> None:
     """Only doctors open case files; any other caller is refused (and audited)."""
-    async with request.app[sessions_key]() as session:
-        await access.require_role(
-            session,
-            actor=actor,
-            roles=(Role.doctor,),
-            object_type="case",
-            need="create",
-            message="Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn",
-        )
+    refusal = N_("Chỉ bác sĩ của cơ sở mới được lập hồ sơ hội chẩn")
+    await require_doctor(request, actor, object_type="case", need="create", refusal=refusal)
 
 
 async def case_new(request: web.Request) -> web.StreamResponse:
@@ -228,15 +212,17 @@ async def case_create(request: web.Request) -> web.StreamResponse:
         try:
             cleaned = _cleaned(values)
             if not cleaned.get("patient_id"):
-                msg = "Vui lòng chọn bệnh nhân"
-                raise Invalid(msg, fields={"patient_id": msg})
+                problem = msg("Vui lòng chọn bệnh nhân")
+                raise Invalid(problem, fields={"patient_id": problem})
             model = parse(CaseCreate, cleaned)
             case = await cases_svc.create_case(session=session, data=model, actor=actor)
         except NotFound:
-            msg = "Không tìm thấy bệnh nhân"
-            return await _new_form(request, session, actor, values, {"patient_id": msg}, status=400)
+            missing = {"patient_id": gettext(request, "Không tìm thấy bệnh nhân")}
+            return await _new_form(request, session, actor, values, missing, status=400)
         except (Invalid, Conflict) as exc:
-            return await _new_form(request, session, actor, values, _case_errors(exc), status=400)
+            return await _new_form(
+                request, session, actor, values, _case_errors(request, exc), status=400
+            )
     response = see_other(url(request, "case", id=str(case.id)))
     flash(request, response, gettext(request, "Đã tạo hồ sơ hội chẩn"))
     return response
@@ -246,11 +232,8 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
     """A case file: summary, attachments with upload, status and history."""
     actor = require_actor(request)
     case_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
-        case = await cases_svc.get_case(
-            session=session, case_id=case_id, actor=actor, followup_days=followup
-        )
+        case = await cases_svc.get_case(session=session, case_id=case_id, actor=actor)
         patient: Patient | None
         try:
             patient = await patients_svc.get_patient(
@@ -258,11 +241,11 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             )
         except RecordsError:
             patient = None
-        attachments = await attachments_svc.list_for_case(
-            session=session, actor=actor, case_id=case.id, followup_days=followup
+        attachments = await attachment_reads.list_for_case(
+            session=session, actor=actor, case_id=case.id
         )
-        history = await _history(session, actor, case, followup)
-    can_write = _can_write(actor, case)
+        history = await _history(session, actor, case)
+    can_write = access.can_write_clinical(actor, case.facility_id)
     status = CaseStatus(case.status)
     context = {
         "case": case,
@@ -270,7 +253,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
         "attachments": attachments,
         "history": history,
         "can_edit": can_write and status in cases_svc.EDITABLE,
-        "can_upload": can_write and status in UPLOADABLE,
+        "can_upload": can_write and status in attachments_svc.UPLOADABLE,
         "transitions": (
             sorted(CASE_TRANSITIONS[status] & MANUAL_TRANSITIONS.get(status, frozenset()))
             if can_write
@@ -280,7 +263,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
         "max_upload_bytes": request.app[config_key].max_upload_bytes,
         "request_url": (
             url(request, "consultation-new", query={"case_id": str(case.id)})
-            if can_write and status in (CaseStatus.draft, CaseStatus.submitted)
+            if can_write and status in cases_svc.EDITABLE
             else None
         ),
     }
@@ -296,22 +279,7 @@ async def case_edit(request: web.Request) -> web.StreamResponse:
     actor = require_actor(request)
     case_id = parse_id(request.match_info["id"], NOT_FOUND)
     async with request.app[sessions_key]() as session:
-        case = await cases_svc.get_case(
-            session=session,
-            case_id=case_id,
-            actor=actor,
-            followup_days=request.app[config_key].followup_days,
-        )
-        if not _can_write(actor, case):
-            raise await access.deny(
-                session,
-                actor=actor,
-                object_type="case",
-                object_id=case.id,
-                patient_id=case.patient_id,
-                need="write",
-                forbidden="Bạn không có quyền sửa hồ sơ này",
-            )
+        case = await cases_svc.get_case(session=session, case_id=case_id, actor=actor, write=True)
     context = {
         "values": _values_of(case),
         "errors": {},
@@ -335,7 +303,6 @@ async def case_update(request: web.Request) -> web.StreamResponse:
             session=session,
             case_id=case_id,
             actor=actor,
-            followup_days=request.app[config_key].followup_days,
         )
         try:
             model = parse(CaseUpdate, _cleaned(values))
@@ -345,7 +312,7 @@ async def case_update(request: web.Request) -> web.StreamResponse:
         except (Invalid, Conflict) as exc:
             context = {
                 "values": values,
-                "errors": _case_errors(exc),
+                "errors": _case_errors(request, exc),
                 "case": case,
                 "patient": None,
                 "patients": [],
@@ -364,7 +331,7 @@ async def case_status(request: web.Request) -> web.StreamResponse:
     data = await form_data(request)
     wanted = data.get("to", "")
     if wanted not in set(CaseStatus) or CaseStatus(wanted) not in MANUAL_TARGETS:
-        raise Invalid("Trạng thái không hợp lệ", fields={"to": "Giá trị không hợp lệ"})
+        raise Invalid(msg("Trạng thái không hợp lệ"), fields={"to": msg("Giá trị không hợp lệ")})
     to = CaseStatus(wanted)
     async with request.app[sessions_key]() as session:
         await cases_svc.transition(

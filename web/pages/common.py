@@ -2,8 +2,9 @@
 
 Page modules call :func:`render`, which adds the base context, and build URLs with
 :func:`url`. Templates get ``_``, ``ngettext``, ``lang``, ``user``, ``role``, ``facility``,
-``csrf_token``, ``csp_nonce``, ``flashes``, ``nav``, ``static_url``, ``url`` and the date
-filters (``|datetime``, ``|date``, ``|time``, ``|long_date``…).
+``csrf_token``, ``csp_nonce``, ``flashes``, ``nav``, ``static_url``, ``url``, the date filters
+(``|datetime``, ``|date``, ``|time``, ``|long_date``…), and ``label(vocabulary, value)`` and
+``choices(vocabulary)`` for the names of statuses, roles and kinds (``records.vocabulary``).
 """
 
 from __future__ import annotations
@@ -13,22 +14,25 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import hdrs, web
-from multidict import MultiDictProxy
 
+from records import access
+from records.actor import Actor
 from records.errors import NotFound, RecordsError
+from records.messages import N_, msg
 from records.models import Facility, Role, User
 from records.services import facilities as facilities_svc
 
+from ..headers import csp_nonce
 from ..i18n import LANGUAGE_NAMES, LANGUAGES, localizer
 from ..keys import config_key, sessions_key
-from ..security import csp_nonce, csrf_token, user_key
+from ..security import csrf_token, user_key
 
 FLASH_COOKIE = "telemed_flash"
 FLASH_KINDS = ("success", "info", "warning", "error")
@@ -83,33 +87,27 @@ def see_other(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location)
 
 
-def parse_id(value: str, message: str = "Không tìm thấy") -> uuid.UUID:
+def parse_id(value: str, message: str = N_("Không tìm thấy")) -> uuid.UUID:
     """A UUID from the path, or NotFound (a malformed id is just another unknown object)."""
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise NotFound(message) from None
+        raise NotFound(msg(message)) from None
 
 
-async def form_data(request: web.Request) -> dict[str, str]:
-    """The fields of a posted form as plain strings (the CSRF token removed, files ignored)."""
-    form: MultiDictProxy[Any] = await request.post()
-    data: dict[str, str] = {}
-    for key in form:
-        if key == "csrf_token":
-            continue
-        value = form.get(key)
-        if isinstance(value, str):
-            data[key] = value
-    return data
-
-
-def error_fields(exc: RecordsError) -> dict[str, str]:
-    """Field name -> message of a domain error, with nested locations flattened to the field."""
-    fields: dict[str, str] = {}
-    for loc, message in exc.fields.items():
-        fields.setdefault(loc.split(".")[0], message)
-    return fields
+async def require_doctor(
+    request: web.Request, actor: Actor, *, object_type: str, need: str, refusal: str
+) -> None:
+    """Refuse (with ``refusal``, audited) anyone but a doctor: for a doctor's own screens."""
+    async with request.app[sessions_key]() as session:
+        await access.require_role(
+            session,
+            actor=actor,
+            roles=(Role.doctor,),
+            object_type=object_type,
+            need=need,
+            message=msg(refusal),
+        )
 
 
 # Flash messages ----------------------------------------------------------------------------------
@@ -248,6 +246,10 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         "_": lz.gettext,
         "gettext": lz.gettext,
         "ngettext": lz.ngettext,
+        "label": lz.label,
+        # A records message (records.messages) in the reader's language.
+        "say": lz.message,
+        "choices": lz.choices,
         "lang": lz.lang,
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "user": user,
@@ -271,11 +273,6 @@ async def render(
     """Render a page template with the base context (user, language, CSRF token, navigation)."""
     merged = {**await base_context(request), **(context or {})}
     return aiohttp_jinja2.render_template(template, request, merged, status=status)
-
-
-def choices(values: Iterable[str], labels: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(value, label) pairs for a select, in the given order."""
-    return [(v, labels.get(v, v)) for v in values]
 
 
 # Lists --------------------------------------------------------------------------------------------
@@ -312,13 +309,3 @@ def pager(
         "prev_url": link(max(0, offset - limit)) if offset > 0 else None,
         "next_url": link(offset + limit) if has_next and count else None,
     }
-
-
-def clean_form(data: Mapping[str, str], optional: Iterable[str]) -> dict[str, Any]:
-    """Form values with surrounding spaces removed and empty optional fields as None."""
-    out: dict[str, Any] = {}
-    optional = set(optional)
-    for key, value in data.items():
-        value = value.strip()
-        out[key] = None if (value == "" and key in optional) else value
-    return out

@@ -6,7 +6,9 @@ import logging
 
 from aiohttp import web
 
-from ..i18n import N_, localizer
+from records.messages import N_
+
+from ..i18n import localizer
 from .common import render, url
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,8 @@ async def render_error(
             "status": status,
             "code": code,
             "title": lz.gettext(title),
-            "message": _detail(lz.gettext(title), lz.gettext(message) if message else ""),
+            # The message comes translated from the error middleware.
+            "message": _detail(lz.gettext(title), message),
         }
         return await render(request, "errors/error.html", context, status=status)
     except Exception:

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from records import access
+from records.messages import N_
 from records.models import Case, Consultation, ConsultationStatus, Role
 from records.models.base import utcnow
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
 
-from ..i18n import N_
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from .common import NavItem, add_nav, render, url
 
@@ -60,7 +61,6 @@ async def home(request: web.Request) -> web.StreamResponse:
     waiting: list[Consultation] = []
     recent: list[Case] = []
     upcoming: list[Consultation] = []
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         if actor.role != Role.admin:
             upcoming = await consultations_svc.upcoming_for(
@@ -70,12 +70,10 @@ async def home(request: web.Request) -> web.StreamResponse:
                 session=session, actor=actor, status=ConsultationStatus.requested, limit=50
             )
             if actor.role == Role.coordinator:
-                waiting = [c for c in requested.items if c.host_facility_id == actor.facility_id]
+                waiting = [c for c in requested.items if access.can_manage(actor, c)]
             elif actor.role == Role.doctor:
                 waiting = [c for c in requested.items if c.requested_by == actor.user_id]
-            page = await cases_svc.list_cases(
-                session=session, actor=actor, limit=RECENT_CASES, followup_days=followup
-            )
+            page = await cases_svc.list_cases(session=session, actor=actor, limit=RECENT_CASES)
             recent = page.items
     context = {
         "sessions": session_views(request, upcoming, now),

@@ -10,24 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.actor import Actor
 from records.errors import Conflict, Invalid, NotFound
+from records.messages import N_, msg
 from records.models import Minutes, MinutesStatus, MinutesUpdate
 from records.services import minutes as minutes_svc
 from records.services import scheduling_views as views
 
 from ..i18n import gettext
-from ..keys import config_key, sessions_key
+from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
-from .common import error_fields, flash, parse_id, render, see_other, url
-from .consultations import ROLE_LABELS
+from .common import flash, parse_id, render, see_other, url
+from .forms import error_fields, error_message
 
 TEXT_FIELDS = ("summary", "findings", "conclusion", "icd10", "treatment_plan")
 
 
 def _ids(request: web.Request) -> tuple[uuid.UUID, uuid.UUID]:
     return (
-        parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn"),
-        parse_id(request.match_info["case_id"], "Không tìm thấy biên bản"),
+        parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn")),
+        parse_id(request.match_info["case_id"], N_("Không tìm thấy biên bản")),
     )
 
 
@@ -64,11 +65,10 @@ async def _context(
         session=session,
         actor=who,
         consultation_id=consultation_id,
-        followup_days=request.app[config_key].followup_days,
     )
     case = next((c for c in detail.cases if c.id == minutes.case_id), None)
     if case is None:
-        raise NotFound("Không tìm thấy biên bản")
+        raise NotFound(msg("Không tìm thấy biên bản"))
     final = minutes.status == MinutesStatus.final
     signer = None
     if minutes.finalized_by is not None:
@@ -84,7 +84,6 @@ async def _context(
         "values": values,
         "candidates": await _candidates(session, minutes),
         "present": present,
-        "role_labels": {k: gettext(request, v) for k, v in ROLE_LABELS.items()},
         "errors": {},
         "error": None,
     }
@@ -101,7 +100,6 @@ async def minutes_page(request: web.Request) -> web.StreamResponse:
             consultation_id=consultation_id,
             case_id=case_id,
             actor=who,
-            followup_days=request.app[config_key].followup_days,
         )
         context = await _context(
             request,
@@ -123,14 +121,12 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
     values = {name: str(form.get(name, "")) for name in TEXT_FIELDS}
     present = {str(v) for v in form.getall("attendee", [])}
     finalize = form.get("action") == "finalize"
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         minutes = await minutes_svc.get_or_draft(
             session=session,
             consultation_id=consultation_id,
             case_id=case_id,
             actor=who,
-            followup_days=followup,
         )
         candidates = await _candidates(session, minutes)
         try:
@@ -148,7 +144,6 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 case_id=case_id,
                 data=data,
                 actor=who,
-                followup_days=followup,
             )
             if finalize:
                 await minutes_svc.finalize(
@@ -156,7 +151,6 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                     consultation_id=consultation_id,
                     case_id=case_id,
                     actor=who,
-                    followup_days=followup,
                 )
         except (Invalid, Conflict) as exc:
             await session.rollback()
@@ -165,13 +159,12 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 consultation_id=consultation_id,
                 case_id=case_id,
                 actor=who,
-                followup_days=followup,
             )
             context = await _context(
                 request, session, who, consultation_id, minutes, values, present
             )
-            context["errors"] = {k: gettext(request, v) for k, v in error_fields(exc).items()}
-            context["error"] = gettext(request, exc.message)
+            context["errors"] = error_fields(request, exc)
+            context["error"] = error_message(request, exc)
             return await render(
                 request,
                 "minutes/form.html",
@@ -179,8 +172,10 @@ async def minutes_submit(request: web.Request) -> web.StreamResponse:
                 status=409 if isinstance(exc, Conflict) else 400,
             )
     response = see_other(url(request, "minutes", id=str(consultation_id), case_id=str(case_id)))
-    message = "Đã hoàn tất biên bản" if finalize else "Đã lưu bản nháp biên bản"
-    flash(request, response, gettext(request, message))
+    if finalize:
+        flash(request, response, gettext(request, "Đã hoàn tất biên bản"))
+    else:
+        flash(request, response, gettext(request, "Đã lưu bản nháp biên bản"))
     return response
 
 

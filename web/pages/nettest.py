@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..i18n import N_
+from records.messages import N_
+
 from ..security import require_actor
 from .common import NavItem, add_nav, render, url
 

@@ -8,31 +8,31 @@ from aiohttp import web
 
 from records import access
 from records.errors import Conflict, Invalid
+from records.messages import N_
 from records.models import PatientCreate, PatientUpdate, Role
 from records.services import cases as cases_svc
 from records.services import patients as patients_svc
 
-from ..i18n import N_, gettext
-from ..keys import config_key, sessions_key
+from ..i18n import gettext
+from ..keys import sessions_key
 from ..security import require_actor
 from ..validation import parse
 from .common import (
     PAGE_SIZE,
     NavItem,
     add_nav,
-    clean_form,
-    error_fields,
     flash,
-    form_data,
     page_offset,
     pager,
     parse_id,
     render,
+    require_doctor,
     see_other,
     url,
 )
+from .forms import clean_form, error_fields, error_message, form_data
 
-NOT_FOUND = "Không tìm thấy bệnh nhân"
+NOT_FOUND = N_("Không tìm thấy bệnh nhân")
 FIELDS = (
     "mrn",
     "full_name",
@@ -48,11 +48,11 @@ OPTIONAL = ("birth_date", "birth_year", "insurance_number", "address", "phone")
 _WHOLE = "_"
 
 
-def _patient_errors(exc: Invalid | Conflict) -> dict[str, str]:
-    fields = error_fields(exc)
+def _patient_errors(request: web.Request, exc: Invalid | Conflict) -> dict[str, str]:
+    fields = error_fields(request, exc)
     if _WHOLE in fields:
         fields.setdefault("birth_year", fields.pop(_WHOLE))
-    return fields or {_WHOLE: exc.message}
+    return fields or {_WHOLE: error_message(request, exc)}
 
 
 def _cleaned(data: dict[str, str]) -> dict[str, Any]:
@@ -82,7 +82,7 @@ async def patient_list(request: web.Request) -> web.StreamResponse:
         "page": pager(
             request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
         ),
-        "can_create": actor.role == Role.doctor,
+        "can_create": access.can_register_patients(actor),
     }
     return await render(request, "patients/list.html", context)
 
@@ -90,15 +90,8 @@ async def patient_list(request: web.Request) -> web.StreamResponse:
 async def patient_new(request: web.Request) -> web.StreamResponse:
     """The form for a new patient (doctors register patients of their own facility)."""
     actor = require_actor(request)
-    async with request.app[sessions_key]() as session:
-        await access.require_role(
-            session,
-            actor=actor,
-            roles=(Role.doctor,),
-            object_type="patient",
-            need="create",
-            message="Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân",
-        )
+    refusal = N_("Chỉ bác sĩ của cơ sở mới được thêm bệnh nhân")
+    await require_doctor(request, actor, object_type="patient", need="create", refusal=refusal)
     return await render(
         request, "patients/form.html", {"values": {"sex": ""}, "errors": {}, "patient": None}
     )
@@ -113,7 +106,7 @@ async def patient_create(request: web.Request) -> web.StreamResponse:
         async with request.app[sessions_key]() as session:
             patient = await patients_svc.create_patient(session=session, data=model, actor=actor)
     except (Invalid, Conflict) as exc:
-        context = {"values": data, "errors": _patient_errors(exc), "patient": None}
+        context = {"values": data, "errors": _patient_errors(request, exc), "patient": None}
         return await render(request, "patients/form.html", context, status=400)
     response = see_other(url(request, "patient", id=str(patient.id)))
     flash(request, response, gettext(request, "Đã thêm bệnh nhân %(name)s", name=patient.full_name))
@@ -124,18 +117,17 @@ async def patient_detail(request: web.Request) -> web.StreamResponse:
     """A patient's details and their case files."""
     actor = require_actor(request)
     patient_id = parse_id(request.match_info["id"], NOT_FOUND)
-    followup = request.app[config_key].followup_days
     async with request.app[sessions_key]() as session:
         patient = await patients_svc.get_patient(
             session=session, patient_id=patient_id, actor=actor
         )
         cases = await cases_svc.list_cases(
-            session=session, actor=actor, patient_id=patient.id, limit=100, followup_days=followup
+            session=session, actor=actor, patient_id=patient.id, limit=100
         )
     context = {
         "patient": patient,
         "cases": cases.items,
-        "can_write": actor.role == Role.doctor and actor.facility_id == patient.facility_id,
+        "can_write": access.can_write_clinical(actor, patient.facility_id),
     }
     return await render(request, "patients/detail.html", context)
 
@@ -173,7 +165,7 @@ async def patient_update(request: web.Request) -> web.StreamResponse:
             )
         except (Invalid, Conflict) as exc:
             data["mrn"] = patient.mrn
-            context = {"values": data, "errors": _patient_errors(exc), "patient": patient}
+            context = {"values": data, "errors": _patient_errors(request, exc), "patient": patient}
             return await render(request, "patients/form.html", context, status=400)
     response = see_other(url(request, "patient", id=str(patient.id)))
     flash(request, response, gettext(request, "Đã lưu thông tin bệnh nhân"))

@@ -5,25 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.actor import Actor
 from records.errors import RecordsError
+from records.localtime import LOCAL_TZ
+from records.messages import N_
 from records.models import Attachment, AttachmentKind, Case, Consultation
-from records.services import attachments as attachments_svc
+from records.services import attachment_previews, attachment_reads, room_events
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
 from records.services import patients as patients_svc
-from records.services import previews, room_events
 
-from ..keys import config_key, sessions_key, user_key
+from ..keys import sessions_key, user_key
 from ..security import require_actor
 from .common import parse_id, render, url
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
@@ -65,7 +64,7 @@ def _age(birth_year: int | None, now: datetime) -> int | None:
 
 def _preview_url(request: web.Request, attachment: Attachment) -> str | None:
     """An image the browser can show inline, if there is one for this attachment."""
-    if previews.flagged(attachment) is not None:
+    if attachment_previews.flagged(attachment) is not None:
         # Too large to decode on the server, or in a clinic PC's browser.
         return None
     if attachment.content_type in IMAGE_TYPES:
@@ -83,14 +82,11 @@ def _view_url(request: web.Request, attachment: Attachment) -> str:
 async def _case_views(
     request: web.Request, session: AsyncSession, who: Actor, consultation: Consultation
 ) -> list[CaseView]:
-    followup = request.app[config_key].followup_days
     views = []
     now = datetime.now(LOCAL_TZ)
     for case_id in await consultations_svc.case_ids(session, consultation.id):
         try:
-            case = await cases_svc.get_case(
-                session=session, case_id=case_id, actor=who, followup_days=followup
-            )
+            case = await cases_svc.get_case(session=session, case_id=case_id, actor=who)
         except RecordsError:
             continue
         patient: dict[str, Any] | None = None
@@ -102,9 +98,7 @@ async def _case_views(
             patient = {"name": p.full_name, "sex": str(p.sex), "age": _age(year, now), "mrn": p.mrn}
         except RecordsError:
             patient = None
-        items = await attachments_svc.list_for_case(
-            session=session, actor=who, case_id=case.id, followup_days=followup
-        )
+        items = await attachment_reads.list_for_case(session=session, actor=who, case_id=case.id)
         views.append(
             CaseView(
                 case=case,
@@ -128,7 +122,7 @@ async def _case_views(
 async def room_page(request: web.Request) -> web.StreamResponse:
     """The room of a consultation; 404 for anyone its access rules keep out."""
     who = require_actor(request)
-    consultation_id = parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn")
+    consultation_id = parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn"))
     async with request.app[sessions_key]() as session:
         consultation, room_role = await room_events.require_joinable(
             session=session,

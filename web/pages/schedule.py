@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
 
-from records.errors import Invalid
+from records.localtime import LOCAL_TZ
+from records.messages import N_
 from records.models import Role
+from records.services import calendars
 from records.services import scheduling_views as views
 
-from ..i18n import LOCAL_TZ, N_, gettext
+from ..i18n import gettext, localizer
 from ..keys import sessions_key
 from ..security import require_actor
 from .common import NavItem, add_nav, parse_id, render, url
+from .forms import BAD_DATE, parse_local_date
 
 # Monday first, as Vietnamese calendars print the week ("Thứ Hai" … "Chủ Nhật").
 DAY_NAMES = (
@@ -27,61 +29,6 @@ DAY_NAMES = (
     N_("Thứ Bảy"),
     N_("Chủ Nhật"),
 )
-_DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
-_HM = re.compile(r"^\s*(\d{1,2})[:hg](\d{2})\s*$")
-
-
-def parse_local_date(text: str) -> date | None:
-    """A date typed as 2026-11-30 (date inputs) or 30/11/2026 (by hand); None if unreadable."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    match = _DMY.match(text)
-    try:
-        if match:
-            return date(int(match[3]), int(match[2]), int(match[1]))
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def parse_local_time(text: str) -> time | None:
-    """A time of day typed as 14:30 (or 14h30); None if unreadable."""
-    match = _HM.match((text or "").strip())
-    if not match:
-        return None
-    try:
-        return time(int(match[1]), int(match[2]))
-    except ValueError:
-        return None
-
-
-def local_moment(
-    date_text: str, time_text: str, *, date_field: str, time_field: str, required: bool = True
-) -> datetime | None:
-    """A moment in Asia/Ho_Chi_Minh from a date and a time field, or Invalid naming the field."""
-    if not (date_text or "").strip() and not (time_text or "").strip() and not required:
-        return None
-    fields: dict[str, str] = {}
-    day = parse_local_date(date_text)
-    at = parse_local_time(time_text)
-    if day is None:
-        fields[date_field] = (
-            "Trường này là bắt buộc"
-            if not (date_text or "").strip()
-            else "Ngày không hợp lệ (ngày/tháng/năm)"
-        )
-    if at is None:
-        fields[time_field] = (
-            "Trường này là bắt buộc"
-            if not (time_text or "").strip()
-            else "Giờ không hợp lệ (giờ:phút)"
-        )
-    if day is None or at is None:
-        raise Invalid(
-            "Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu", fields=fields
-        )
-    return datetime.combine(day, at, tzinfo=LOCAL_TZ)
 
 
 def week_of(day: date) -> date:
@@ -107,7 +54,7 @@ async def agenda_page(request: web.Request) -> web.StreamResponse:
     picked = parse_local_date(raw) if raw else today
     error = None
     if picked is None:
-        error = gettext(request, "Ngày không hợp lệ (ngày/tháng/năm)")
+        error = gettext(request, BAD_DATE)
         picked = today
     monday = week_of(picked)
     start = datetime.combine(monday, time(0), tzinfo=LOCAL_TZ)
@@ -147,14 +94,15 @@ async def agenda_page(request: web.Request) -> web.StreamResponse:
 async def calendar_file(request: web.Request) -> web.StreamResponse:
     """The session as an iCalendar file (Asia/Ho_Chi_Minh); the same UID on every download."""
     who = require_actor(request)
-    consultation_id = parse_id(request.match_info["id"], "Không tìm thấy phiên hội chẩn")
+    consultation_id = parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn"))
     page_url = str(request.url.with_path(url(request, "consultation", id=str(consultation_id))))
     async with request.app[sessions_key]() as session:
-        body = await views.calendar_file(
+        body = await calendars.calendar_file(
             session=session,
             actor=who,
             consultation_id=consultation_id,
             url=page_url.split("?")[0],
+            say=localizer(request).message,
         )
     return web.Response(
         body=body,

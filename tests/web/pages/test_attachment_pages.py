@@ -22,6 +22,8 @@ from web.keys import renderer_key
 # The server's resident memory may grow this much while it serves a hostile picture's preview.
 SERVER_GROWTH_MB = 100
 TOO_LARGE = "Ảnh 20000 × 20000 điểm ảnh quá lớn để máy chủ tạo bản xem trước"
+TOO_LARGE_EN = "At 20000 × 20000 pixels this image is too large for the server to preview"
+OUT_OF_MEMORY_EN = "Previewing this image needs more memory than the server allows"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -187,6 +189,12 @@ async def test_a_huge_dicom_is_kept_flagged_and_listed_with_the_reason(
     # Nothing was decoded, in the server or in a worker.
     assert site.client.app[renderer_key].stats.jobs == 0
     assert peak.growth_mb < SERVER_GROWTH_MB
+    # The reason speaks the reader's language, its figures filled in.
+    await site.client.get("/lang/en")
+    assert (await site.page(f"/cases/{case.id}")).count(TOO_LARGE_EN) == 2
+    assert TOO_LARGE_EN in await site.page(f"/attachments/{items[0]['id']}")
+    api = await site.client.get(f"/api/v1/attachments/{items[1]['id']}/preview")
+    assert TOO_LARGE_EN in (await api.json())["error"]["message"]
 
 
 async def test_a_large_frame_is_rendered_in_a_worker_not_in_the_server(
@@ -238,3 +246,9 @@ async def test_a_preview_over_the_worker_memory_limit_costs_only_the_worker(
         assert renderer.stats.workers_started == 2
         view = await site.page(f"/attachments/{big['id']}")
         assert OUT_OF_MEMORY in view and "preview-image" not in view
+        # The failure remembered in the cache is told in English to an English reader.
+        await site.client.get("/lang/en")
+        assert OUT_OF_MEMORY_EN in await site.page(f"/attachments/{big['id']}")
+        resp = await site.client.get(f"/api/v1/attachments/{big['id']}/preview")
+        assert OUT_OF_MEMORY_EN in (await resp.json())["error"]["message"]
+        assert renderer.stats.jobs == 2

@@ -1,7 +1,7 @@
 // Countdowns to upcoming sessions and Join buttons that become active shortly before the start.
 //
-// <span data-countdown="2026-11-29T08:00:00+00:00" data-text-started="…" data-text-days="…"
-//       data-text-hours="…" data-text-minutes="…" data-text-seconds="…">
+// <span data-countdown="2026-11-29T08:00:00+00:00" data-text-started="…" data-text-day="…"
+//       data-text-days="…" data-text-hours="…" data-text-minutes="…" data-text-seconds="…">
 // <a data-join-from="2026-11-29T07:50:00+00:00" aria-disabled="true">…</a>
 // The server renders the right state; this only keeps it current while the page stays open.
 
@@ -9,7 +9,8 @@ const SOON_MS = 10 * 60 * 1000;
 
 /**
  * "2 ngày 3 giờ", "14 giờ 55 phút", "9 phút 05 giây" for a positive number of milliseconds:
- * words, not a clock face, so the time left is never read as a time of day.
+ * words, not a clock face, so the time left is never read as a time of day. ``words.day`` is
+ * the word after one day ("1 day"), ``words.days`` after any other number ("2 days").
  */
 export function formatRemaining(ms, words) {
   const total = Math.max(0, Math.floor(ms / 1000));
@@ -17,7 +18,7 @@ export function formatRemaining(ms, words) {
   const hours = Math.floor((total % 86400) / 3600);
   const minutes = Math.floor((total % 3600) / 60);
   const seconds = total % 60;
-  if (days > 0) return `${days} ${words.days} ${hours} ${words.hours}`;
+  if (days > 0) return `${days} ${days === 1 ? words.day : words.days} ${hours} ${words.hours}`;
   if (hours > 0) return `${hours} ${words.hours} ${minutes} ${words.minutes}`;
   return `${minutes} ${words.minutes} ${String(seconds).padStart(2, "0")} ${words.seconds}`;
 }
@@ -32,6 +33,7 @@ function update(root, now) {
       el.classList.add("is-soon");
     } else {
       el.textContent = formatRemaining(left, {
+        day: el.dataset.textDay || "d",
         days: el.dataset.textDays || "d",
         hours: el.dataset.textHours || "h",
         minutes: el.dataset.textMinutes || "min",

@@ -168,3 +168,30 @@ export class SignalingClient extends EventTarget {
     if (this.ws) this.ws.close(4000, "dropped");
   }
 }
+
+/**
+ * A function fetching a fresh single-use join token from the API (`POST joinUrl`); its errors
+ * say whether retrying can help (`final`).
+ */
+export function joinInfo(joinUrl, csrf) {
+  return async () => {
+    const resp = await fetch(joinUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRF-Token": csrf },
+    });
+    if (!resp.ok) {
+      let message = "";
+      try {
+        const body = await resp.json();
+        message = (body.error && body.error.message) || "";
+      } catch { /* not JSON */ }
+      const err = new Error(message);
+      err.status = resp.status;
+      // 4xx will not get better by retrying (except throttling); 5xx and network errors may.
+      err.final = resp.status >= 400 && resp.status < 500 && resp.status !== 408 && resp.status !== 429;
+      throw err;
+    }
+    return resp.json();
+  };
+}

@@ -1,6 +1,8 @@
 // The room's DOM: views, participant tiles, lists, controls, banners. No WebRTC code here.
 // User actions are reported as "action" events ({action, peerId, tab, value}) from elements
-// carrying data-action, so the wiring lives in main.js.
+// carrying data-action, so the wiring lives in controller.js.
+
+import { renderLobby, renderPeople, titleOf } from "./people.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,12 +15,6 @@ function initials(name) {
   const words = String(name || "").replace(/^(BS|PGS|GS|TS|ThS|CN|ĐD|KTV)[.\s]+/i, "").trim().split(/\s+/);
   const last = words[words.length - 1] || "";
   return last.slice(0, 2).toUpperCase();
-}
-
-/** The title to show beside the name, unless the display name already starts with it. */
-function titleOf(peer) {
-  const title = String(peer.title || "").trim();
-  return title && !String(peer.name || "").startsWith(title) ? title : "";
 }
 
 export class RoomUI extends EventTarget {
@@ -269,94 +265,14 @@ export class RoomUI extends EventTarget {
     $("control-side").setAttribute("aria-pressed", String(this.sideVisible()));
   }
 
-  /**
-   * The participant list; moderators get mute and remove buttons. While recording, each
-   * person's consent decision (`consents`: peer_id -> true/false) is shown beside them.
-   */
-  renderPeople(peers, { selfId, moderator, recording = false, consents = new Map() }) {
-    const list = $("people-list");
-    list.replaceChildren();
-    for (const p of peers) {
-      const li = document.createElement("li");
-      li.className = "person";
-      li.dataset.peerId = p.peer_id;
-      const who = document.createElement("div");
-      who.className = "person-who";
-      const name = document.createElement("strong");
-      name.textContent = p.name + (p.peer_id === selfId ? ` ${this.S.you}` : "");
-      const meta = document.createElement("span");
-      meta.className = "person-meta";
-      meta.textContent = [titleOf(p), p.facility, p.role === "moderator" ? this.S.moderator : ""].filter(Boolean).join(" · ");
-      who.append(name, meta);
-      const state = document.createElement("span");
-      state.className = "person-state";
-      state.textContent = [p.hand ? this.S.handRaised : "", p.audio === false ? this.S.micOff : "", p.video === false ? this.S.camOff : ""]
-        .filter(Boolean).join(" · ");
-      li.append(who, state);
-      if (recording) {
-        const decided = consents.has(p.peer_id);
-        const accept = consents.get(p.peer_id);
-        // Others' pending answers are known only to whoever saw the request go out.
-        if (decided || moderator || p.peer_id === selfId) {
-          const consent = document.createElement("span");
-          consent.className = "person-consent";
-          consent.dataset.consent = !decided ? "pending" : accept ? "accepted" : "declined";
-          consent.textContent = !decided ? this.S.consentPending : accept ? this.S.consentYes : this.S.consentNo;
-          li.appendChild(consent);
-        }
-      }
-      if (moderator && p.peer_id !== selfId) {
-        const actions = document.createElement("div");
-        actions.className = "person-actions";
-        if (p.audio !== false) actions.appendChild(this._button(this.S.muteSomeone, "mute", p.peer_id));
-        actions.appendChild(this._button(this.S.kick, "kick", p.peer_id, "button-danger"));
-        li.appendChild(actions);
-      }
-      list.appendChild(li);
-    }
-    $("people-count").textContent = String(peers.length);
+  /** The participant list (see people.js). */
+  renderPeople(peers, options) {
+    renderPeople(this.S, peers, options);
   }
 
   /** The lobby panel (moderators): who waits, with admit and deny. */
   renderLobby(waiting) {
-    const list = $("lobby-list");
-    if (!list) return;
-    list.replaceChildren();
-    for (const p of waiting) {
-      const li = document.createElement("li");
-      li.className = "person";
-      li.dataset.peerId = p.peer_id;
-      const who = document.createElement("div");
-      who.className = "person-who";
-      const name = document.createElement("strong");
-      name.textContent = p.name;
-      const meta = document.createElement("span");
-      meta.className = "person-meta";
-      meta.textContent = [titleOf(p), p.facility].filter(Boolean).join(" · ");
-      who.append(name, meta);
-      const actions = document.createElement("div");
-      actions.className = "person-actions";
-      actions.append(
-        this._button(this.S.admit, "admit", p.peer_id, "button-primary"),
-        this._button(this.S.deny, "deny", p.peer_id),
-      );
-      li.append(who, actions);
-      list.appendChild(li);
-    }
-    $("lobby-empty").hidden = waiting.length > 0;
-    const count = $("lobby-count");
-    count.textContent = String(waiting.length);
-    count.hidden = waiting.length === 0;
-  }
-
-  _button(label, action, peerId, extra = "") {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = `button button-small ${extra}`.trim();
-    b.dataset.action = action;
-    b.dataset.peerId = peerId;
-    b.textContent = label;
-    return b;
+    renderLobby(this.S, waiting);
   }
 
   // ---- recording ---------------------------------------------------------------------------

@@ -1,0 +1,376 @@
+// The consultation room: one controller wiring signalling, the mesh, local media, recording
+// consent, measurements and the DOM, with the room's state in one place.
+
+import { ChatPanel } from "./chat.js";
+import { RecordingConsent } from "./consent.js";
+import { LocalMedia } from "./local.js";
+import { NetworkMonitor } from "./network.js";
+import { PeerManager } from "./peers.js";
+import { joinInfo, SignalingClient } from "./signaling.js";
+import { describe } from "./stats.js";
+import { fmt, RoomUI } from "./ui.js";
+
+// Error codes that end the session; the ended screen explains them.
+const FINAL_ERRORS = ["room-full", "room-ended", "kicked", "denied"];
+
+export class RoomController {
+  /**
+   * @param {HTMLElement} root the room's element.
+   * @param {object} config the page's room configuration (urls, strings, who we are).
+   * @param {string} csrf the page's CSRF token.
+   */
+  constructor(root, config, csrf) {
+    this.root = root;
+    this.config = config;
+    this.S = config.strings;
+    // The room as this page sees it.
+    this.self = null; // our peer object, once welcomed
+    this.roster = new Map(); // remote peers: peer_id -> peer object
+    this.presence = []; // presence events as seen here, oldest first
+    this.selfShown = { track: null, stream: null }; // our tile's stream, kept to avoid flicker
+    this.lastError = null; // why the session may end: kicked, ended, denied, room-full…
+    this.joining = false;
+
+    this.ui = new RoomUI(root, this.S);
+    this.signaling = new SignalingClient(joinInfo(config.joinUrl, csrf));
+    const send = (frame) => this.signaling.send(frame);
+    this.peers = new PeerManager(send);
+    this.consent = new RecordingConsent({
+      signaling: this.signaling,
+      ui: this.ui,
+      strings: this.S,
+      tracks: () => this.local.recorderTracks(),
+      isModerator: () => this.isModerator(),
+      render: () => this.renderPeople(),
+    });
+    this.monitor = new NetworkMonitor(this.peers, () => (this.local.micOn ? this.local.meter.rms() : 0));
+    this.local = new LocalMedia({
+      root,
+      ui: this.ui,
+      strings: this.S,
+      peers: this.peers,
+      consent: this.consent,
+      monitor: this.monitor,
+      room: this,
+    });
+    this.chat = new ChatPanel({
+      list: document.getElementById("chat-list"),
+      form: document.getElementById("chat-form"),
+      input: document.getElementById("chat-input"),
+      unread: document.getElementById("chat-unread"),
+      send: (text) => send({ type: "chat", text }),
+      isVisible: () => this.ui.sideVisible() && this.ui.currentTab() === "chat",
+      strings: this.S,
+    });
+    this._listenToSignaling();
+    this._listenToMedia();
+    this._listenToUser();
+  }
+
+  /** Open the preview and wait for the click on Join. */
+  start() {
+    this.local.showLevel();
+    document.getElementById("join-viewer-button").disabled = false;
+    this.local.preview();
+  }
+
+  isModerator() {
+    return Boolean(this.self && this.self.role === "moderator");
+  }
+
+  // ---- what we show and send -------------------------------------------------------------------
+
+  sendState() {
+    if (this.self) Object.assign(this.self, this.local.state());
+    this.signaling.send({ type: "state", ...this.local.state() });
+    this.refreshSelf();
+  }
+
+  refreshSelf() {
+    this.ui.setControls(this.local.controls());
+    if (!this.self) return;
+    Object.assign(this.self, this.local.state());
+    this.ui.upsertTile(this.self, { self: true });
+    const shown = this.local.shown();
+    if (shown !== this.selfShown.track) {
+      this.selfShown = { track: shown, stream: shown ? new MediaStream([shown]) : null };
+    }
+    this.ui.setTileStream(this.self.peer_id, this.selfShown.stream);
+    this.renderPeople();
+  }
+
+  renderPeople() {
+    const self = this.self;
+    const all = self ? [self, ...this.roster.values()] : [...this.roster.values()];
+    this.ui.renderPeople(all, {
+      selfId: self && self.peer_id,
+      moderator: this.isModerator(),
+      recording: this.consent.on,
+      consents: this.consent.answers(self && self.peer_id),
+    });
+    this.applyLimits();
+  }
+
+  applyLimits() {
+    // A mesh sends one copy per peer: share a ~1.6 Mbit/s uplink between them.
+    const n = Math.max(1, this.roster.size);
+    const lowbw = this.local.lowbw;
+    let limits;
+    if (this.local.screen) limits = { maxBitrate: lowbw ? 300000 : 1200000, scale: 1 };
+    else if (lowbw) limits = { maxBitrate: 150000, scale: 2 };
+    else limits = { maxBitrate: Math.max(250000, Math.min(800000, 1600000 / n)), scale: 1 };
+    const cur = this.peers.limits;
+    if (cur.maxBitrate !== limits.maxBitrate || cur.scale !== limits.scale) {
+      this.peers.setVideoLimits(limits);
+      this.consent.setLimits(limits);
+    }
+  }
+
+  addPeer(peer) {
+    this.roster.set(peer.peer_id, peer);
+    this.ui.upsertTile(peer);
+    const link = this.peers.get(peer.peer_id);
+    if (link) this.ui.setTileStream(peer.peer_id, link.stream);
+    this.ui.setTileConnecting(peer.peer_id, !link || link.pc.connectionState !== "connected");
+  }
+
+  dropPeer(peerId) {
+    this.roster.delete(peerId);
+    this.peers.remove(peerId);
+    this.ui.removeTile(peerId);
+  }
+
+  // ---- joining and leaving ---------------------------------------------------------------------
+
+  async join(mode) {
+    if (this.joining) return; // a double click must not open two sessions
+    this.joining = true;
+    await this.local.enter(mode);
+    this.refreshSelf();
+    this.ui.setView("call");
+    this.ui.setBanner(this.S.connecting, "info");
+    // Earlier messages first, so live ones arrive below them in order.
+    await this.loadChatHistory();
+    await this.signaling.connect();
+  }
+
+  async loadChatHistory() {
+    try {
+      // A slow link must not hold up joining for long: the live chat works without the history.
+      const resp = await fetch(this.config.chatUrl, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!resp.ok) return;
+      const data = await resp.json();
+      for (const line of data.items || []) this.chat.add({ name: line.name, text: line.text, time: line.at });
+    } catch { /* the live chat still works */ }
+  }
+
+  onWelcome(msg) {
+    this.peers.configure(msg.peer_id, msg.ice_servers);
+    this.consent.configure(msg.ice_servers);
+    this.monitor.selfId = msg.peer_id;
+    const listed = new Map((msg.peers || []).map((p) => [p.peer_id, p]));
+    if (msg.resumed) {
+      for (const id of [...this.roster.keys()]) if (!listed.has(id)) this.dropPeer(id);
+      for (const p of listed.values()) this.addPeer(p);
+    } else {
+      // A new session: everything from a previous one is gone on the other side too.
+      this.peers.closeAll();
+      this.consent.reset();
+      for (const id of [...this.roster.keys()]) this.dropPeer(id);
+      this.ui.clearTiles();
+      for (const p of listed.values()) {
+        this.addPeer(p);
+        this.peers.connectTo(p.peer_id); // the newcomer offers
+      }
+    }
+    this.self = { ...(msg.self || {}), peer_id: msg.peer_id, role: msg.role };
+    if (!this.self.name) this.self.name = this.config.me.name;
+    this.ui.setView("call");
+    this.ui.setBanner(null);
+    this.consent.setState(Boolean(msg.recording));
+    this.sendState();
+    this.monitor.start();
+  }
+
+  finish(code) {
+    this.monitor.stop();
+    this.peers.closeAll();
+    this.consent.close();
+    this.local.stop();
+    const E = this.S.ended;
+    const last = this.lastError;
+    const reason =
+      last === "kicked" ? E.kicked
+      : last === "denied" ? E.denied
+      : last === "room-full" || code === 4413 ? E.full
+      : last === "ended" || last === "room-ended" || code === 4410 ? E.ended
+      : code === 4409 ? E.replaced
+      : code === 4401 || code === 401 ? E.signedOut
+      : code === 4403 || code === 4404 || code === 404 ? E.forbidden
+      : code === 1000 ? E.left
+      : code === 409 ? E.notOpen
+      : E.error;
+    const canRejoin = [E.left, E.replaced, E.error, E.full, E.notOpen].includes(reason);
+    this.ui.hideToast();
+    this.ui.showEnded(reason.title, reason.text, canRejoin);
+    this.ui.setStatus("");
+  }
+
+  // ---- wiring ----------------------------------------------------------------------------------
+
+  _listenToSignaling() {
+    const { signaling, ui, S } = this;
+    const on = (type, handler) => signaling.addEventListener(type, ({ detail }) => handler(detail));
+    on("welcome", (msg) => this.onWelcome(msg));
+    on("status", (detail) => {
+      if (detail.state === "reconnecting") {
+        ui.setBanner(S.reconnecting, "warning");
+        ui.setStatus(S.reconnecting);
+      } else if (detail.state === "joined") {
+        ui.setStatus(S.connected);
+      } else if (detail.state === "connecting") {
+        ui.setStatus(S.connecting);
+      } else if (detail.state === "lobby") {
+        ui.setView("lobby");
+        ui.setStatus(S.waitingLobby);
+      } else if (detail.state === "closed") {
+        this.finish(detail.code);
+      }
+    });
+    for (const type of ["offer", "answer", "candidate"]) {
+      on(type, (detail) => {
+        if (RecordingConsent.isFromRecorder(detail)) this.consent.handle(detail);
+        else this.peers.handleSignal(detail);
+      });
+    }
+    on("peer-joined", (detail) => {
+      this.presence.push(["joined", detail.peer.peer_id]);
+      this.addPeer(detail.peer);
+      this.renderPeople();
+      ui.toast(fmt(S.peerJoined, { name: detail.peer.name }));
+    });
+    on("peer-left", (detail) => {
+      this.presence.push(["left", detail.peer_id, detail.reason]);
+      const peer = this.roster.get(detail.peer_id);
+      this.dropPeer(detail.peer_id);
+      this.renderPeople();
+      // When the session ends everybody leaves at once: the "ended" screen says it all.
+      if (peer && detail.reason !== "ended") ui.toast(fmt(S.peerLeft, { name: peer.name }));
+    });
+    on("peers", (detail) => {
+      const others = (detail.peers || []).filter((p) => p.peer_id !== signaling.peerId);
+      const listed = new Map(others.map((p) => [p.peer_id, p]));
+      for (const id of [...this.roster.keys()]) if (!listed.has(id)) this.dropPeer(id);
+      for (const p of listed.values()) {
+        this.addPeer(p);
+        // After a resync the smaller peer_id offers where no connection works.
+        if (!this.peers.isAlive(p.peer_id) && signaling.peerId < p.peer_id) this.peers.connectTo(p.peer_id);
+      }
+      if (typeof detail.recording === "boolean") this.consent.setState(detail.recording);
+      this.renderPeople();
+    });
+    on("state", (detail) => {
+      const peer = this.roster.get(detail.peer_id);
+      if (!peer) return;
+      const wasHand = peer.hand;
+      Object.assign(peer, { audio: detail.audio, video: detail.video, hand: detail.hand, screen: detail.screen });
+      ui.upsertTile(peer);
+      this.renderPeople();
+      if (peer.hand && !wasHand) ui.toast(fmt(S.raisedHand, { name: peer.name }));
+    });
+    on("chat", (detail) => this.chat.add(detail, detail.from === signaling.peerId));
+    on("lobby-update", (detail) => {
+      const before = Number(document.getElementById("lobby-count")?.textContent || 0);
+      ui.renderLobby(detail.waiting || []);
+      if ((detail.waiting || []).length > before) ui.toast(S.someoneWaiting);
+    });
+    on("mute", (detail) => {
+      if (detail.kind === "video") this.local.setCamera(false);
+      else this.local.setMic(false);
+      ui.toast(detail.kind === "video" ? S.camStoppedByChair : S.mutedByChair);
+    });
+    on("kicked", () => { this.lastError = "kicked"; });
+    on("ended", () => { this.lastError = "ended"; });
+    on("error", (detail) => {
+      if (detail.code === "room-full" && signaling.state === "joined") {
+        // The answer to our `admit`: the waiting peer stays in the lobby.
+        ui.toast(S.roomFullAdmit);
+      } else if (FINAL_ERRORS.includes(detail.code)) {
+        this.lastError = detail.code;
+      } else if (this.consent.handles(detail.code)) {
+        this.consent.onError(detail);
+      } else if (detail.code !== "peer-not-found") {
+        console.warn("signalling error", detail);
+      }
+    });
+  }
+
+  _listenToMedia() {
+    const { peers, monitor, ui } = this;
+    peers.addEventListener("track", ({ detail }) => {
+      if (this.roster.has(detail.peerId)) ui.setTileStream(detail.peerId, detail.stream);
+    });
+    peers.addEventListener("connection", ({ detail }) => {
+      ui.setTileConnecting(detail.peerId, detail.state !== "connected");
+      if (detail.state === "connected") this.applyLimits();
+    });
+    monitor.addEventListener("quality", ({ detail }) => {
+      ui.setQuality(detail.peerId, detail.sample.quality, describe(detail.sample, this.S));
+    });
+    monitor.addEventListener("overall", ({ detail }) => {
+      if (this.self) ui.setQuality(this.self.peer_id, detail.quality, "");
+    });
+    monitor.addEventListener("speaker", ({ detail }) => ui.setSpeaking(detail.peerId));
+    monitor.addEventListener("weak", () => this.local.degrade(this.roster.size > 0));
+  }
+
+  _listenToUser() {
+    const { ui, local, signaling } = this;
+    ui.onDeviceChange((kind, deviceId) => local.changeDevice(kind, deviceId));
+    ui.addEventListener("tab", ({ detail }) => { if (detail.tab === "chat") this.chat.markRead(); });
+    ui.addEventListener("action", ({ detail }) => this.act(detail.action, detail.peerId));
+    window.addEventListener("pagehide", () => {
+      // Leave at once so the others do not wait for the grace period.
+      if (signaling.state !== "closed" && signaling.state !== "idle") signaling.leave();
+    });
+  }
+
+  /** A button of the page (data-action). */
+  act(action, peerId) {
+    const { ui, local, signaling, S } = this;
+    const who = peerId ? this.roster.get(peerId) : null;
+    switch (action) {
+      case "join": return this.join(local.video ? "av" : "audio");
+      case "join-audio": return this.join("audio");
+      case "join-viewer": return this.join("viewer");
+      case "toggle-audio": return local.setMic(!local.micOn);
+      case "toggle-video": return local.setCamera(!local.camOn);
+      case "toggle-screen": return local.setScreen(!local.screen);
+      case "toggle-hand": return local.toggleHand();
+      case "toggle-lowbw": return local.setLowBandwidth(!local.lowbw);
+      case "toggle-audio-only": return local.setAudioOnly(!local.audioOnly);
+      case "toggle-side": return ui.toggleSide();
+      case "leave": return signaling.leave();
+      case "rejoin": return window.location.reload();
+      case "toggle-record": return this.consent.toggle();
+      case "consent-accept": return this.consent.answer(true);
+      case "consent-decline": return this.consent.answer(false);
+      case "consent-change": return ui.showConsentPrompt(false);
+      case "dismiss-recording-alert": return ui.setRecordingAlert(null);
+      case "end":
+        if (ui.confirm(S.confirmEnd)) signaling.send({ type: "end" });
+        return undefined;
+      case "admit": return signaling.send({ type: "admit", peer_id: peerId });
+      case "deny": return signaling.send({ type: "deny", peer_id: peerId });
+      case "mute": return signaling.send({ type: "mute", peer_id: peerId, kind: "audio" });
+      case "kick":
+        if (who && ui.confirm(fmt(S.confirmKick, { name: who.name }))) signaling.send({ type: "kick", peer_id: peerId });
+        return undefined;
+      default: return undefined;
+    }
+  }
+}
