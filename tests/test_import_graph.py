@@ -102,7 +102,7 @@ def test_the_graph_is_read() -> None:
     # Positive controls: a reader that finds nothing would pass every rule below.
     assert "signaling.registry" in GRAPH["signaling.server"]
     assert "signaling.media" in GRAPH["telemed.recording"]
-    assert "records.access" in GRAPH["telemed.room_bridge"]
+    assert "records.services.room_admission" in GRAPH["telemed.room_bridge"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
