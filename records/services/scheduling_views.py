@@ -25,6 +25,7 @@ from ..models import (
     ConsultationCase,
     ConsultationStatus,
     Facility,
+    InvitationResponse,
     Minutes,
     Participant,
     ParticipantRole,
@@ -53,11 +54,13 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class ParticipantView:
-    """An invited person and their part in the session."""
+    """An invited person, their part in the session and their answer to the invitation."""
 
     person: Person
     role: ParticipantRole
     invited_at: datetime
+    response: InvitationResponse = InvitationResponse.pending
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,23 +347,30 @@ async def _detail_of(
         can_manage=manage,
         is_chair=chair,
         may_join=role is not None,
-        may_cancel=(manage and status in consultations_svc.OPEN and status != "live")
-        or own_request,
+        may_cancel=(manage and status in consultations_svc.OPEN) or own_request,
     )
     view.cases = await _readable_cases(session, actor, consultation.id)
     view.participants = [
-        ParticipantView(person, ParticipantRole(p.role), p.invited_at)
+        ParticipantView(
+            person,
+            ParticipantRole(p.role),
+            p.invited_at,
+            InvitationResponse(p.response),
+            p.response_reason,
+        )
         for p, person in await participants_of(session, consultation.id)
     ]
     view.attendance = await _attendance(session, consultation.id)
-    view.chat = [
-        ChatView(name=name, text=m.text, at=m.at)
-        for m, name in await room_events.chat_log(
-            session=session,
-            consultation_id=consultation.id,
-            actor=actor,
-        )
-    ]
+    if view.cases:
+        # The chat goes with the cases: none readable (past the follow-up window), no chat.
+        view.chat = [
+            ChatView(name=name, text=m.text, at=m.at)
+            for m, name in await room_events.chat_log(
+                session=session,
+                consultation_id=consultation.id,
+                actor=actor,
+            )
+        ]
     start, end = consultation.scheduled_start, consultation.scheduled_end
     if start is not None and end is not None and status in consultations_svc.BUSY:
         view.conflicts = await conflicts_for(
