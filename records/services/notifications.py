@@ -75,8 +75,10 @@ async def create(
     draft: Draft,
     recipients: Iterable[uuid.UUID],
     default_language: str = "vi",
+    email: bool = True,
 ) -> list[Notification]:
-    """Add one notification per active recipient, and its e-mail when they want it (no commit)."""
+    """Add one notification per active recipient, and its e-mail when they want it and the
+    server sends e-mail (``email``); no commit."""
     wanted = list(dict.fromkeys(recipients))
     if not wanted:
         return []
@@ -103,7 +105,7 @@ async def create(
         )
         session.add(notification)
         created.append(notification)
-        if user.email and (await email_choices(session, user.id))[draft.kind]:
+        if email and user.email and (await email_choices(session, user.id))[draft.kind]:
             session.add(
                 EmailOutbox(
                     notification_id=notification.id,

@@ -210,7 +210,11 @@ async def _thread_drafts(
 
 
 async def notify(
-    *, session: AsyncSession, event: ev.DomainEvent, default_language: str = "vi"
+    *,
+    session: AsyncSession,
+    event: ev.DomainEvent,
+    default_language: str = "vi",
+    email: bool = True,
 ) -> list[Notification]:
     """Create (and commit) the notifications of one event; their e-mails wait in the outbox."""
     created: list[Notification] = []
@@ -220,7 +224,11 @@ async def notify(
         return []
     for draft, recipients in planned:
         created += await notifications.create(
-            session, draft=draft, recipients=recipients, default_language=default_language
+            session,
+            draft=draft,
+            recipients=recipients,
+            default_language=default_language,
+            email=email,
         )
     await session.commit()
     return created
@@ -232,6 +240,7 @@ async def send_reminders(
     now: datetime | None = None,
     lead: timedelta = timedelta(minutes=15),
     default_language: str = "vi",
+    email: bool = True,
 ) -> list[Notification]:
     """Remind everyone invited to a session starting within ``lead``; once per session and time,
     whichever process or restart gets there first (the claim is one conditional UPDATE)."""
@@ -265,7 +274,11 @@ async def send_reminders(
         told = [x.user_id for x in await _participants(session, c.id)]
         draft = Draft(NotificationKind.reminder, msg(REMINDER, **p), c.id)
         created += await notifications.create(
-            session, draft=draft, recipients=told, default_language=default_language
+            session,
+            draft=draft,
+            recipients=told,
+            default_language=default_language,
+            email=email,
         )
         # The claim and the notifications commit together: a crash leaves neither.
         await session.commit()
@@ -278,6 +291,7 @@ async def outcome_overdue(
     case_id: uuid.UUID,
     consultation_id: uuid.UUID | None = None,
     default_language: str = "vi",
+    email: bool = True,
 ) -> list[Notification]:
     """The entry point for the outcome follow-up: tell the case's doctors that its outcome is
     overdue (the scheduler that decides "overdue" belongs to the outcome feature)."""
@@ -285,6 +299,7 @@ async def outcome_overdue(
         session=session,
         event=ev.OutcomeOverdue(case_id=case_id, consultation_id=consultation_id),
         default_language=default_language,
+        email=email,
     )
 
 

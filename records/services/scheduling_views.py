@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -30,11 +30,12 @@ from ..models import (
     Participant,
     ParticipantRole,
     Role,
+    Urgency,
     User,
 )
 from ..models.base import utcnow
 from . import consultations as consultations_svc
-from . import room_events, schedules
+from . import room_events, schedules, urgency
 
 # Cases a doctor may put into a new request.
 REQUESTABLE = (CaseStatus.draft, CaseStatus.submitted)
@@ -108,15 +109,45 @@ class ConsultationDetail:
     chat: list[ChatView] = field(default_factory=list)
     conflicts: list[ConflictView] = field(default_factory=list)
     minutes: dict[uuid.UUID, Minutes] = field(default_factory=dict)
+    urgency: Urgency = Urgency.routine
+    # The actor's own invitation (None when not invited, or the presenter).
+    invitation: ParticipantView | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AgendaItem:
-    """A session on the agenda, with the names the agenda shows."""
+    """A session on the agenda, with the names the agenda shows and its urgency."""
 
     consultation: Consultation
     host: str
     requesting: str
+    urgency: Urgency = Urgency.routine
+    # An emergency waiting for a time longer than allowed.
+    overdue: bool = False
+
+
+async def _items(
+    session: AsyncSession, items: list[Consultation], delay: timedelta
+) -> list[AgendaItem]:
+    """Agenda items with facility names, urgency and the overdue flag."""
+    names = await facility_names(
+        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
+    )
+    levels = await urgency.urgencies(session, [c.id for c in items])
+    now = utcnow()
+    out = []
+    for c in items:
+        level = levels.get(c.id, Urgency.routine)
+        out.append(
+            AgendaItem(
+                c,
+                names.get(c.host_facility_id, ""),
+                names.get(c.requesting_facility_id, ""),
+                level,
+                urgency.overdue(c, level, now, delay),
+            )
+        )
+    return out
 
 
 async def people(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Person]:
@@ -159,50 +190,46 @@ async def agenda(
         session=session, actor=actor, start=start, end=end, limit=200
     )
     items = [c for c in page.items if c.status != ConsultationStatus.cancelled]
-    names = await facility_names(
-        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
-    )
-    return [
-        AgendaItem(
-            consultation=c,
-            host=names.get(c.host_facility_id, ""),
-            requesting=names.get(c.requesting_facility_id, ""),
-        )
-        for c in items
-    ]
+    return await _items(session, items, urgency.DEFAULT_EMERGENCY_DELAY)
 
 
-async def inbox(*, session: AsyncSession, actor: Actor) -> list[AgendaItem]:
-    """Requests waiting for the actor: for a coordinator those their facility hosts."""
+async def inbox(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    delay: timedelta = urgency.DEFAULT_EMERGENCY_DELAY,
+    own_requests: bool = False,
+) -> list[AgendaItem]:
+    """Requests waiting for a time: for a coordinator those their facility hosts (with
+    ``own_requests``, a doctor's own), emergencies first, then the oldest first."""
     page = await consultations_svc.list_consultations(
         session=session, actor=actor, status=ConsultationStatus.requested, limit=200
     )
-    items = [c for c in page.items if access.can_manage(actor, c)]
-    items.sort(key=lambda c: c.created_at)
-    names = await facility_names(
-        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
-    )
-    return [
-        AgendaItem(c, names.get(c.host_facility_id, ""), names.get(c.requesting_facility_id, ""))
-        for c in items
-    ]
+    if own_requests:
+        items = [c for c in page.items if c.requested_by == actor.user_id]
+    else:
+        items = [c for c in page.items if access.can_manage(actor, c)]
+    found = await _items(session, items, delay)
+    found.sort(key=lambda i: urgency.queue_key(i.consultation, i.urgency))
+    return found
 
 
 async def overview(
-    *, session: AsyncSession, actor: Actor, status: ConsultationStatus | None = None
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    status: ConsultationStatus | None = None,
+    delay: timedelta = urgency.DEFAULT_EMERGENCY_DELAY,
 ) -> list[AgendaItem]:
-    """The latest consultations the actor may see (at most 200), with facility names."""
+    """The latest consultations the actor may see (at most 200), with facility names and
+    urgency; requests still waiting come first, emergencies first among them."""
     page = await consultations_svc.list_consultations(
         session=session, actor=actor, status=status, limit=200
     )
-    names = await facility_names(
-        session,
-        [c.host_facility_id for c in page.items] + [c.requesting_facility_id for c in page.items],
-    )
-    return [
-        AgendaItem(c, names.get(c.host_facility_id, ""), names.get(c.requesting_facility_id, ""))
-        for c in page.items
-    ]
+    found = await _items(session, page.items, delay)
+    waiting = [i for i in found if i.consultation.status == ConsultationStatus.requested]
+    waiting.sort(key=lambda i: urgency.queue_key(i.consultation, i.urgency))
+    return waiting + [i for i in found if i.consultation.status != ConsultationStatus.requested]
 
 
 async def requestable_cases(*, session: AsyncSession, actor: Actor) -> list[Case]:
@@ -380,6 +407,17 @@ async def _detail_of(
             end=end,
             exclude_id=consultation.id,
         )
+    view.urgency = (await urgency.urgencies(session, [consultation.id])).get(
+        consultation.id, Urgency.routine
+    )
+    view.invitation = next(
+        (
+            p
+            for p in view.participants
+            if p.person.id == actor.user_id and p.role != ParticipantRole.presenter
+        ),
+        None,
+    )
     readable = {c.id for c in view.cases}
     rows = await session.execute(select(Minutes).where(Minutes.consultation_id == consultation.id))
     view.minutes = {m.case_id: m for m in rows.scalars().all() if m.case_id in readable}
