@@ -133,15 +133,19 @@ async def test_media_flows_again_after_the_lobby(app: Harness) -> None:
     guest = RtcPeer(await app.connect("m1", identity("guest")))
     try:
         await guest.take_answers(1)
-        await asyncio.gather(chair.wait_connected([guest.client.peer_id]),
-                             guest.wait_connected([chair_client.peer_id]))
+        await asyncio.gather(
+            chair.wait_connected([guest.client.peer_id]),
+            guest.wait_connected([chair_client.peer_id]),
+        )
         await guest.close()
         await lobby_round_trip(chair_client, guest.client, by_app=None)
         # Back from the lobby the guest is a newcomer again: it offers, media flows anew.
         chair.pcs.clear()
         guest = RtcPeer(guest.client)
         await guest.take_answers(1)
-        await asyncio.gather(chair.wait_connected([guest.client.peer_id]),
-                             guest.wait_connected([chair_client.peer_id]))
+        await asyncio.gather(
+            chair.wait_connected([guest.client.peer_id]),
+            guest.wait_connected([chair_client.peer_id]),
+        )
     finally:
         await asyncio.gather(chair.close(), guest.close())
