@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 import factories
-import pytest
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from sqlmodel import SQLModel, select
@@ -138,7 +137,11 @@ async def request_and_schedule(s: Site) -> str:
     resp = await s.http.post(
         s.server.make_url("/api/v1/consultations"),
         headers=doctor,
-        json={"title": f"Hội chẩn: {PATIENT}", "case_ids": [s.case_id], "host_facility_id": s.host_id},
+        json={
+            "title": f"Hội chẩn: {PATIENT}",
+            "case_ids": [s.case_id],
+            "host_facility_id": s.host_id,
+        },
     )
     assert resp.status == 201, await resp.text()
     cid = (await resp.json())["id"]
@@ -159,6 +162,7 @@ async def request_and_schedule(s: Site) -> str:
 
 async def wait_for(inbox: Inbox, count: int) -> list[EmailMessage]:
     """Wait until the SMTP server has `count` messages (bounded)."""
+
     async def arrived() -> None:
         while len(inbox.messages) < count:
             await asyncio.sleep(0.05)
@@ -179,8 +183,9 @@ async def test_scheduling_sends_emails_in_each_language_without_the_patient(tmp_
             cid = await request_and_schedule(s)
             # The request (to the coordinator) and two invitations (scheduled: to the doctor).
             mails = by_recipient(await wait_for(inbox, 4))
-    assert set(mails) == {f"{n}@benhvien.vn" for n in ("coordinator", "specialist", "english",
-                                                       "doctor")}
+    assert set(mails) == {
+        f"{n}@benhvien.vn" for n in ("coordinator", "specialist", "english", "doctor")
+    }
     ref = "HC-" + cid.replace("-", "")[:8].upper()
     invited = mails["specialist@benhvien.vn"]
     body = invited.get_content()

@@ -72,16 +72,24 @@ async def call(tmp_path: Path, redis_url: str | None, processes: int) -> AsyncIt
         patient = await factories.patient(s, facility=dist)
         case = await factories.case(s, patient=patient, author=doctor, status="scheduled")
         consultation = await factories.consultation(
-            s, host=prov, requesting=dist, cases=[case], chair=chair,
-            participants={specialist.id: ParticipantRole.specialist,
-                          doctor.id: ParticipantRole.presenter},
+            s,
+            host=prov,
+            requesting=dist,
+            cases=[case],
+            chair=chair,
+            participants={
+                specialist.id: ParticipantRole.specialist,
+                doctor.id: ParticipantRole.presenter,
+            },
         )
         consultation.requires_admission = False
         s.add(consultation)
         await s.commit()
     await engine.dispose()
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=url, redis_url=redis_url,
+        data_dir=tmp_path / "data",
+        database_url=url,
+        redis_url=redis_url,
         secret_key="rooms-obey-records-0123456789abcdef",
     )
     servers = [TestServer(create_app(settings), host="127.0.0.1") for _ in range(processes)]
@@ -120,7 +128,9 @@ async def test_uninvite_disable_and_cancel_empty_the_room(
             # The coordinator withdraws the specialist's invitation, on the first process.
             async with one.app[sessions_key]() as s:
                 await schedules.uninvite(
-                    session=s, consultation_id=c.consultation.id, user_id=c.specialist.id,
+                    session=s,
+                    consultation_id=c.consultation.id,
+                    user_id=c.specialist.id,
                     actor=Actor.of(c.chair),
                 )
             kicked = await specialist.client.expect("kicked")
@@ -142,7 +152,9 @@ async def test_uninvite_disable_and_cancel_empty_the_room(
             # Cancelled: the room ends for everyone left, and nobody gets back in.
             async with one.app[sessions_key]() as s:
                 await consultations.cancel(
-                    session=s, consultation_id=c.consultation.id, actor=Actor.of(c.chair),
+                    session=s,
+                    consultation_id=c.consultation.id,
+                    actor=Actor.of(c.chair),
                     reason="Bệnh nhân đã chuyển viện",
                 )
             ended = await chair.client.expect("ended")
