@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from email.policy import default
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import factories
 from aiohttp.test_utils import TestServer
-from aiosmtpd.controller import Controller
+from mailtools import Inbox, free_port, smtp_server
 from sqlmodel import SQLModel, select
 
 import records.models  # noqa: F401  (registers every table)
@@ -32,37 +28,6 @@ from web.keys import sessions_key
 
 PASSWORD = "Thư điện tử hội chẩn 2026"
 PATIENT = "Nguyễn Thị Lan"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it is handed."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        """Keep the message."""
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-@contextlib.contextmanager
-def smtp_server(port: int) -> Iterator[Inbox]:
-    """A real SMTP server on 127.0.0.1:port for the block."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 @dataclass
@@ -217,7 +182,14 @@ async def test_with_smtp_down_requests_succeed_and_mail_goes_out_later(tmp_path:
         await asyncio.wait_for(failed_once(), 30)
         with smtp_server(port) as inbox:
             mails = by_recipient(await wait_for(inbox, 4))
-        assert len(mails) == 4
-        async with s.server.app[sessions_key]() as db:
-            rows = (await db.execute(select(EmailOutbox))).scalars().all()
-        assert all(r.sent_at is not None and r.last_error == "" for r in rows)
+
+            async def all_sent() -> None:
+                while True:
+                    async with s.server.app[sessions_key]() as db:
+                        rows = (await db.execute(select(EmailOutbox))).scalars().all()
+                    if all(r.sent_at is not None and r.last_error == "" for r in rows):
+                        return
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(all_sent(), 30)
+        assert len(mails) == 4 and len(inbox.messages) == 4
