@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -36,6 +36,9 @@ from ..models import (
 from ..models.base import utcnow
 from . import consultations as consultations_svc
 from . import room_events, schedules, urgency
+from .queues import AgendaItem, facility_names, inbox, items_of, overview
+
+__all__ = ["AgendaItem", "facility_names", "inbox", "overview"]
 
 # Cases a doctor may put into a new request.
 REQUESTABLE = (CaseStatus.draft, CaseStatus.submitted)
@@ -114,42 +117,6 @@ class ConsultationDetail:
     invitation: ParticipantView | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AgendaItem:
-    """A session on the agenda, with the names the agenda shows and its urgency."""
-
-    consultation: Consultation
-    host: str
-    requesting: str
-    urgency: Urgency = Urgency.routine
-    # An emergency waiting for a time longer than allowed.
-    overdue: bool = False
-
-
-async def _items(
-    session: AsyncSession, items: list[Consultation], delay: timedelta
-) -> list[AgendaItem]:
-    """Agenda items with facility names, urgency and the overdue flag."""
-    names = await facility_names(
-        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
-    )
-    levels = await urgency.urgencies(session, [c.id for c in items])
-    now = utcnow()
-    out = []
-    for c in items:
-        level = levels.get(c.id, Urgency.routine)
-        out.append(
-            AgendaItem(
-                c,
-                names.get(c.host_facility_id, ""),
-                names.get(c.requesting_facility_id, ""),
-                level,
-                urgency.overdue(c, level, now, delay),
-            )
-        )
-    return out
-
-
 async def people(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Person]:
     """Display details of some users, by id (names only; nothing clinical)."""
     if not user_ids:
@@ -172,16 +139,6 @@ async def people(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.
     }
 
 
-async def facility_names(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Facility names by id."""
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Facility.id, Facility.name).where(col(Facility.id).in_(list(dict.fromkeys(ids))))
-    )
-    return {fid: name for fid, name in rows.all()}
-
-
 async def agenda(
     *, session: AsyncSession, actor: Actor, start: datetime, end: datetime
 ) -> list[AgendaItem]:
@@ -190,46 +147,7 @@ async def agenda(
         session=session, actor=actor, start=start, end=end, limit=200
     )
     items = [c for c in page.items if c.status != ConsultationStatus.cancelled]
-    return await _items(session, items, urgency.DEFAULT_EMERGENCY_DELAY)
-
-
-async def inbox(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    delay: timedelta = urgency.DEFAULT_EMERGENCY_DELAY,
-    own_requests: bool = False,
-) -> list[AgendaItem]:
-    """Requests waiting for a time: for a coordinator those their facility hosts (with
-    ``own_requests``, a doctor's own), emergencies first, then the oldest first."""
-    page = await consultations_svc.list_consultations(
-        session=session, actor=actor, status=ConsultationStatus.requested, limit=200
-    )
-    if own_requests:
-        items = [c for c in page.items if c.requested_by == actor.user_id]
-    else:
-        items = [c for c in page.items if access.can_manage(actor, c)]
-    found = await _items(session, items, delay)
-    found.sort(key=lambda i: urgency.queue_key(i.consultation, i.urgency))
-    return found
-
-
-async def overview(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    status: ConsultationStatus | None = None,
-    delay: timedelta = urgency.DEFAULT_EMERGENCY_DELAY,
-) -> list[AgendaItem]:
-    """The latest consultations the actor may see (at most 200), with facility names and
-    urgency; requests still waiting come first, emergencies first among them."""
-    page = await consultations_svc.list_consultations(
-        session=session, actor=actor, status=status, limit=200
-    )
-    found = await _items(session, page.items, delay)
-    waiting = [i for i in found if i.consultation.status == ConsultationStatus.requested]
-    waiting.sort(key=lambda i: urgency.queue_key(i.consultation, i.urgency))
-    return waiting + [i for i in found if i.consultation.status != ConsultationStatus.requested]
+    return await items_of(session, items, urgency.DEFAULT_EMERGENCY_DELAY)
 
 
 async def requestable_cases(*, session: AsyncSession, actor: Actor) -> list[Case]:
