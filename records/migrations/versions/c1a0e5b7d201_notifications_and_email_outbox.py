@@ -3,6 +3,9 @@
 Revision ID: c1a0e5b7d201
 Revises: 6d968f21958f
 Create Date: 2026-12-07 03:30:00
+
+Columns are added and dropped in place (recreate='never'): rebuilding a table that other
+tables reference fails on SQLite once rows point at it (SQLite >= 3.35 drops columns itself).
 """
 
 from __future__ import annotations
@@ -68,13 +71,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_email_outbox_due', ['sent_at', 'failed_at', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_email_outbox_notification_id'), ['notification_id'], unique=False)
 
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
+    with op.batch_alter_table('app_user', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('language', sa.String(length=5), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
+    with op.batch_alter_table('app_user', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('language')
 
     with op.batch_alter_table('email_outbox', schema=None) as batch_op:
