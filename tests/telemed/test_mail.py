@@ -15,12 +15,13 @@ from pathlib import Path
 import aiohttp
 import factories
 from aiohttp.test_utils import TestServer
+from dbtools import sqlite_database
 from mailtools import Inbox, free_port, smtp_server
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 import records.models  # noqa: F401  (registers every table)
 from records import passwords
-from records.db import create_engine, session_maker
+from records.db import session_maker
 from records.models import EmailOutbox, FacilityLevel, Role, User, utcnow
 from telemed.app import create_app
 from telemed.settings import Settings
@@ -52,10 +53,7 @@ class Site:
 
 @contextlib.asynccontextmanager
 async def site(tmp_path: Path, smtp_port: int) -> AsyncIterator[Site]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
+    url, engine = await sqlite_database(tmp_path)
     hashed = passwords.hash_password(PASSWORD)
     async with session_maker(engine)() as s:
         prov = await factories.facility(s, level=FacilityLevel.provincial)

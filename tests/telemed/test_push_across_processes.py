@@ -12,11 +12,11 @@ import factories
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlmodel import SQLModel
+from dbtools import sqlite_database
 
 import records.models  # noqa: F401  (registers every table)
 from records.actor import Actor
-from records.db import create_engine, session_maker
+from records.db import session_maker
 from records.models import ConsultationRequest, FacilityLevel, Role, Urgency
 from records.services import auth as auth_svc
 from records.services import consultations
@@ -28,10 +28,7 @@ pytestmark = pytest.mark.redis
 
 
 async def test_a_push_reaches_the_stream_on_another_process(tmp_path: Path, redis_url: str) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
+    url, engine = await sqlite_database(tmp_path)
     async with session_maker(engine)() as s:
         prov = await factories.facility(s, level=FacilityLevel.provincial)
         dist = await factories.facility(s, parent=prov)

@@ -14,13 +14,13 @@ import aiohttp
 import factories
 import pytest
 from aiohttp.test_utils import TestServer
+from dbtools import sqlite_database
 from rtcpeer import RtcPeer
 from sighelpers import Client
-from sqlmodel import SQLModel
 
 import records.models  # noqa: F401  (registers every table)
 from records.actor import Actor
-from records.db import create_engine, session_maker
+from records.db import session_maker
 from records.models import Consultation, FacilityLevel, ParticipantRole, Role, User
 from records.services import consultations, join_tokens, schedules, users
 from signaling import CloseCode
@@ -58,10 +58,7 @@ class Call:
 
 @contextlib.asynccontextmanager
 async def call(tmp_path: Path, redis_url: str | None, processes: int) -> AsyncIterator[Call]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'telemed.db'}"
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
+    url, engine = await sqlite_database(tmp_path)
     async with session_maker(engine)() as s:
         prov = await factories.facility(s, level=FacilityLevel.provincial)
         dist = await factories.facility(s, parent=prov)
