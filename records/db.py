@@ -55,6 +55,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def session_maker(engine: AsyncEngine) -> SessionMaker:
-    """A session factory whose objects stay readable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_maker(engine: AsyncEngine, *, events: Any = None) -> SessionMaker:
+    """A session factory whose objects stay readable after commit.
+
+    ``events``: a ``records.events.EventHub`` whose listeners hear what its sessions commit."""
+    info = {"telemed.events": events} if events is not None else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

@@ -19,7 +19,7 @@ from signaling.events import (
     StateChanged,
 )
 from signaling.ice import IceServers
-from signaling.ports import Authorizer, EventSink, Identity, RecorderHook
+from signaling.ports import Authorizer, EventSink, Identity, RecorderHook, RoomControl
 from signaling.registry import RoomRegistry
 from signaling.server import setup_signaling
 
@@ -40,6 +40,7 @@ __all__ = [
     "RecordingFinished",
     "RoomEnded",
     "RoomEvent",
+    "RoomControl",
     "RoomRegistry",
     "SignalingConfig",
     "StateChanged",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from signaling import frames, ops
@@ -12,11 +13,13 @@ from signaling.errors import (
     InLobby,
     NotInRoom,
     NotModerator,
+    NotMovable,
     NotRecording,
     RecorderFailed,
 )
 from signaling.events import (
     ChatPosted,
+    PeerLeft,
     RecordingChanged,
     RecordingConsent,
     RoomEnded,
@@ -177,11 +180,60 @@ async def kick(host: RoomHost, peer: Peer, peer_id: str) -> None:
     expel(host, room, target.user_id, peer.peer_id)
 
 
-def expel(host: RoomHost, room: Room, user_id: str, by: str | None) -> None:
-    """Close this node's peers of a kicked user."""
+def expel(
+    host: RoomHost, room: Room, user_id: str, by: str | None, reason: str | None = None
+) -> None:
+    """Close this node's peers of a kicked user (`reason` when the application removed them)."""
     for target in room.by_user(user_id):
-        target.send(frames.kicked(by))
+        target.send(frames.kicked(by, reason))
         host.remove(room, target, "kicked", code=CloseCode.FORBIDDEN, close_reason="kicked")
+
+
+async def expel_user(host: RoomHost, room_id: str, user_id: str, *, reason: str) -> None:
+    """The application removes a user from a room on every node, and bars them from it."""
+    await host.bus.kick(room_id, user_id)
+    host.publish(room_id, ops.Kick(user_id=user_id, reason=reason))
+    room = host.rooms.get(room_id)
+    if room is not None:
+        expel(host, room, user_id, None, reason)
+
+
+def send_to_lobby(host: RoomHost, peer: Peer, peer_id: str) -> None:
+    """Moderator: send an admitted peer back to the lobby, wherever it is connected."""
+    room = _moderator(host, peer)
+    target = _target(room, peer_id)
+    if target is peer or target.moderator:
+        raise NotMovable("only participants other than moderators can be sent to the lobby")
+    host.publish(room.room_id, ops.ToLobby(user_id=target.user_id, by=peer.peer_id))
+    move_to_lobby(host, room, target.user_id, peer.peer_id)
+
+
+def move_to_lobby(host: RoomHost, room: Room, user_id: str, by: str | None) -> None:
+    """Move this node's active, non-moderator peers of a user back to the lobby."""
+    for target in room.by_user(user_id):
+        if target.status != ACTIVE or target.moderator:
+            continue
+        target.status = LOBBY
+        if room.consents.pop(target.peer_id, None) and host.media is not None:
+            host.media.withdraw(room.room_id, target.peer_id)
+        room.announce_left(target.peer_id, "lobby")
+        target.known.clear()
+        target.send(
+            frames.lobby(peer_id=target.peer_id, name=target.name, reason="deliberation", by=by)
+        )
+        record = target.record()
+        host.to_bus(functools.partial(host.bus.put, room.room_id, record))
+        host.publish(room.room_id, ops.PeerSeen(peer=record))
+        host.emit(
+            PeerLeft(
+                room_id=room.room_id,
+                user_id=target.user_id,
+                peer_id=target.peer_id,
+                time=utcnow(),
+                reason="lobby",
+            )
+        )
+    room.lobby_update()
 
 
 async def end(host: RoomHost, peer: Peer) -> None:
@@ -190,22 +242,24 @@ async def end(host: RoomHost, peer: Peer) -> None:
     await end_room(host, room.room_id, by=peer)
 
 
-async def end_room(host: RoomHost, room_id: str, *, by: Peer | None = None) -> None:
-    """End a room from a moderator or from the application; idempotent."""
+async def end_room(
+    host: RoomHost, room_id: str, *, by: Peer | None = None, reason: str | None = None
+) -> None:
+    """End a room from a moderator or from the application (with a `reason`); idempotent."""
     await host.bus.end(room_id, host.config.ended_ttl_seconds)
     by_id = by.peer_id if by is not None else None
-    host.publish(room_id, ops.Ended(by=by_id))
+    host.publish(room_id, ops.Ended(by=by_id, reason=reason))
     host.emit(
         RoomEnded(room_id=room_id, user_id=by.user_id if by else None, peer_id=by_id, time=utcnow())
     )
     room = host.rooms.get(room_id)
     if room is not None:
-        close_ended(host, room, by_id)
+        close_ended(host, room, by_id, reason)
 
 
-def close_ended(host: RoomHost, room: Room, by: str | None) -> None:
+def close_ended(host: RoomHost, room: Room, by: str | None, reason: str | None = None) -> None:
     """Send `ended` to this node's peers and close them."""
-    frame = frames.ended(by)
+    frame = frames.ended(by, reason)
     for peer in room.local():
         peer.send(frame)
         host.remove(room, peer, "ended", code=CloseCode.ENDED, close_reason="ended")

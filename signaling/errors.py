@@ -91,6 +91,12 @@ class NotModerator(SignalingError):
     code = "forbidden"
 
 
+class NotMovable(SignalingError):
+    """A moderator cannot be sent to the lobby (nor can the sender itself)."""
+
+    code = "not-movable"
+
+
 class RoomFull(SignalingError):
     """The room already holds the maximum number of peers."""
 

@@ -49,9 +49,16 @@ def welcome(
     }
 
 
-def lobby(*, peer_id: str, name: str) -> Frame:
-    """`lobby`: the peer waits for a moderator to admit it (a waiting peer cannot resume)."""
-    return {"type": "lobby", "peer_id": peer_id, "resume_token": None, "name": name}
+def lobby(*, peer_id: str, name: str, reason: str | None = None, by: str | None = None) -> Frame:
+    """`lobby`: the peer waits for a moderator to admit it (a waiting peer cannot resume).
+
+    `reason` is `deliberation` when a moderator (`by`, None for the application) sent an
+    admitted peer back to the lobby; absent on first arrival."""
+    frame: Frame = {"type": "lobby", "peer_id": peer_id, "resume_token": None, "name": name}
+    if reason is not None:
+        frame["reason"] = reason
+        frame["by"] = by
+    return frame
 
 
 def lobby_update(waiting: Sequence[PeerInfo]) -> Frame:
@@ -131,14 +138,22 @@ def mute(kind: str, *, by: str) -> Frame:
     return {"type": "mute", "kind": kind, "by": by}
 
 
-def kicked(by: str | None) -> Frame:
-    """`kicked`: a moderator removed the receiver."""
-    return {"type": "kicked", "by": by}
+def kicked(by: str | None, reason: str | None = None) -> Frame:
+    """`kicked`: a moderator removed the receiver; or the application did (`by` None), with
+    a `reason`: `uninvited` (the invitation was withdrawn) or `disabled` (the account was)."""
+    frame: Frame = {"type": "kicked", "by": by}
+    if reason is not None:
+        frame["reason"] = reason
+    return frame
 
 
-def ended(by: str | None) -> Frame:
-    """`ended`: the session is over (`by` None when the application ended it)."""
-    return {"type": "ended", "by": by}
+def ended(by: str | None, reason: str | None = None) -> Frame:
+    """`ended`: the session is over (`by` None when the application ended it, then with a
+    `reason` such as `cancelled`)."""
+    frame: Frame = {"type": "ended", "by": by}
+    if reason is not None:
+        frame["reason"] = reason
+    return frame
 
 
 # recording

@@ -121,6 +121,14 @@ class Kick:
 
 
 @dataclass(frozen=True, slots=True)
+class SendToLobby:
+    """Moderator: send an admitted peer back to the lobby (bring it back with `admit`)."""
+
+    peer_id: str
+    id: MsgId = None
+
+
+@dataclass(frozen=True, slots=True)
 class End:
     """Moderator: end the session for everyone."""
 
@@ -156,6 +164,7 @@ ClientMessage = (
     | Deny
     | Mute
     | Kick
+    | SendToLobby
     | End
     | Record
     | RecordingConsent
@@ -259,6 +268,7 @@ PARSERS: dict[str, Parser] = {
     "deny": lambda d, i: Deny(_str(d, "peer_id", MAX_ID, i), i),
     "mute": lambda d, i: Mute(_str(d, "peer_id", MAX_ID, i), _kind(d, i), i),
     "kick": lambda d, i: Kick(_str(d, "peer_id", MAX_ID, i), i),
+    "send-to-lobby": lambda d, i: SendToLobby(_str(d, "peer_id", MAX_ID, i), i),
     "end": lambda d, i: End(i),
     "record": lambda d, i: Record(_bool(d, "on", i), i),
     "recording-consent": lambda d, i: RecordingConsent(_bool(d, "accept", i), i),

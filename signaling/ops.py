@@ -64,19 +64,39 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Ended:
-    """The session was ended (`by` None when the application ended it)."""
+    """The session was ended (`by` None when the application ended it, with its `reason`)."""
 
     name: ClassVar[str] = "ended"
     by: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Kick:
-    """A moderator removed a user: close their peers."""
+    """A moderator (or the application, with a `reason`) removed a user: close their peers."""
 
     name: ClassVar[str] = "kick"
     user_id: str
     by: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToLobby:
+    """A moderator (or the application) sent a user back to the lobby: move their peers."""
+
+    name: ClassVar[str] = "to-lobby"
+    user_id: str
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """The application disconnected a user from every room (sent with an empty room id)."""
+
+    name: ClassVar[str] = "disconnect"
+    user_id: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +134,8 @@ Op = (
     | Hello
     | Ended
     | Kick
+    | ToLobby
+    | Disconnect
     | Admit
     | Deny
     | Replace
@@ -130,6 +152,8 @@ OPS: dict[str, type[Op]] = {
         Hello,
         Ended,
         Kick,
+        ToLobby,
+        Disconnect,
         Admit,
         Deny,
         Replace,

@@ -45,6 +45,29 @@ class EventSink(Protocol):
         ...
 
 
+class RoomControl(Protocol):
+    """What the application may do to live rooms, on every server process (the registry).
+
+    Reasons are short codes the clients show a message for: `cancelled` (ended),
+    `uninvited` and `disabled` (removed)."""
+
+    async def end_room(self, room_id: str, *, reason: str | None = None) -> None:
+        """End the room for everyone (`ended`); nobody may join it any more."""
+        ...
+
+    async def expel_user(self, room_id: str, user_id: str, *, reason: str) -> None:
+        """Remove a user from the room (`kicked`); they may not come back while it lives."""
+        ...
+
+    async def disconnect_user(self, user_id: str, *, reason: str) -> None:
+        """Remove a user from every room (`kicked`)."""
+        ...
+
+    async def send_to_lobby(self, room_id: str, user_id: str) -> None:
+        """Move a participant back to the lobby, to be admitted again."""
+        ...
+
+
 class RecorderHook(Protocol):
     """Starts and stops a recorder for a room; raising refuses the change."""
 

@@ -107,9 +107,28 @@ class RoomRegistry:
             return []
         return [{**p.info(), "status": p.status} for p in room.peers.values()]
 
-    async def end_room(self, room_id: str) -> None:
+    # the application's control of the rooms (`RoomControl`), on every node through the bus
+
+    async def end_room(self, room_id: str, *, reason: str | None = None) -> None:
         """End a room from the application: everyone gets `ended`, joins are refused."""
-        await actions.end_room(self, room_id)
+        await actions.end_room(self, room_id, reason=reason)
+
+    async def expel_user(self, room_id: str, user_id: str, *, reason: str) -> None:
+        """Remove a user from a room at once (`kicked` with the reason) and bar them from it."""
+        await actions.expel_user(self, room_id, user_id, reason=reason)
+
+    async def disconnect_user(self, user_id: str, *, reason: str) -> None:
+        """Close every peer of a user in every room, on every node."""
+        self.publish("", ops.Disconnect(user_id=user_id, reason=reason))
+        for room in list(self.rooms.values()):
+            actions.expel(self, room, user_id, None, reason)
+
+    async def send_to_lobby(self, room_id: str, user_id: str) -> None:
+        """Send a user's peers in a room back to the lobby (moderators stay)."""
+        self.publish(room_id, ops.ToLobby(user_id=user_id))
+        room = self.rooms.get(room_id)
+        if room is not None:
+            actions.move_to_lobby(self, room, user_id, None)
 
     def local_peer_count(self) -> int:
         """How many peers (connected or in grace) this node holds."""

@@ -311,6 +311,7 @@ HANDLERS: dict[type, Handler] = {
     m.Deny: _with_id(lambda s, msg, p: actions.deny(s.registry, p, msg.peer_id)),
     m.Mute: _with_id(lambda s, msg, p: actions.mute(s.registry, p, msg.peer_id, msg.kind)),
     m.Kick: _with_id(lambda s, msg, p: actions.kick(s.registry, p, msg.peer_id)),
+    m.SendToLobby: _with_id(lambda s, msg, p: actions.send_to_lobby(s.registry, p, msg.peer_id)),
     m.End: _with_id(lambda s, msg, p: actions.end(s.registry, p)),
     m.Record: _with_id(lambda s, msg, p: actions.record(s.registry, p, msg.on)),
     m.RecordingConsent: _with_id(lambda s, msg, p: actions.consent(s.registry, p, msg.accept)),

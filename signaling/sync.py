@@ -19,12 +19,15 @@ log = logging.getLogger(__name__)
 
 def apply(host: RoomHost, message: Mapping[str, Any]) -> None:
     """Apply one notification from another node to this node's view."""
+    op = ops.decode(message)
+    if isinstance(op, ops.Disconnect):
+        # About a user in every room, not about one room.
+        for each in list(host.rooms.values()):
+            _disconnect(host, each, op)
+        return
     room_id = message.get("room")
     room = host.rooms.get(room_id) if isinstance(room_id, str) else None
-    if room is None:
-        return
-    op = ops.decode(message)
-    if op is not None:
+    if room is not None and op is not None:
         HANDLERS[type(op)](host, room, op)
 
 
@@ -50,6 +53,9 @@ def _peer(host: RoomHost, room: Room, op: ops.PeerSeen) -> None:
                     local.send(frame)
     if peer.status == ACTIVE:
         room.announce_joined(peer)
+    elif before == ACTIVE:
+        # Sent back to the lobby on its node: gone from the call, as far as peers see.
+        room.announce_left(pid, "lobby")
     if LOBBY in (before, peer.status):
         room.lobby_update()
 
@@ -97,11 +103,19 @@ def _hello(host: RoomHost, room: Room, op: ops.Hello) -> None:
 
 
 def _ended(host: RoomHost, room: Room, op: ops.Ended) -> None:
-    actions.close_ended(host, room, op.by)
+    actions.close_ended(host, room, op.by, op.reason)
 
 
 def _kick(host: RoomHost, room: Room, op: ops.Kick) -> None:
-    actions.expel(host, room, op.user_id, op.by)
+    actions.expel(host, room, op.user_id, op.by, op.reason)
+
+
+def _to_lobby(host: RoomHost, room: Room, op: ops.ToLobby) -> None:
+    actions.move_to_lobby(host, room, op.user_id, op.by)
+
+
+def _disconnect(host: RoomHost, room: Room, op: ops.Disconnect) -> None:
+    actions.expel(host, room, op.user_id, None, op.reason)
 
 
 def _admit(host: RoomHost, room: Room, op: ops.Admit) -> None:
@@ -153,6 +167,8 @@ HANDLERS: dict[type[ops.Op], Handler] = {
     ops.Hello: _hello,
     ops.Ended: _ended,
     ops.Kick: _kick,
+    ops.ToLobby: _to_lobby,
+    ops.Disconnect: _disconnect,
     ops.Admit: _admit,
     ops.Deny: _deny,
     ops.Replace: _replace,

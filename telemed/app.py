@@ -9,6 +9,7 @@ from aiohttp import web
 
 from records.blobs import BlobStore
 from records.db import create_engine, session_maker
+from records.events import EventHub
 from records.render import Renderer
 from signaling import IceServers, setup_signaling
 from web.app import setup_web
@@ -19,6 +20,7 @@ from .keys import engine_key, settings_key
 from .recording import setup_media
 from .room_bridge import RecordsAuthorizer, RecordsEventSink, signaling_config
 from .settings import Settings
+from .workflow import setup_workflow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ def web_config(settings: Settings) -> WebConfig:
         max_upload_bytes=settings.max_upload_bytes,
         join_token_ttl_seconds=settings.join_token_ttl_seconds,
         default_locale=settings.default_locale,
+        emergency_delay_minutes=settings.emergency_schedule_minutes,
     )
 
 
@@ -50,7 +53,8 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     engine = create_engine(settings.effective_database_url)
     app[engine_key] = engine
-    sessions = session_maker(engine)
+    events = EventHub()
+    sessions = session_maker(engine, events=events)
     blobs = BlobStore(settings.blob_dir)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -73,6 +77,7 @@ def create_app(settings: Settings) -> web.Application:
     ice = IceServers(sig_config)
     app[ice_provider_key] = ice.for_user
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
+    setup_workflow(app, settings=settings, sessions=sessions, hub=events)
     media = setup_media(app, settings=settings, config=sig_config, sessions=sessions, blobs=blobs)
     setup_signaling(
         app,

@@ -72,6 +72,24 @@ class Settings:
     gc_freeze_seconds: float = 10.0
     gc_reclaim_seconds: float = 900.0
     gc_young_threshold: int = 10_000
+    # The address people open the server at, for links in e-mails (default: the first
+    # allowed origin, else http://host:port).
+    public_url: str = ""
+    # E-mail (notifications): none is sent unless smtp_host is set.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_security: str = "starttls"  # starttls, tls or none
+    smtp_timeout_seconds: float = 20.0
+    # Failed deliveries are retried after this, doubled each time, at most mail_max_attempts.
+    mail_retry_seconds: float = 30.0
+    mail_max_attempts: int = 12
+    # Workflow: the reminder before a session, and how long an emergency may wait for a time.
+    reminder_minutes: int = 15
+    emergency_schedule_minutes: int = 30
+    scheduler_seconds: float = 30.0
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -133,6 +151,39 @@ class Settings:
             raise ConfigError(f"gc_{exc}") from None
         if self.default_locale not in ("vi", "en"):
             raise ConfigError("default_locale must be 'vi' or 'en'")
+        self._check_mail()
+
+    def _check_mail(self) -> None:
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"public_url must be an http(s):// address, got {self.public_url!r}")
+        if self.smtp_security not in ("starttls", "tls", "none"):
+            raise ConfigError("smtp_security must be starttls, tls or none")
+        if not (0 < self.smtp_port < 65536):
+            raise ConfigError(f"smtp_port must be between 1 and 65535, got {self.smtp_port}")
+        if self.smtp_host and not (self.smtp_from and "@" in self.smtp_from):
+            raise ConfigError("smtp_host needs smtp_from, the sender address (hoichan@example.vn)")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ConfigError("smtp_username and smtp_password must be given together")
+        for name in (
+            "smtp_timeout_seconds",
+            "mail_retry_seconds",
+            "mail_max_attempts",
+            "reminder_minutes",
+            "emergency_schedule_minutes",
+            "scheduler_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def base_url(self) -> str:
+        """Where people open the server, for links sent outside it (e-mails)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.allowed_origins:
+            return self.allowed_origins[0].rstrip("/")
+        scheme = "https" if self.uses_tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def gc_pacing(self) -> GcPacing | None:

@@ -41,6 +41,8 @@ class WebConfig:
     max_upload_bytes: int = 200 * 1024 * 1024
     join_token_ttl_seconds: int = 300
     default_locale: str = "vi"
+    # An emergency request waiting longer than this for a time is flagged on every list.
+    emergency_delay_minutes: int = 30
     # Loopback-only deployments without accounts are not supported: every request is identified.
     login_delay_base: float = 0.5
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses, CIDRs).

@@ -27,6 +27,7 @@ from .consultations import (
     ConsultationPublic,
     ConsultationRequest,
     ConsultationSchedule,
+    InvitationAnswer,
     Minutes,
     MinutesPublic,
     MinutesUpdate,
@@ -40,6 +41,7 @@ from .enums import (
     CaseStatus,
     ConsultationStatus,
     FacilityLevel,
+    InvitationResponse,
     MinutesStatus,
     ParticipantRole,
     Role,
@@ -53,6 +55,14 @@ from .media import (
     NetworkVerdict,
     RecordingConsent,
 )
+from .notifications import (
+    EMAIL_BY_DEFAULT,
+    EmailOutbox,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    NotificationPublic,
+)
 from .people import (
     Facility,
     FacilityCreate,
@@ -64,11 +74,24 @@ from .people import (
     UserUpdate,
     user_public,
 )
+from .thread import CaseMessage, ThreadEntryPublic, ThreadKind, ThreadPost
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "CASE_TRANSITIONS",
+    "EMAIL_BY_DEFAULT",
+    "CaseMessage",
+    "EmailOutbox",
+    "InvitationAnswer",
+    "InvitationResponse",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "NotificationPublic",
+    "ThreadEntryPublic",
+    "ThreadKind",
+    "ThreadPost",
     "CONSULTATION_TRANSITIONS",
     "ApiToken",
     "Attachment",

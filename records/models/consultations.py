@@ -12,7 +12,7 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from .base import created_field, enum_field, id_field, time_field
-from .enums import ConsultationStatus, MinutesStatus, ParticipantRole
+from .enums import ConsultationStatus, InvitationResponse, MinutesStatus, ParticipantRole
 
 
 def new_room_id() -> str:
@@ -70,6 +70,8 @@ class Consultation(SQLModel, table=True):
     room_id: str = Field(default_factory=new_room_id, max_length=64, unique=True, index=True)
     started_at: datetime | None = time_field()
     ended_at: datetime | None = time_field()
+    # When the reminder before the start went out (one process sends it, once per time).
+    reminded_at: datetime | None = time_field()
     created_at: datetime = created_field()
     updated_at: datetime | None = time_field()
 
@@ -117,6 +119,10 @@ class Participant(SQLModel, table=True):
     role: ParticipantRole = enum_field(ParticipantRole.specialist)
     invited_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
     invited_at: datetime = created_field()
+    # The invitee's answer to this time; a new time asks again.
+    response: InvitationResponse = enum_field(InvitationResponse.pending)
+    response_reason: str = Field(default="", max_length=500)
+    responded_at: datetime | None = time_field()
 
 
 class ParticipantPublic(SQLModel):
@@ -125,6 +131,16 @@ class ParticipantPublic(SQLModel):
     user_id: uuid.UUID
     role: ParticipantRole
     invited_at: datetime
+    response: InvitationResponse = InvitationResponse.pending
+    response_reason: str = ""
+    responded_at: datetime | None = None
+
+
+class InvitationAnswer(SQLModel):
+    """An invitee accepts or declines (with a reason)."""
+
+    accept: bool
+    reason: str = Field(default="", max_length=500)
 
 
 class Attendance(SQLModel, table=True):

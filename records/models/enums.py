@@ -84,6 +84,14 @@ class ParticipantRole(StrEnum):
     observer = "observer"
 
 
+class InvitationResponse(StrEnum):
+    """An invitee's answer to an invitation."""
+
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+
+
 class MinutesStatus(StrEnum):
     """Minutes are drafted, then made final (and immutable)."""
 
@@ -107,7 +115,8 @@ CONSULTATION_TRANSITIONS: dict[ConsultationStatus, frozenset[ConsultationStatus]
     ConsultationStatus.scheduled: frozenset(
         {ConsultationStatus.live, ConsultationStatus.ended, ConsultationStatus.cancelled}
     ),
-    ConsultationStatus.live: frozenset({ConsultationStatus.ended}),
+    # A session under way may still be called off (the room ends for everyone).
+    ConsultationStatus.live: frozenset({ConsultationStatus.ended, ConsultationStatus.cancelled}),
     ConsultationStatus.ended: frozenset(),
     ConsultationStatus.cancelled: frozenset(),
 }

@@ -105,6 +105,8 @@ class User(UserBase, table=True):
     password_changed_at: datetime | None = time_field()
     failed_logins: int = Field(default=0)
     locked_at: datetime | None = time_field()
+    # The language of e-mails and of pages before a choice is made; None: the server's.
+    language: str | None = Field(default=None, max_length=5)
     created_at: datetime = created_field()
 
     @property

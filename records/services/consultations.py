@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Forbidden, Invalid
+from ..events import ConsultationCancelled, ConsultationRequested, announce
 from ..messages import msg
 from ..models import (
     CONSULTATION_TRANSITIONS,
@@ -45,6 +46,16 @@ async def case_ids(session: AsyncSession, consultation_id: uuid.UUID) -> list[uu
     """The cases a consultation discusses."""
     rows = await session.execute(
         select(ConsultationCase.case_id).where(ConsultationCase.consultation_id == consultation_id)
+    )
+    return list(rows.scalars().all())
+
+
+async def participant_ids(session: AsyncSession, consultation_id: uuid.UUID) -> list[uuid.UUID]:
+    """Everyone invited to a consultation (its chair included), in the order of invitation."""
+    rows = await session.execute(
+        select(Participant.user_id)
+        .where(Participant.consultation_id == consultation_id)
+        .order_by(col(Participant.invited_at))
     )
     return list(rows.scalars().all())
 
@@ -157,6 +168,9 @@ async def request_consultation(
         detail={"host": str(host.id), "cases": [str(c.id) for c in cases]},
     )
     await session.commit()
+    await announce(
+        session, ConsultationRequested(actor_id=actor.user_id, consultation_id=consultation.id)
+    )
     return consultation
 
 
@@ -189,7 +203,17 @@ async def cancel(
             await apply_transition(
                 session, case=case, to=CaseStatus.submitted, actor=actor, note=reason
             )
+    invitees = await participant_ids(session, consultation.id)
     await session.commit()
+    await announce(
+        session,
+        ConsultationCancelled(
+            actor_id=actor.user_id,
+            consultation_id=consultation.id,
+            room_id=consultation.room_id,
+            invitees=tuple(invitees),
+        ),
+    )
     return consultation
 
 

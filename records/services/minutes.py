@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid, NotFound
+from ..events import MinutesFinalised, announce
 from ..messages import N_, msg
 from ..models import (
     Attendance,
@@ -270,7 +271,21 @@ async def finalize(
         detail={"to": "final"},
     )
     await session.commit()
+    await announce_finalised(session, minutes=minutes, actor=actor)
     return minutes
+
+
+async def announce_finalised(session: AsyncSession, *, minutes: Minutes, actor: Actor) -> None:
+    """The one place finalising tells the rest (the requester and participants are notified);
+    call it after the commit that made the minutes final."""
+    await announce(
+        session,
+        MinutesFinalised(
+            actor_id=actor.user_id,
+            consultation_id=minutes.consultation_id,
+            case_id=minutes.case_id,
+        ),
+    )
 
 
 async def get_minutes(

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from .. import access
 from ..actor import Actor, ReadPolicy
 from ..errors import NotFound
-from ..models import Consultation, ConsultationStatus, Facility, User
+from ..models import Attendance, Consultation, ConsultationStatus, Facility, User
 from . import join_tokens
 from .auth import resolve_session_cookie
 
@@ -103,5 +103,30 @@ async def admit(
         user=user,
         facility_name=row[2] or "",
         moderator=moderator,
-        needs_admission=consultation.requires_admission and not moderator,
+        needs_admission=consultation.requires_admission
+        and not moderator
+        and not await admitted_before(session, consultation=consultation, user_id=user.id),
     )
+
+
+# How a stay in the room ended when the chair, not the person, ended it.
+REMOVED_BY_CHAIR = ("kicked", "lobby", "denied")
+
+
+async def admitted_before(
+    session: AsyncSession, *, consultation: Consultation, user_id: uuid.UUID
+) -> bool:
+    """Whether the person was let into this session earlier and the chair has not removed
+    them since: their last stay in the room (kept by every process) did not end by the chair's
+    hand. Such a person comes back after a reload without waiting in the lobby."""
+    if consultation.status != ConsultationStatus.live:
+        return False
+    last = (
+        await session.execute(
+            select(Attendance.left_at, Attendance.reason)
+            .where(Attendance.consultation_id == consultation.id, Attendance.user_id == user_id)
+            .order_by(col(Attendance.joined_at).desc())
+            .limit(1)
+        )
+    ).first()
+    return last is not None and (last[0] is None or last[1] not in REMOVED_BY_CHAIR)

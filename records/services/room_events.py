@@ -12,7 +12,16 @@ from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, NotFound
 from ..messages import msg
-from ..models import Attendance, ChatMessage, Consultation, ConsultationStatus, User
+from ..models import (
+    Attendance,
+    Case,
+    ChatMessage,
+    Consultation,
+    ConsultationCase,
+    ConsultationStatus,
+    User,
+)
+from ..models.base import utcnow
 from .consultations import finish, start_live
 
 
@@ -149,8 +158,28 @@ async def record_room_ended(*, session: AsyncSession, room_id: str, at: datetime
 async def chat_log(
     *, session: AsyncSession, consultation_id: uuid.UUID, actor: Actor
 ) -> list[tuple[ChatMessage, str]]:
-    """The chat of a consultation, oldest first, with each sender's display name."""
+    """The chat of a consultation, oldest first, with each sender's display name.
+
+    The chat belongs to the record of its cases: whoever may no longer read any of them (a
+    consultant past the follow-up window) may no longer read it either."""
     await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
+    open_case = await session.execute(
+        select(ConsultationCase.case_id)
+        .join(Case, col(Case.id) == ConsultationCase.case_id)
+        .where(
+            ConsultationCase.consultation_id == consultation_id,
+            access.cases_filter(actor, utcnow()),
+        )
+        .limit(1)
+    )
+    if open_case.first() is None:
+        raise await access.deny(
+            session,
+            actor=actor,
+            object_type="consultation",
+            object_id=consultation_id,
+            need="read-chat",
+        )
     rows = await session.execute(
         select(ChatMessage, User)
         .join(User, col(User.id) == col(ChatMessage.user_id))

@@ -17,19 +17,21 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid, NotFound
+from ..events import ConsultationScheduled, InvitationWithdrawn, Invited, announce
 from ..messages import msg
 from ..models import (
     CaseStatus,
     Consultation,
     ConsultationSchedule,
     ConsultationStatus,
+    InvitationResponse,
     Participant,
     ParticipantRole,
     User,
 )
 from ..models.base import utcnow
 from .cases import apply_transition
-from .consultations import BUSY, OPEN, cases_of, set_status
+from .consultations import BUSY, OPEN, cases_of, participant_ids, set_status
 
 SCHEDULABLE = (ConsultationStatus.requested, ConsultationStatus.scheduled)
 
@@ -146,6 +148,14 @@ async def schedule(
     await _active_user(session, data.chair_id, "chair_id")
     for uid in data.invitees:
         await _active_user(session, uid, "invitees")
+    before = set(await participant_ids(session, consultation.id))
+    was_scheduled = consultation.scheduled_start is not None
+    moved = (consultation.scheduled_start, consultation.scheduled_end) != (
+        data.scheduled_start,
+        data.scheduled_end,
+    )
+    if moved:
+        await _ask_again(session, consultation)
     consultation.scheduled_start = data.scheduled_start
     consultation.scheduled_end = data.scheduled_end
     consultation.requires_admission = data.requires_admission
@@ -207,7 +217,31 @@ async def schedule(
         exclude_id=consultation.id,
     )
     await session.commit()
+    added = tuple(uid for uid in everyone if uid not in before)
+    if moved or added:
+        await announce(
+            session,
+            ConsultationScheduled(
+                actor_id=actor.user_id,
+                consultation_id=consultation.id,
+                rescheduled=was_scheduled and moved,
+                new_invitees=added,
+            ),
+        )
     return Scheduled(consultation=consultation, conflicts=conflicts)
+
+
+async def _ask_again(session: AsyncSession, consultation: Consultation) -> None:
+    """A new time: every invitee answers again, and the reminder goes out again."""
+    consultation.reminded_at = None
+    rows = await session.execute(
+        select(Participant).where(Participant.consultation_id == consultation.id)
+    )
+    for participant in rows.scalars().all():
+        participant.response = InvitationResponse.pending
+        participant.response_reason = ""
+        participant.responded_at = None
+        session.add(participant)
 
 
 async def invite(
@@ -225,6 +259,7 @@ async def invite(
     if consultation.status not in OPEN:
         raise Conflict(msg("Phiên hội chẩn đã kết thúc hoặc đã hủy"))
     await _active_user(session, user_id, "user_id")
+    new = user_id not in set(await participant_ids(session, consultation.id))
     if role == ParticipantRole.chair:
         await _demote_old_chair(session, consultation, user_id)
     elif consultation.chair_id == user_id:
@@ -242,6 +277,11 @@ async def invite(
         detail={"invite": str(user_id), "role": role},
     )
     await session.commit()
+    if new and consultation.status in BUSY:
+        await announce(
+            session,
+            Invited(actor_id=actor.user_id, consultation_id=consultation.id, user_id=user_id),
+        )
     return participant
 
 
@@ -273,3 +313,12 @@ async def uninvite(
         detail={"uninvite": str(user_id)},
     )
     await session.commit()
+    await announce(
+        session,
+        InvitationWithdrawn(
+            actor_id=actor.user_id,
+            consultation_id=consultation.id,
+            room_id=consultation.room_id,
+            user_id=user_id,
+        ),
+    )

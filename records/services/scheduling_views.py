@@ -25,15 +25,20 @@ from ..models import (
     ConsultationCase,
     ConsultationStatus,
     Facility,
+    InvitationResponse,
     Minutes,
     Participant,
     ParticipantRole,
     Role,
+    Urgency,
     User,
 )
 from ..models.base import utcnow
 from . import consultations as consultations_svc
-from . import room_events, schedules
+from . import room_events, schedules, urgency
+from .queues import AgendaItem, facility_names, inbox, items_of, overview
+
+__all__ = ["AgendaItem", "facility_names", "inbox", "overview"]
 
 # Cases a doctor may put into a new request.
 REQUESTABLE = (CaseStatus.draft, CaseStatus.submitted)
@@ -53,11 +58,13 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class ParticipantView:
-    """An invited person and their part in the session."""
+    """An invited person, their part in the session and their answer to the invitation."""
 
     person: Person
     role: ParticipantRole
     invited_at: datetime
+    response: InvitationResponse = InvitationResponse.pending
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +112,9 @@ class ConsultationDetail:
     chat: list[ChatView] = field(default_factory=list)
     conflicts: list[ConflictView] = field(default_factory=list)
     minutes: dict[uuid.UUID, Minutes] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class AgendaItem:
-    """A session on the agenda, with the names the agenda shows."""
-
-    consultation: Consultation
-    host: str
-    requesting: str
+    urgency: Urgency = Urgency.routine
+    # The actor's own invitation (None when not invited, or the presenter).
+    invitation: ParticipantView | None = None
 
 
 async def people(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Person]:
@@ -138,16 +139,6 @@ async def people(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.
     }
 
 
-async def facility_names(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Facility names by id."""
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Facility.id, Facility.name).where(col(Facility.id).in_(list(dict.fromkeys(ids))))
-    )
-    return {fid: name for fid, name in rows.all()}
-
-
 async def agenda(
     *, session: AsyncSession, actor: Actor, start: datetime, end: datetime
 ) -> list[AgendaItem]:
@@ -156,50 +147,7 @@ async def agenda(
         session=session, actor=actor, start=start, end=end, limit=200
     )
     items = [c for c in page.items if c.status != ConsultationStatus.cancelled]
-    names = await facility_names(
-        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
-    )
-    return [
-        AgendaItem(
-            consultation=c,
-            host=names.get(c.host_facility_id, ""),
-            requesting=names.get(c.requesting_facility_id, ""),
-        )
-        for c in items
-    ]
-
-
-async def inbox(*, session: AsyncSession, actor: Actor) -> list[AgendaItem]:
-    """Requests waiting for the actor: for a coordinator those their facility hosts."""
-    page = await consultations_svc.list_consultations(
-        session=session, actor=actor, status=ConsultationStatus.requested, limit=200
-    )
-    items = [c for c in page.items if access.can_manage(actor, c)]
-    items.sort(key=lambda c: c.created_at)
-    names = await facility_names(
-        session, [c.host_facility_id for c in items] + [c.requesting_facility_id for c in items]
-    )
-    return [
-        AgendaItem(c, names.get(c.host_facility_id, ""), names.get(c.requesting_facility_id, ""))
-        for c in items
-    ]
-
-
-async def overview(
-    *, session: AsyncSession, actor: Actor, status: ConsultationStatus | None = None
-) -> list[AgendaItem]:
-    """The latest consultations the actor may see (at most 200), with facility names."""
-    page = await consultations_svc.list_consultations(
-        session=session, actor=actor, status=status, limit=200
-    )
-    names = await facility_names(
-        session,
-        [c.host_facility_id for c in page.items] + [c.requesting_facility_id for c in page.items],
-    )
-    return [
-        AgendaItem(c, names.get(c.host_facility_id, ""), names.get(c.requesting_facility_id, ""))
-        for c in page.items
-    ]
+    return await items_of(session, items, urgency.DEFAULT_EMERGENCY_DELAY)
 
 
 async def requestable_cases(*, session: AsyncSession, actor: Actor) -> list[Case]:
@@ -344,23 +292,30 @@ async def _detail_of(
         can_manage=manage,
         is_chair=chair,
         may_join=role is not None,
-        may_cancel=(manage and status in consultations_svc.OPEN and status != "live")
-        or own_request,
+        may_cancel=(manage and status in consultations_svc.OPEN) or own_request,
     )
     view.cases = await _readable_cases(session, actor, consultation.id)
     view.participants = [
-        ParticipantView(person, ParticipantRole(p.role), p.invited_at)
+        ParticipantView(
+            person,
+            ParticipantRole(p.role),
+            p.invited_at,
+            InvitationResponse(p.response),
+            p.response_reason,
+        )
         for p, person in await participants_of(session, consultation.id)
     ]
     view.attendance = await _attendance(session, consultation.id)
-    view.chat = [
-        ChatView(name=name, text=m.text, at=m.at)
-        for m, name in await room_events.chat_log(
-            session=session,
-            consultation_id=consultation.id,
-            actor=actor,
-        )
-    ]
+    if view.cases:
+        # The chat goes with the cases: none readable (past the follow-up window), no chat.
+        view.chat = [
+            ChatView(name=name, text=m.text, at=m.at)
+            for m, name in await room_events.chat_log(
+                session=session,
+                consultation_id=consultation.id,
+                actor=actor,
+            )
+        ]
     start, end = consultation.scheduled_start, consultation.scheduled_end
     if start is not None and end is not None and status in consultations_svc.BUSY:
         view.conflicts = await conflicts_for(
@@ -370,6 +325,17 @@ async def _detail_of(
             end=end,
             exclude_id=consultation.id,
         )
+    view.urgency = (await urgency.urgencies(session, [consultation.id])).get(
+        consultation.id, Urgency.routine
+    )
+    view.invitation = next(
+        (
+            p
+            for p in view.participants
+            if p.person.id == actor.user_id and p.role != ParticipantRole.presenter
+        ),
+        None,
+    )
     readable = {c.id for c in view.cases}
     rows = await session.execute(select(Minutes).where(Minutes.consultation_id == consultation.id))
     view.minutes = {m.case_id: m for m in rows.scalars().all() if m.case_id in readable}

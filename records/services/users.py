@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid, NotFound
+from ..events import UserDisabled, announce
 from ..messages import msg
 from ..models import Facility, Role, User, UserCreate, UserUpdate
 from ..text import fold
@@ -65,6 +66,7 @@ async def update_user(
         await _check_facility(session, changes["facility_id"])
     if actor.user_id == user.id and changes.get("active") is False:
         raise Conflict(msg("Không thể tự khóa tài khoản của mình"))
+    disabled = changes.get("active") is False and user.active
     for key, value in changes.items():
         setattr(user, key, value)
     if changes.get("active") is False:
@@ -80,6 +82,8 @@ async def update_user(
         detail={"op": "update", "fields": sorted(changes)},
     )
     await session.commit()
+    if disabled:
+        await announce(session, UserDisabled(actor_id=actor.user_id, user_id=user.id))
     return user
 
 

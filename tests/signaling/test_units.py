@@ -56,6 +56,8 @@ def test_bus_operations_keep_their_wire_form() -> None:
         ops.RecordingSwitched(on=True, frame=frame, request=frame), ops.Hello(),
         ops.Ended(by=None), ops.Kick(user_id="u1", by="p2"), ops.Admit(to="p1", by="p2"),
         ops.Deny(to="p1", by="p2"), ops.Replace(to="p1"),
+        ops.Ended(by=None, reason="cancelled"), ops.Kick(user_id="u1", reason="uninvited"),
+        ops.ToLobby(user_id="u1", by="p2"), ops.Disconnect(user_id="u1", reason="disabled"),
     ]
     assert {type(op) for op in samples} == set(ops.OPS.values())
     for op in samples:

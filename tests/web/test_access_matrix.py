@@ -45,6 +45,8 @@ from records.models import (
     FacilityLevel,
     Minutes,
     MinutesUpdate,
+    Notification,
+    NotificationKind,
     ParticipantRole,
     Patient,
     Role,
@@ -59,7 +61,9 @@ from telemed.settings import Settings
 from web.security import CSRF_HEADER, SESSION_COOKIE
 
 ROLES = (Role.doctor, Role.coordinator, Role.specialist, Role.admin)
-CLINICAL = frozenset({"patient", "case", "attachment", "consultation", "minutes", "room"})
+CLINICAL = frozenset(
+    {"patient", "case", "attachment", "consultation", "minutes", "room", "notification"}
+)
 # What `{id}` names, by the path segment before it.
 SEGMENT_KINDS = {
     "patients": "patient",
@@ -70,6 +74,7 @@ SEGMENT_KINDS = {
     "rooms": "room",
     "users": "user",
     "facilities": "facility",
+    "notifications": "notification",
     # The caller's own network test (a live peer connection, no record behind it).
     "network-test": "own",
 }
@@ -96,6 +101,7 @@ OWN_ACCOUNT = frozenset(
         "/logout",
         "/account",
         "/account/password",
+        "/account/notifications",
     }
 )
 ADMIN_AREAS = ("/api/v1/audit", "/admin")
@@ -116,6 +122,7 @@ class World:
     attachment: Attachment
     consultation: Consultation
     minutes: Minutes
+    notification: Notification
 
     def object_id(self, kind: str) -> str:
         """The id (or room id) of this world's object of a kind."""
@@ -125,6 +132,7 @@ class World:
             "attachment": self.attachment.id,
             "consultation": self.consultation.id,
             "minutes": self.minutes.id,
+            "notification": self.notification.id,
             "room": self.consultation.room_id,
             "user": self.users[Role.doctor].id,
             "facility": self.district.id,
@@ -213,8 +221,19 @@ async def build_world(session: AsyncSession, blobs: BlobStore, tag: str) -> Worl
         data=MinutesUpdate(summary=f"Tóm tắt bệnh án {tag}", conclusion="Suy tim độ III"),
         actor=Actor.of(users[Role.coordinator]),
     )
+    # Something the doctor was told (its own object: nobody else may read or mark it).
+    notification = Notification(
+        user_id=users[Role.doctor].id,
+        kind=NotificationKind.scheduled,
+        message="Phiên hội chẩn %(ref)s (%(facility)s) đã được lên lịch lúc %(when)s",
+        params={"ref": "HC-" + tag, "facility": district.name, "when": ""},
+        consultation_id=consultation.id,
+    )
+    session.add(notification)
+    await session.commit()
     return World(
         tag=tag,
+        notification=notification,
         hospital=hospital,
         district=district,
         users=users,
@@ -325,6 +344,8 @@ def bodies(own: World, ref: Ref) -> dict[str, Any]:
             "end": end.isoformat(),
         },
         "api-minutes-save": {"summary": "Ghi đè biên bản"},
+        "api-consultation-invitation": {"accept": False, "reason": "Chen vào"},
+        "api-case-thread-post": {"text": "Chen vào trao đổi"},
         "api-cases-create": {
             "patient_id": ref("patient"),
             "title": "Hồ sơ trên bệnh nhân nơi khác",
@@ -340,6 +361,8 @@ def bodies(own: World, ref: Ref) -> dict[str, Any]:
         "case-status": {"to": "closed"},
         "patient-update": {"full_name": "Tên đã bị sửa", "mrn": "BN-SUA", "sex": "female"},
         "minutes-submit": {"summary": "Ghi đè biên bản", "action": "save"},
+        "consultation-invitation": {"answer": "decline", "reason": "Chen vào"},
+        "case-thread-post": {"text": "Chen vào trao đổi"},
         "case-create": {
             "patient_id": ref("patient"),
             "title": "Hồ sơ trên bệnh nhân nơi khác",
@@ -499,7 +522,11 @@ async def call(
         else:
             kwargs["data"] = {"csrf_token": caller.csrf, **(body or {})}
     async with m.client.request(spec.method, path, **kwargs) as resp:
-        raw = await resp.read()
+        if resp.content_type == "text/event-stream":
+            # A live stream never ends: what it says first is what it would leak.
+            raw = await resp.content.readuntil(b"\n\n")
+        else:
+            raw = await resp.read()
         return resp.status, raw.decode("utf-8", "replace") + "\n" + str(resp.headers)
 
 

@@ -6,7 +6,18 @@ from typing import Any
 
 from aiohttp import web
 
-from . import attachments, audit, auth, cases, consultations, directory, minutes, nettest, patients
+from . import (
+    attachments,
+    audit,
+    auth,
+    cases,
+    consultations,
+    directory,
+    minutes,
+    nettest,
+    patients,
+    workflow,
+)
 from .common import json
 from .openapi import build_openapi
 from .registry import ApiRoutes, Endpoint
@@ -21,6 +32,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     directory.routes,
     audit.routes,
     nettest.routes,
+    workflow.routes,
 )
 
 meta = ApiRoutes(tag="meta")

@@ -25,9 +25,11 @@ from . import (
     home,
     minutes,
     nettest,
+    notifications,
     patients,
     room,
     schedule,
+    thread,
 )
 from .common import clear_flash, safe_next
 from .errors import render_error
@@ -49,6 +51,8 @@ PAGE_MODULES: tuple[ModuleType, ...] = (
     minutes,
     admin,
     nettest,
+    notifications,
+    thread,
 )
 
 DATE_STYLES = ("date", "time", "datetime", "long_date", "long_datetime", "day_month")

@@ -23,6 +23,7 @@ from ..security import (
 )
 from .common import flash, render, safe_next, see_other, url
 from .forms import REQUIRED, error_fields, error_message, form_data
+from .notifications import choices_context
 
 PASSWORDS_DIFFER = N_("Mật khẩu nhập lại không khớp")
 
@@ -85,9 +86,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def account_page(request: web.Request) -> web.StreamResponse:
-    """The user's own details and the change-password form."""
+    """The user's own details, the change-password form and how to be notified."""
     require_user(request)
-    return await render(request, "auth/account.html", {"values": {}, "errors": {}})
+    context = {"values": {}, "errors": {}, **await choices_context(request)}
+    return await render(request, "auth/account.html", context)
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:
@@ -124,9 +126,8 @@ async def change_password(request: web.Request) -> web.StreamResponse:
                 fields["new_password"] = fields.pop("password")
             errors = fields or {"_": error_message(request, exc)}
     if errors:
-        return await render(
-            request, "auth/account.html", {"values": {}, "errors": errors}, status=400
-        )
+        context = {"values": {}, "errors": errors, **await choices_context(request)}
+        return await render(request, "auth/account.html", context, status=400)
     response = see_other(url(request, "account"))
     flash(
         request, response, gettext(request, "Đã đổi mật khẩu. Các phiên đăng nhập khác đã kết thúc")

@@ -28,11 +28,12 @@ from records.errors import NotFound, RecordsError
 from records.messages import N_, msg
 from records.models import Facility, Role, User
 from records.services import facilities as facilities_svc
+from records.services import notifications as notifications_svc
 
 from ..headers import csp_nonce
 from ..i18n import LANGUAGE_NAMES, LANGUAGES, localizer
 from ..keys import config_key, sessions_key
-from ..security import csrf_token, user_key
+from ..security import actor_key, csrf_token, user_key
 
 FLASH_COOKIE = "telemed_flash"
 FLASH_KINDS = ("success", "info", "warning", "error")
@@ -234,6 +235,15 @@ async def _facility_of(request: web.Request, user: User) -> Facility | None:
         return None
 
 
+async def _unread(request: web.Request, user: User | None) -> int:
+    """The bell's number: the signed-in person's unread notifications."""
+    actor = request.get(actor_key)
+    if user is None or actor is None:
+        return 0
+    async with request.app[sessions_key]() as session:
+        return await notifications_svc.unread_count(session=session, actor=actor)
+
+
 async def base_context(request: web.Request) -> dict[str, Any]:
     """The variables every template may use."""
     if request.path.startswith(_NOT_PAGES):
@@ -260,6 +270,7 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         "flashes": PendingFlashes(request),
         "nav": _visible_nav(request, role),
         "current_path": request.path_qs,
+        "unread": await _unread(request, user),
     }
 
 

@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from records import access
 from records.messages import N_
 from records.models import Case, Consultation, ConsultationStatus, Role
 from records.models.base import utcnow
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
+from records.services import scheduling_views as views
 
-from ..keys import sessions_key
+from ..keys import config_key, sessions_key
 from ..security import require_actor
 from .common import NavItem, add_nav, render, url
 
@@ -58,7 +58,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     """What needs the user's attention today."""
     actor = require_actor(request)
     now = utcnow()
-    waiting: list[Consultation] = []
+    waiting: list[views.AgendaItem] = []
     recent: list[Case] = []
     upcoming: list[Consultation] = []
     async with request.app[sessions_key]() as session:
@@ -66,13 +66,14 @@ async def home(request: web.Request) -> web.StreamResponse:
             upcoming = await consultations_svc.upcoming_for(
                 session=session, actor=actor, now=now, limit=10
             )
-            requested = await consultations_svc.list_consultations(
-                session=session, actor=actor, status=ConsultationStatus.requested, limit=50
-            )
-            if actor.role == Role.coordinator:
-                waiting = [c for c in requested.items if access.can_manage(actor, c)]
-            elif actor.role == Role.doctor:
-                waiting = [c for c in requested.items if c.requested_by == actor.user_id]
+            if actor.role in (Role.coordinator, Role.doctor):
+                # The queue: emergencies first, then the oldest; overdue emergencies flagged.
+                waiting = await views.inbox(
+                    session=session,
+                    actor=actor,
+                    delay=timedelta(minutes=request.app[config_key].emergency_delay_minutes),
+                    own_requests=actor.role == Role.doctor,
+                )
             page = await cases_svc.list_cases(session=session, actor=actor, limit=RECENT_CASES)
             recent = page.items
     context = {

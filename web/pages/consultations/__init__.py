@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
 from records import access
@@ -15,7 +17,7 @@ from records.messages import N_
 from records.models import ConsultationStatus, Role
 from records.services import scheduling_views as views
 
-from ...keys import sessions_key
+from ...keys import config_key, sessions_key
 from ...security import require_actor
 from ..common import NavItem, add_nav, render
 from . import detail, requesting, scheduling
@@ -26,9 +28,10 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     who = require_actor(request)
     raw_status = request.query.get("status", "")
     status = ConsultationStatus(raw_status) if raw_status in set(ConsultationStatus) else None
+    delay = timedelta(minutes=request.app[config_key].emergency_delay_minutes)
     async with request.app[sessions_key]() as session:
-        inbox = await views.inbox(session=session, actor=who)
-        items = await views.overview(session=session, actor=who, status=status)
+        inbox = await views.inbox(session=session, actor=who, delay=delay)
+        items = await views.overview(session=session, actor=who, status=status, delay=delay)
     context = {
         "inbox": inbox,
         "items": items,

@@ -196,6 +196,19 @@ export class RoomController {
     this.monitor.start();
   }
 
+  /** Waiting for admission: first arrival, or sent back by the chair while the panel deliberates. */
+  onLobby(msg) {
+    const deliberation = msg.reason === "deliberation";
+    document.getElementById("room-lobby-deliberation").hidden = !deliberation;
+    if (!deliberation) return;
+    // Out of the call until the chair brings us back: no media to or from anyone meanwhile.
+    this.monitor.stop();
+    this.peers.closeAll();
+    for (const id of [...this.roster.keys()]) this.dropPeer(id);
+    this.ui.clearTiles();
+    this.ui.toast(this.S.sentToLobby);
+  }
+
   finish(code) {
     this.monitor.stop();
     this.peers.closeAll();
@@ -204,7 +217,10 @@ export class RoomController {
     const E = this.S.ended;
     const last = this.lastError;
     const reason =
-      last === "kicked" ? E.kicked
+      last === "cancelled" ? E.cancelled
+      : last === "uninvited" ? E.uninvited
+      : last === "disabled" ? E.disabled
+      : last === "kicked" ? E.kicked
       : last === "denied" ? E.denied
       : last === "room-full" || code === 4413 ? E.full
       : last === "ended" || last === "room-ended" || code === 4410 ? E.ended
@@ -259,7 +275,8 @@ export class RoomController {
       this.dropPeer(detail.peer_id);
       this.renderPeople();
       // When the session ends everybody leaves at once: the "ended" screen says it all.
-      if (peer && detail.reason !== "ended") ui.toast(fmt(S.peerLeft, { name: peer.name }));
+      if (peer && detail.reason === "lobby") ui.toast(fmt(S.movedToLobby, { name: peer.name }));
+      else if (peer && detail.reason !== "ended") ui.toast(fmt(S.peerLeft, { name: peer.name }));
     });
     on("peers", (detail) => {
       const others = (detail.peers || []).filter((p) => p.peer_id !== signaling.peerId);
@@ -293,8 +310,11 @@ export class RoomController {
       else this.local.setMic(false);
       ui.toast(detail.kind === "video" ? S.camStoppedByChair : S.mutedByChair);
     });
-    on("kicked", () => { this.lastError = "kicked"; });
-    on("ended", () => { this.lastError = "ended"; });
+    // The application's reasons (a withdrawn invitation, a disabled account, a cancelled
+    // session) have their own explanations.
+    on("kicked", (detail) => { this.lastError = detail.reason || "kicked"; });
+    on("ended", (detail) => { this.lastError = detail.reason || "ended"; });
+    on("lobby", (detail) => this.onLobby(detail));
     on("error", (detail) => {
       if (detail.code === "room-full" && signaling.state === "joined") {
         // The answer to our `admit`: the waiting peer stays in the lobby.
@@ -367,6 +387,7 @@ export class RoomController {
       case "admit": return signaling.send({ type: "admit", peer_id: peerId });
       case "deny": return signaling.send({ type: "deny", peer_id: peerId });
       case "mute": return signaling.send({ type: "mute", peer_id: peerId, kind: "audio" });
+      case "to-lobby": return signaling.send({ type: "send-to-lobby", peer_id: peerId });
       case "kick":
         if (who && ui.confirm(fmt(S.confirmKick, { name: who.name }))) signaling.send({ type: "kick", peer_id: peerId });
         return undefined;

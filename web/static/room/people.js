@@ -67,6 +67,7 @@ export function renderPeople(S, peers, { selfId, moderator, recording = false, c
       const actions = document.createElement("div");
       actions.className = "person-actions";
       if (p.audio !== false) actions.appendChild(button(S.muteSomeone, "mute", p.peer_id));
+      if (p.role !== "moderator") actions.appendChild(button(S.toLobby, "to-lobby", p.peer_id));
       actions.appendChild(button(S.kick, "kick", p.peer_id, "button-danger"));
       li.appendChild(actions);
     }
