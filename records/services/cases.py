@@ -25,6 +25,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..vocabulary import label
 from . import Page, clamp_page
+from .changes import refuse_nulls
 from .patients import like_escape
 
 EDITABLE = frozenset({CaseStatus.draft, CaseStatus.submitted})
@@ -109,9 +110,7 @@ async def update_case(
             )
         )
     changes = data.model_dump(exclude_unset=True)
-    for key in ("title", "specialty", "urgency"):
-        if key in changes and changes[key] is None:
-            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
+    refuse_nulls(Case, changes)
     for key, value in changes.items():
         setattr(case, key, value)
     case.updated_at = utcnow()

@@ -19,6 +19,7 @@ from ..models import Patient, PatientCreate, PatientUpdate, Sex
 from ..models.base import utcnow
 from ..text import fold
 from . import Page, clamp_page
+from .changes import refuse_nulls
 
 # pg_trgm and the FTS5 trigram tokenizer index three-character pieces: a shorter name query
 # cannot narrow the patients through them and is matched by reading the readable patients.
@@ -110,9 +111,7 @@ async def update_patient(
         session=session, actor=actor, patient_id=patient_id, write=True
     )
     changes = data.model_dump(exclude_unset=True)
-    for key in ("full_name", "sex"):
-        if key in changes and changes[key] is None:
-            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
+    refuse_nulls(Patient, changes)
     birth_date = changes.get("birth_date", patient.birth_date)
     birth_year = changes.get("birth_year", patient.birth_year)
     if "birth_date" in changes and changes["birth_date"] is not None:
