@@ -50,6 +50,9 @@ class Settings:
     followup_days: int = 30
     # Attachments.
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Request bodies: cut off after this long without a byte, or below this average rate.
+    body_idle_seconds: float = 30.0
+    body_min_bytes_per_second: float = 1024.0
     # Previews rendered in worker processes (records/render): how many at once, the address
     # space and time each may use, and the largest frame decoded (bigger ones are flagged).
     render_workers: int = 2

@@ -11,6 +11,7 @@ from . import api, pages
 from .config import WebConfig
 from .errors import error_middleware
 from .keys import blobs_key, config_key, sessions_key
+from .limits import body_middleware
 from .security import setup_security
 
 
@@ -23,6 +24,7 @@ def setup_web(
     app[blobs_key] = blobs
     # Outermost first: errors wrap everything, so even security refusals get a proper answer.
     app.middlewares.append(error_middleware)
+    app.middlewares.append(body_middleware)
     setup_security(app)
     api.add_routes(app)
     pages.setup_pages(app)

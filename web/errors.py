@@ -25,6 +25,7 @@ from records.errors import (
 from records.messages import N_, Message, msg
 
 from .i18n import gettext, translate
+from .limits import SlowBody
 from .validation import NUL_CHARACTER, invalid_from
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ html_error_key: web.AppKey[HtmlErrorRenderer] = web.AppKey("html_error_renderer"
 
 STATUS: list[tuple[type[RecordsError], int]] = [
     (TooLarge, 413),
+    (SlowBody, 408),
     (Invalid, 400),
     (NotFound, 404),
     (Conflict, 409),
@@ -173,4 +175,12 @@ async def _domain_error(request: web.Request, exc: RecordsError) -> web.StreamRe
     if isinstance(exc, Throttled) and exc.retry_after:
         headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
     message, fields = error_texts(request, exc)
-    return await _respond(request, status_for(exc), exc.code, message, fields, headers)
+    resp = await _respond(request, status_for(exc), exc.code, message, fields, headers)
+    if isinstance(exc, (TooLarge, SlowBody)) and request.protocol is not None:
+        # The rest of the body is not read (not even drained for a while, as aiohttp would):
+        # the answer is sent and the connection ends.
+        resp.force_close()
+        await resp.prepare(request)
+        await resp.write_eof()
+        request.protocol.force_close()
+    return resp

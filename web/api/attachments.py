@@ -12,8 +12,8 @@ from urllib.parse import quote, unquote
 import orjson
 from aiohttp import BodyPartReader, web
 
-from records.errors import Invalid, RangeNotSatisfiable, RecordsError
-from records.messages import N_, msg, one_of
+from records.errors import Invalid, RangeNotSatisfiable, RecordsError, TooLarge
+from records.messages import N_, msg, nmsg, one_of
 from records.models import Attachment, AttachmentKind, AttachmentPublic
 from records.services import attachment_previews as previews
 from records.services import attachment_reads as reads
@@ -86,7 +86,7 @@ async def upload(request: web.Request) -> web.Response:
     reader = await request.multipart()
     kind: AttachmentKind | None = None
     description = ""
-    created = []
+    created: list[Attachment] = []
     limit = request.app[config_key].max_upload_bytes
     async with sessions(request)() as session:
         while True:
@@ -107,6 +107,13 @@ async def upload(request: web.Request) -> web.Response:
             elif part.name == "description":
                 description = await _text(part)
             elif part.name == "file":
+                if len(created) >= request.app[config_key].max_files_per_request:
+                    most = request.app[config_key].max_files_per_request
+                    raise TooLarge(
+                        nmsg(
+                            "Mỗi lần gửi tối đa %(num)d tệp", "Mỗi lần gửi tối đa %(num)d tệp", most
+                        )
+                    )
                 if kind is None:
                     raise Invalid(
                         msg("Cần chọn loại tài liệu trước khi gửi tệp"),
