@@ -174,9 +174,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
     )
     mine = await consultations.list_consultations(session=session, actor=Actor.of(extra), mine=True)
     assert [x.id for x in mine.items] == [c.id]
-    await schedules.uninvite(
-        session=session, consultation_id=c.id, user_id=extra.id, actor=coord
-    )
+    await schedules.uninvite(session=session, consultation_id=c.id, user_id=extra.id, actor=coord)
     with pytest.raises(NotFound):
         await consultations.get_consultation(
             session=session, consultation_id=c.id, actor=Actor.of(extra)
