@@ -248,7 +248,9 @@ async def list_patients(
         ).all()
         if rows or off == 0:
             total = int(rows[0][1]) if rows else 0
-            return Page(items=[r[0] for r in rows], total=total, limit=lim, offset=off)
+            return await _audited(
+                session, actor, Page(items=[r[0] for r in rows], total=total, limit=lim, offset=off)
+            )
     total = (
         await session.execute(select(sa.func.count()).select_from(Patient).where(where))
     ).scalar_one()
@@ -265,4 +267,17 @@ async def list_patients(
         .scalars()
         .all()
     )
-    return Page(items=list(items), total=int(total), limit=lim, offset=off)
+    return await _audited(
+        session, actor, Page(items=list(items), total=int(total), limit=lim, offset=off)
+    )
+
+
+async def _audited(session: AsyncSession, actor: Actor, page: Page[Patient]) -> Page[Patient]:
+    """A page of patients, each of them audited as read in a list (one batch)."""
+    await audit.record_reads(
+        session,
+        actor=actor,
+        reads=[audit.Read("patient", p.id, p.id) for p in page.items],
+        detail={"list": "patients"},
+    )
+    return page
