@@ -395,10 +395,13 @@ class RoomRegistry:
         # Records change through `enter`, `put` and `remove`; re-storing them all is only a
         # safety net, so it runs every few heartbeats, well inside the rooms' key lifetime.
         beats = failures = 0
+        missing_since: dict[str, float] = {}
         while True:
             await asyncio.sleep(self.config.bus_heartbeat_seconds)
             try:
-                await sync.sweep(self, restore_records=beats % RESTORE_EVERY == 0)
+                # Right after an outage the bus may have lost everything: re-store at once.
+                restore_records = failures > 0 or beats % RESTORE_EVERY == 0
+                await sync.sweep(self, restore_records=restore_records, missing_since=missing_since)
             except Exception as exc:
                 # Once per outage at warning level: the bus is down for every heartbeat alike.
                 failures += 1
