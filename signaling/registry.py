@@ -18,6 +18,7 @@ from signaling.ice import IceServers
 from signaling.outbox import Outbox
 from signaling.ports import RECORDER_ID, EventSink, Identity, RecorderHook, SignalingRecorder
 from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
+from signaling.stats import SignalingStats
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class RoomRegistry:
         self.media = recorder if isinstance(recorder, SignalingRecorder) else None
         self.rooms: dict[str, Room] = {}
         self.outbox = Outbox(bus, sink)
+        self.stats = SignalingStats()
         self._sweeper: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -186,6 +188,7 @@ class RoomRegistry:
                 if resume_token:
                     peer = self._resume(room, identity, outlet, resume_token)
                     if peer is not None:
+                        self.stats.resumes += 1
                         return peer
                 for old in room.by_user(identity.user_id):
                     self.remove(room, old, "replaced", code=CloseCode.REPLACED)
@@ -213,6 +216,7 @@ class RoomRegistry:
                     peer.send(frames.lobby(peer_id=peer.peer_id, name=peer.name))
                     room.lobby_update()
                     self.publish(room_id, ops.PeerSeen(peer=peer.record()))
+                self.stats.joins += 1
                 return peer
         finally:
             self._drop_if_empty(room)
