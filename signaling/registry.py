@@ -4,6 +4,7 @@ the other nodes through the bus. No aiohttp here."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +18,16 @@ from signaling.frames import Frame
 from signaling.ice import IceServers
 from signaling.outbox import Outbox
 from signaling.ports import RECORDER_ID, EventSink, Identity, RecorderHook, SignalingRecorder
-from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
+from signaling.room import (
+    ACTIVE,
+    LOBBY,
+    MODERATOR,
+    PARTICIPANT,
+    Outlet,
+    Peer,
+    Room,
+    resume_hash,
+)
 from signaling.stats import SignalingStats
 
 log = logging.getLogger(__name__)
@@ -187,6 +197,8 @@ class RoomRegistry:
             async with room.join_lock:
                 if resume_token:
                     peer = self._resume(room, identity, outlet, resume_token)
+                    if peer is None:
+                        peer = await self._resume_moved(room, identity, outlet, resume_token)
                     if peer is not None:
                         self.stats.resumes += 1
                         return peer
@@ -307,6 +319,35 @@ class RoomRegistry:
                 peer.role = MODERATOR
                 room.moderators.add(identity.user_id)
             others = [p for p in room.active() if p is not peer]
+            outlet.send(self._welcome_frame(room, peer, others, resumed=True))
+            peer.attach(outlet)
+            if peer.moderator and room.waiting():
+                room.lobby_update()
+            return peer
+        return None
+
+    async def _resume_moved(
+        self, room: Room, identity: Identity, outlet: Outlet, token: str
+    ) -> Peer | None:
+        """Resume a place held by another node whose client came here (that node died or
+        the proxy sent the client elsewhere): the peer keeps its id and state, the others see
+        no one leave or join, and the place is now this node's."""
+        wanted = resume_hash(token)
+        for peer in list(room.peers.values()):
+            if peer.local or peer.status != ACTIVE or peer.user_id != identity.user_id:
+                continue
+            if not peer.resume_hash or not hmac.compare_digest(peer.resume_hash, wanted):
+                continue
+            peer.take_over(node=self.bus.node_id, token=token)
+            peer.room_id = room.room_id
+            if identity.moderator:
+                peer.role = MODERATOR
+                room.moderators.add(identity.user_id)
+            await self.bus.put(room.room_id, peer.record())
+            # The old node, if alive, lets its copy go without telling anyone (sync._peer).
+            self.publish(room.room_id, ops.PeerSeen(peer=peer.record()))
+            others = [p for p in room.active() if p is not peer]
+            peer.known = {p.peer_id for p in others}
             outlet.send(self._welcome_frame(room, peer, others, resumed=True))
             peer.attach(outlet)
             if peer.moderator and room.waiting():

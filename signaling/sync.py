@@ -38,6 +38,12 @@ def _peer(host: RoomHost, room: Room, op: ops.PeerSeen) -> None:
         return
     peer = room.peers.get(pid)
     if peer is not None and peer.local:
+        moves = record.get("moves")
+        if isinstance(moves, int) and moves > peer.moves:
+            # Its client resumed on another node: let our copy go, announcing nothing.
+            peer.close(CloseCode.REPLACED, "resumed on another server")
+            moved = room.peers[pid] = Peer.from_record(record)
+            moved.room_id = room.room_id
         return
     before = peer.status if peer is not None else None
     if peer is None:
