@@ -133,6 +133,10 @@ def _pg_env(url: str) -> tuple[dict[str, str], str | None]:
     ):
         if value is not None:
             env[key] = str(value)
+    # A Unix socket directory given as `?host=/run/postgresql`, as asyncpg takes it.
+    socket_dir = parsed.query.get("host")
+    if socket_dir and not parsed.host:
+        env["PGHOST"] = str(socket_dir)
     schema = parsed.query.get("search_path")
     return env, str(schema) if schema else None
 
