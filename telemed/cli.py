@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
+from .ops_cli import CliTools
+from .ops_cli import register as register_ops
 from .settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -359,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", parents=[common], help="kiểm tra chuỗi băm")
     verify.set_defaults(func=cmd_audit_verify)
+
+    register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))
     return parser
 
 
