@@ -184,3 +184,7 @@ async def _domain_error(request: web.Request, exc: RecordsError) -> web.StreamRe
         await resp.write_eof()
         request.protocol.force_close()
     return resp
+
+
+# The one way other middlewares answer with an error (a page or JSON, as the request wants).
+respond_error = _respond
