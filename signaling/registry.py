@@ -285,6 +285,7 @@ class RoomRegistry:
             recording=room.recording,
             max_peers=self.config.max_peers,
             grace_seconds=self.config.grace_seconds,
+            spotlight=room.spotlight,
         )
 
     def _resume(self, room: Room, identity: Identity, outlet: Outlet, token: str) -> Peer | None:
