@@ -27,6 +27,11 @@ export class RoomUI extends EventTarget {
     this.strip = $("room-strip");
     this.tileTemplate = $("room-tile-template");
     this.tiles = new Map(); // by tile key (see stage.js)
+    // On a phone the side panel is a sheet over the call: closed until asked for.
+    if (window.matchMedia("(max-width: 800px), (max-height: 500px)").matches) {
+      root.classList.add("side-hidden");
+      $("control-side").setAttribute("aria-pressed", "false");
+    }
     this.stage = new Stage({ box: this.box, stage: $("room-stage"), strip: this.strip, tiles: this.tiles, strings });
     this.speaking = null;
     this.toastTimer = null;
@@ -389,6 +394,8 @@ export class RoomUI extends EventTarget {
     this._control("control-screen", screen, screen ? S.shareStop : S.shareStart, !canShare || (audioOnly && !screen));
     // A device that cannot share its screen (phones) is not offered the button at all.
     $("control-screen").hidden = !canShare;
+    // Nor one that cannot show an element on the whole screen (iPhone).
+    $("control-fullscreen").hidden = !document.fullscreenEnabled;
     this.setLayoutControl(this.stage.layout);
     this._control("control-hand", hand, hand ? S.handDown : S.handUp, false);
     this._control("control-lowbw", lowbw, S.lowBandwidth, false);
