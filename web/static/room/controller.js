@@ -7,6 +7,7 @@ import { LocalMedia } from "./local.js";
 import { NetworkMonitor } from "./network.js";
 import { PeerManager } from "./peers.js";
 import { joinInfo, SignalingClient } from "./signaling.js";
+import { Reopening } from "./reopen.js";
 import { shortcut, tileKey } from "./stage.js";
 import { describe } from "./stats.js";
 import { fmt, RoomUI } from "./ui.js";
@@ -34,6 +35,7 @@ export class RoomController {
     this.joining = false;
 
     this.ui = new RoomUI(root, this.S);
+    this.reopening = new Reopening({ config, csrf, strings: this.S });
     this.signaling = new SignalingClient(joinInfo(config.joinUrl, csrf));
     const send = (frame) => this.signaling.send(frame);
     this.peers = new PeerManager(send);
@@ -74,6 +76,20 @@ export class RoomController {
     this.local.showLevel();
     document.getElementById("join-viewer-button").disabled = false;
     this.local.preview();
+  }
+
+  /** Join once the preview has opened (coming back into a reopened session). */
+  rejoinWhenReady() {
+    const button = document.getElementById("join-button");
+    let tries = 0;
+    const timer = setInterval(() => {
+      // Without any working device the page waits for the person, as on a first visit.
+      if (this.joining || this.root.dataset.state !== "prejoin" || ++tries > 60) clearInterval(timer);
+      else if (!button.disabled) {
+        clearInterval(timer);
+        this.act("join");
+      }
+    }, 300);
   }
 
   isModerator() {
@@ -253,6 +269,8 @@ export class RoomController {
     const canRejoin = [E.left, E.replaced, E.error, E.full, E.notOpen].includes(reason);
     this.ui.hideToast();
     this.ui.showEnded(reason.title, reason.text, canRejoin);
+    // Ended by the chair (not cancelled): it may be reopened while its time lasts.
+    if (reason === E.ended) this.reopening.ended();
     this.ui.setStatus("");
   }
 
@@ -418,6 +436,7 @@ export class RoomController {
       case "fullscreen": return ui.stage.fullscreen();
       case "leave": return signaling.leave();
       case "rejoin": return window.location.reload();
+      case "reopen": return this.reopening.reopen();
       case "toggle-record": return this.consent.toggle();
       case "consent-accept": return this.consent.answer(true);
       case "consent-decline": return this.consent.answer(false);
