@@ -12,52 +12,12 @@ from aiohttp.test_utils import TestServer
 from e2etools import Pages, World, join, open_room, peer_id, seed, wait_video_from, wait_view
 from playwright.async_api import Browser, Page
 
+from bench.links.pagejs import RELAY_ONLY, SELECTED_PAIRS
 from bench.links.turn import Turn, coturn
 from telemed.app import create_app
 from telemed.settings import Settings
 
 pytestmark = pytest.mark.slow
-
-# Every RTCPeerConnection of the page may use relay candidates only, as a browser behind a
-# firewall that lets nothing but the TURN server through would.
-RELAY_ONLY = """
-(() => {
-  const Native = window.RTCPeerConnection;
-  window.rtcConfigs = [];
-  window.RTCPeerConnection = function (config = {}) {
-    window.rtcConfigs.push(config);
-    return new Native({ ...config, iceTransportPolicy: "relay" });
-  };
-  window.RTCPeerConnection.prototype = Native.prototype;
-  Object.setPrototypeOf(window.RTCPeerConnection, Native);
-})();
-"""
-
-# The selected candidate pair of every connection, seen through getStats().
-SELECTED_PAIRS = """async () => {
-  const out = [];
-  for (const [peerId, pc] of window.telemedRoom.connections()) {
-    const report = await pc.getStats();
-    const byId = new Map();
-    report.forEach((r) => byId.set(r.id, r));
-    report.forEach((r) => {
-      if (r.type !== "transport" || !r.selectedCandidatePairId) return;
-      const pair = byId.get(r.selectedCandidatePairId);
-      const local = byId.get(pair.localCandidateId);
-      const remote = byId.get(pair.remoteCandidateId);
-      out.push({
-        peerId,
-        state: pair.state,
-        bytesReceived: pair.bytesReceived,
-        localType: local.candidateType,
-        relayProtocol: local.relayProtocol,
-        localUrl: local.url,
-        remoteType: remote.candidateType,
-      });
-    });
-  }
-  return out;
-}"""
 
 
 @pytest.fixture(scope="module")
