@@ -34,7 +34,6 @@ from .fakemedia import write_wav, write_y4m
 from .impair import Addr
 from .netns import Namespace, namespace
 from .pagejs import NO_TURN, RELAY_ONLY
-from .peer import AiortcSite
 from .profiles import PROFILES, Profile
 from .stats import SAMPLE_JS, SAMPLE_S, quality, recovery
 from .turn import Turn, coturn
@@ -247,83 +246,73 @@ async def _call(
         await asyncio.wait_for(relay.stdout.readline(), 15)
         await _wait_http(f"{base}/login")
         user_ids = room.user_ids
-        bots: list[AiortcSite] = []
+        bots: list[str] = []
         browsers: list[Browser] = []
-        try:
+        async with contextlib.AsyncExitStack() as stack:
             for uid in user_ids[2:]:
                 ws = f"ws://{ns.outer}:{port}/ws/rooms/{room.room_id}?token={tokens[uid]}"
-                bot = AiortcSite(ws, small, audio)
-                await bot.join()
-                bots.append(bot)
-            room_path = f"/consultations/{room.consultation_id}/room"
-            host_browser = await _launch(pw, CHROMIUM, base, video, audio)
-            browsers.append(host_browser)
-            wrapper = _wrapper(ns, workdir)
-            district_browser = await _launch(pw, str(wrapper), base, video, audio)
-            browsers.append(district_browser)
-            province = await _enter(host_browser, base, names[str(user_ids[1])], room_path, NO_TURN)
-            district = await _enter(district_browser, base, names[str(user_ids[0])], room_path,
-                                    RELAY_ONLY)  # fmt: skip
-            await _wait_all_flowing(province, sites - 1)
-            await _wait_all_flowing(district, sites - 1)
-            ids = {"district": await _peer_id(district), "province": await _peer_id(province)}
-            for i, bot in enumerate(bots):
-                ids[f"site{i + 3}"] = bot.peer_id
-            # The call is up on a good link; now the district's link becomes the profile.
-            ns.shape(profile)
-            await asyncio.sleep(5)
-            samples: dict[str, list[dict[str, Any]]] = {"district": [], "province": []}
-            stop = asyncio.Event()
-            tasks = [asyncio.create_task(_sampler(p, samples[k], stop))
-                     for k, p in (("district", district), ("province", province))]  # fmt: skip
-            cpu.begin()
-            load0 = os.getloadavg()[0]
-            t_start = time.monotonic()
-            link_back = None
-            if profile.outage_s:
-                await asyncio.sleep(10)
-                ns.outage(True)
-                await asyncio.sleep(profile.outage_s)
-                ns.outage(False)
-                link_back = time.monotonic()
-                await asyncio.sleep(max(20.0, seconds - 10))
-            else:
-                await asyncio.sleep(seconds)
-            elapsed = time.monotonic() - t_start
-            busy = cpu.busy()
-            load = max(load0, os.getloadavg()[0])
-            stop.set()
-            await asyncio.gather(*tasks)
-            result = Result(profile.name, sites, round(elapsed, 1), round(busy, 3),
-                            round(load, 2), busy > 0.9)  # fmt: skip
-            _score(result, samples, ids, t_start, link_back, elapsed, profile)
-            dump = os.environ.get("LINKS_DUMP")
-            if dump:
-                Path(dump).write_text(json.dumps({"ids": ids, "samples": samples}))
-                bot_states = [
-                    {"errors": b.errors, "states": {k: c.connectionState for k, c in b.pcs.items()}}
-                    for b in bots
-                ]
-                Path(dump + ".bots.json").write_text(json.dumps(bot_states))
-                Path(dump + ".turn.log").write_text(turn.log.read_text(errors="replace"))
-                debug = await district.evaluate("""async () => {
-                  const out = {configs: window.rtcConfigs, stats: []};
-                  for (const [id, pc] of window.telemedRoom.connections()) {
-                    (await pc.getStats()).forEach((r) => out.stats.push(r));
-                    out.sig = pc.signalingState; out.ice = pc.iceConnectionState;
-                    out.gather = pc.iceGatheringState;
-                  }
-                  return out; }""")
-                Path(dump + ".debug.json").write_text(json.dumps(debug, indent=1))
-            result.outage["district_view_end"] = await district.evaluate("window.telemedRoom.view")
-            return result
-        finally:
-            for b in browsers:
-                with contextlib.suppress(Exception):
-                    await b.close()
-            for bot in bots:
-                with contextlib.suppress(Exception):
-                    await bot.close()
+                argv = [sys.executable, "-m", "bench.links.peer", ws, str(small), str(audio)]
+                bot = await stack.enter_async_context(_process(argv, python_env()))
+                assert bot.stdout is not None
+                line = await asyncio.wait_for(bot.stdout.readline(), 60)
+                bots.append(line.decode().strip())
+            try:
+                room_path = f"/consultations/{room.consultation_id}/room"
+                host_browser = await _launch(pw, CHROMIUM, base, video, audio)
+                browsers.append(host_browser)
+                wrapper = _wrapper(ns, workdir)
+                district_browser = await _launch(pw, str(wrapper), base, video, audio)
+                browsers.append(district_browser)
+                province = await _enter(
+                    host_browser, base, names[str(user_ids[1])], room_path, NO_TURN
+                )
+                district = await _enter(district_browser, base, names[str(user_ids[0])], room_path,
+                                        RELAY_ONLY)  # fmt: skip
+                await _wait_all_flowing(province, sites - 1)
+                await _wait_all_flowing(district, sites - 1)
+                ids = {"district": await _peer_id(district), "province": await _peer_id(province)}
+                for i, bot_id in enumerate(bots):
+                    ids[f"site{i + 3}"] = bot_id
+                # The call is up on a good link; now the district's link becomes the profile.
+                ns.shape(profile)
+                await asyncio.sleep(5)
+                samples: dict[str, list[dict[str, Any]]] = {"district": [], "province": []}
+                stop = asyncio.Event()
+                tasks = [asyncio.create_task(_sampler(p, samples[k], stop))
+                         for k, p in (("district", district), ("province", province))]  # fmt: skip
+                cpu.begin()
+                load0 = os.getloadavg()[0]
+                t_start = time.monotonic()
+                link_back = None
+                if profile.outage_s:
+                    await asyncio.sleep(10)
+                    ns.outage(True)
+                    await asyncio.sleep(profile.outage_s)
+                    ns.outage(False)
+                    link_back = time.monotonic()
+                    await asyncio.sleep(max(20.0, seconds - 10))
+                else:
+                    await asyncio.sleep(seconds)
+                elapsed = time.monotonic() - t_start
+                busy = cpu.busy()
+                load = max(load0, os.getloadavg()[0])
+                stop.set()
+                await asyncio.gather(*tasks)
+                result = Result(profile.name, sites, round(elapsed, 1), round(busy, 3),
+                                round(load, 2), busy > 0.9)  # fmt: skip
+                _score(result, samples, ids, t_start, link_back, elapsed, profile)
+                dump = os.environ.get("LINKS_DUMP")
+                if dump:
+                    Path(dump).write_text(json.dumps({"ids": ids, "samples": samples}))
+                    Path(dump + ".turn.log").write_text(turn.log.read_text(errors="replace"))
+                result.outage["district_view_end"] = await district.evaluate(
+                    "window.telemedRoom.view"
+                )
+                return result
+            finally:
+                for b in browsers:
+                    with contextlib.suppress(Exception):
+                        await b.close()
 
 
 def _score(
@@ -353,8 +342,7 @@ def _score(
         seen = samples["province"][-1]["presence"] if samples["province"] else []
         before = samples["province"][0]["presence"] if samples["province"] else []
         news = seen[len(before) :]
-        result.outage["province_saw"] = [e[0] for e in news if ids["district"] in e[1:2]
-                                         or e[0] == "joined"]  # fmt: skip
+        result.outage["province_saw"] = [e[0] for e in news if e[1:2] == [ids["district"]]]
         result.outage["outage_s"] = profile.outage_s
 
 

@@ -3,9 +3,13 @@ by Telemed's signalling protocol (answers every offer, takes trickled candidates
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
+import signal
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +127,33 @@ class AiortcSite:
             await self._ws.close()
         if self._http is not None:
             await self._http.close()
+
+
+async def _serve(ws_url: str, video: Path, audio: Path) -> None:
+    site = AiortcSite(ws_url, video, audio)
+    await site.join()
+    print(site.peer_id, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    if site.errors:
+        print("\n".join(site.errors), file=sys.stderr)
+    await site.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.links.peer WS_URL VIDEO AUDIO``: one site in a process of its own,
+    printing its peer id once in the room, until terminated."""
+    parser = argparse.ArgumentParser(description="An aiortc site of the mesh.")
+    parser.add_argument("ws_url")
+    parser.add_argument("video", type=Path)
+    parser.add_argument("audio", type=Path)
+    args = parser.parse_args(argv)
+    asyncio.run(_serve(args.ws_url, args.video, args.audio))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
