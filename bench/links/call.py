@@ -140,10 +140,14 @@ async def _launch(pw: Any, executable: str, origin: str, video: Path, audio: Pat
     return browser
 
 
-async def _enter(browser: Browser, base: str, username: str, room_path: str, script: str) -> Page:
+async def _enter(
+    browser: Browser, base: str, username: str, room_path: str, script: str, adapt: bool
+) -> Page:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 720}, locale="vi-VN")
     ctx.set_default_timeout(90_000)
     await ctx.add_init_script(HOOK)
+    if not adapt:
+        await ctx.add_init_script("window.telemedAdapt = false;")
     await ctx.add_init_script(script)
     page = await ctx.new_page()
     await page.goto(f"{base}/login")
@@ -197,8 +201,11 @@ async def _wait_all_flowing(page: Page, count: int) -> None:
     )
 
 
-async def run(profile: Profile, sites: int, seconds: float, workdir: Path) -> Result:
-    """Set up, call, measure, tear down (always)."""
+async def run(
+    profile: Profile, sites: int, seconds: float, workdir: Path, *, adapt: bool = True
+) -> Result:
+    """Set up, call, measure, tear down (always); `adapt` False switches web/static/room/adapt.js
+    off in both browsers (the figures before adaptation)."""
     media = workdir / "media"
     media.mkdir()
     video = write_y4m(media / "camera.y4m")
@@ -212,13 +219,13 @@ async def run(profile: Profile, sites: int, seconds: float, workdir: Path) -> Re
     cpu = CpuMeter()
     with coturn() as turn, namespace() as ns:
         return await _call(profile, sites, seconds, workdir, ns, turn, data_dir, room,
-                           names, tokens, (video, small, audio), cpu)  # fmt: skip
+                           names, tokens, (video, small, audio), cpu, adapt)  # fmt: skip
 
 
 async def _call(
     profile: Profile, sites: int, seconds: float, workdir: Path, ns: Namespace, turn: Turn,
     data_dir: Path, room: Any, names: dict[str, str], tokens: dict[Any, str],
-    files: tuple[Path, Path, Path], cpu: CpuMeter,
+    files: tuple[Path, Path, Path], cpu: CpuMeter, adapt: bool,
 ) -> Result:  # fmt: skip
     video, small, audio = files
     port = free_port()
@@ -263,11 +270,10 @@ async def _call(
                 wrapper = _wrapper(ns, workdir)
                 district_browser = await _launch(pw, str(wrapper), base, video, audio)
                 browsers.append(district_browser)
-                province = await _enter(
-                    host_browser, base, names[str(user_ids[1])], room_path, NO_TURN
-                )
+                province = await _enter(host_browser, base, names[str(user_ids[1])], room_path,
+                                        NO_TURN, adapt)  # fmt: skip
                 district = await _enter(district_browser, base, names[str(user_ids[0])], room_path,
-                                        RELAY_ONLY)  # fmt: skip
+                                        RELAY_ONLY, adapt)  # fmt: skip
                 await _wait_all_flowing(province, sites - 1)
                 await _wait_all_flowing(district, sites - 1)
                 ids = {"district": await _peer_id(district), "province": await _peer_id(province)}
@@ -299,7 +305,7 @@ async def _call(
                 stop.set()
                 await asyncio.gather(*tasks)
                 result = Result(profile.name, sites, round(elapsed, 1), round(busy, 3),
-                                round(load, 2), busy > 0.9)  # fmt: skip
+                                round(load, 2), busy > 0.9, adapt=adapt)  # fmt: skip
                 _score(result, samples, ids, t_start, link_back, elapsed, profile)
                 dump = os.environ.get("LINKS_DUMP")
                 if dump:
@@ -352,10 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="thin")
     parser.add_argument("--sites", type=int, choices=(2, 3, 4), default=2)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--no-adapt", action="store_true", help="adapt.js off (before)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="telemed-links-") as tmp:
         say(f"links: {args.profile}, {args.sites} sites, {args.seconds:.0f} s")
-        result = asyncio.run(run(PROFILES[args.profile], args.sites, args.seconds, Path(tmp)))
+        result = asyncio.run(run(PROFILES[args.profile], args.sites, args.seconds, Path(tmp),
+                                 adapt=not args.no_adapt))  # fmt: skip
     print(json.dumps(asdict(result)), flush=True)
     return 0
 

@@ -10,6 +10,8 @@
 // renegotiation. Events: "track" ({peerId, stream}), "connection" ({peerId, state}),
 // "closed" ({peerId}).
 
+import { preferRedundantAudio, raiseAudio, tuneVideoParams } from "./adapt.js";
+
 const RESTART_AFTER_DISCONNECT_MS = 4000;
 const POLITE_RESTART_DELAY_MS = 2500;
 
@@ -52,6 +54,7 @@ class PeerLink {
     const m = this.manager;
     const init = { direction: "sendrecv" };
     this.audio = this.pc.addTransceiver(m.tracks.audio || "audio", init);
+    preferRedundantAudio(this.audio);
     this.video = this.pc.addTransceiver(m.tracks.video || "video", {
       direction: m.audioOnly ? "inactive" : "sendrecv",
     });
@@ -72,6 +75,7 @@ class PeerLink {
     if (this.audio && this.audio.direction !== "stopped") {
       if (this.audio.sender.track !== m.tracks.audio) await this.audio.sender.replaceTrack(m.tracks.audio);
       this.audio.direction = "sendrecv";
+      preferRedundantAudio(this.audio);
     }
     if (this.video && this.video.direction !== "stopped") {
       if (this.video.sender.track !== m.tracks.video) await this.video.sender.replaceTrack(m.tracks.video);
@@ -255,6 +259,7 @@ export class PeerManager extends EventTarget {
   }
 
   async _applyLimits(link) {
+    if (link.audio && !link.closed) raiseAudio(link.audio.sender).catch((err) => this._log("audio", err));
     const t = link.video;
     if (!t || link.closed) return;
     const sender = t.sender;
@@ -268,6 +273,7 @@ export class PeerManager extends EventTarget {
     if (this.limits.maxBitrate) enc.maxBitrate = this.limits.maxBitrate;
     else delete enc.maxBitrate;
     enc.scaleResolutionDownBy = Math.max(1, this.limits.scale || 1);
+    tuneVideoParams(params, sender.track);
     try {
       await sender.setParameters(params);
     } catch (err) {
