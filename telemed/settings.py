@@ -90,6 +90,8 @@ class Settings:
     reminder_minutes: int = 15
     emergency_schedule_minutes: int = 30
     scheduler_seconds: float = 30.0
+    # The requesting doctor reports the outcome this many days after the final minutes.
+    outcome_due_days: int = 7
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -171,6 +173,7 @@ class Settings:
             "reminder_minutes",
             "emergency_schedule_minutes",
             "scheduler_seconds",
+            "outcome_due_days",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
