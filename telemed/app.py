@@ -11,10 +11,12 @@ from records.blobs import BlobStore
 from records.db import create_engine, session_maker
 from records.events import EventHub
 from records.render import Renderer
+from records.signing import FacilityCertificates
 from signaling import IceServers, setup_signaling
 from web.app import setup_web
 from web.config import WebConfig
 from web.keys import ice_provider_key, renderer_key
+from web.minutes_pdf import certs_key
 
 from .keys import engine_key, settings_key
 from .recording import setup_media
@@ -77,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     ice = IceServers(sig_config)
     app[ice_provider_key] = ice.for_user
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
+    app[certs_key] = FacilityCertificates(settings.cert_dir, settings.facility_cert_password)
     setup_workflow(app, settings=settings, sessions=sessions, hub=events)
     media = setup_media(app, settings=settings, config=sig_config, sessions=sessions, blobs=blobs)
     setup_signaling(

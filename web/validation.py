@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from records import identity
 from records.errors import Invalid
 from records.messages import N_, Message, msg, nmsg
+from records.models.minutes import ICD10_FORMAT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,6 +52,7 @@ _VALUE_ERRORS: Mapping[str, str] = {
     identity.CITIZEN_ID_FORMAT: N_("Số CCCD gồm đúng 12 chữ số"),
     identity.CITIZEN_ID_PROVINCE: N_("Số CCCD có mã tỉnh (3 chữ số đầu) không tồn tại"),
     identity.ETHNICITY_UNKNOWN: N_("Dân tộc không có trong danh mục 54 dân tộc"),
+    ICD10_FORMAT: N_("Mã ICD-10 không đúng định dạng (ví dụ I63.4)"),
 }
 
 UNKNOWN_FIELD = N_("Trường không được phép")
