@@ -44,6 +44,7 @@ class Site:
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     """A held consultation with a named secretary, the host's certificate installed."""
+    (tmp_path / "data").mkdir()
     settings = Settings(data_dir=tmp_path / "data", host="127.0.0.1", port=8080)
     engine = create_engine(settings.effective_database_url)
     async with engine.begin() as conn:
