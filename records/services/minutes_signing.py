@@ -22,6 +22,8 @@ from ..models import (
     Minutes,
     MinutesCounter,
     MinutesStatus,
+    Participant,
+    ParticipantRole,
 )
 from ..models.base import utcnow
 from . import minutes_form as form
@@ -242,3 +244,44 @@ async def amend(
     )
     await session.commit()
     return amendment
+
+
+async def assign_secretary(
+    *, session: AsyncSession, consultation_id: uuid.UUID, user_id: uuid.UUID, actor: Actor
+) -> None:
+    """Name the secretary among the invited (coordinators of the host); naming the chair
+    makes the chair act as secretary. One secretary at a time."""
+    consultation = await access.require_consultation(
+        session=session, actor=actor, consultation_id=consultation_id, manage=True
+    )
+    rows = (
+        (
+            await session.execute(
+                select(Participant).where(Participant.consultation_id == consultation.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    chosen = next((p for p in rows if p.user_id == user_id), None)
+    if chosen is None and user_id != consultation.chair_id:
+        raise NotFound(msg("Người này không có trong danh sách mời"))
+    if chosen is not None and chosen.role in (ParticipantRole.chair, ParticipantRole.presenter):
+        if user_id != consultation.chair_id:
+            raise Conflict(msg("Người trình bày ca bệnh không làm thư ký"))
+    for p in rows:
+        if p.role == ParticipantRole.secretary and p.user_id != user_id:
+            p.role = ParticipantRole.specialist
+            session.add(p)
+    if chosen is not None and user_id != consultation.chair_id:
+        chosen.role = ParticipantRole.secretary
+        session.add(chosen)
+    await audit.record(
+        session,
+        actor=actor,
+        action="update",
+        object_type="consultation",
+        object_id=consultation.id,
+        detail={"secretary": str(user_id)},
+    )
+    await session.commit()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col, select
 
 from records import audit
+from records.actor import Actor
 from records.db import session_maker
 from records.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from records.models import (
@@ -24,6 +25,8 @@ from records.models import (
     MinutesStatus,
     MinutesUpdate,
     Participant,
+    ParticipantRole,
+    Role,
 )
 from records.services import cases, minutes, minutes_signing
 
@@ -249,3 +252,41 @@ async def test_signing_is_throttled(session: AsyncSession) -> None:
     # The right password waits its turn too: the throttle is not bypassed by signing.
     with pytest.raises(Throttled):
         await sign(session, actor=w.secretary, password=PASSWORD, **ids)
+
+
+async def test_the_coordinator_names_the_secretary(session: AsyncSession) -> None:
+    w = await signing_world(session)
+    coordinator = Actor.of(await factories.user(session, facility=w.host, role=Role.coordinator))
+    ids = dict(consultation_id=w.consultation.id)
+    for refused in (w.chair, w.specialist, w.doctor):
+        with pytest.raises((Forbidden, NotFound)):
+            await minutes_signing.assign_secretary(
+                session=session, user_id=w.users["specialist"].id, actor=refused, **ids
+            )
+    with pytest.raises(NotFound):
+        await minutes_signing.assign_secretary(
+            session=session, user_id=w.users["doctor"].id, actor=coordinator, **ids
+        )
+    await minutes_signing.assign_secretary(
+        session=session, user_id=w.users["specialist"].id, actor=coordinator, **ids
+    )
+    roles = dict(
+        (
+            await session.execute(
+                select(Participant.user_id, Participant.role).where(
+                    Participant.consultation_id == w.consultation.id
+                )
+            )
+        ).all()
+    )
+    # One secretary at a time: the one named before goes back to being a member.
+    assert roles[w.users["specialist"].id] == ParticipantRole.secretary
+    assert roles[w.users["secretary"].id] == ParticipantRole.specialist
+    # Naming the chair leaves no secretary: the chair keeps the minutes.
+    await minutes_signing.assign_secretary(
+        session=session, user_id=w.users["chair"].id, actor=coordinator, **ids
+    )
+    draft = await minutes.get_or_draft(
+        session=session, consultation_id=w.consultation.id, case_id=w.case.id, actor=w.chair
+    )
+    assert draft.secretary_id == w.users["chair"].id

@@ -257,6 +257,21 @@ async def minutes_autosave(request: web.Request) -> web.StreamResponse:
     return web.json_response({"saved_at": saved})
 
 
+async def secretary_submit(request: web.Request) -> web.StreamResponse:
+    """The coordinator names the secretary among the invited (the chair: the chair keeps them)."""
+    who = require_actor(request)
+    consultation_id = parse_id(request.match_info["id"], N_("Không tìm thấy phiên hội chẩn"))
+    form = await request.post()
+    user_id = parse_id(str(form.get("user_id", "")), N_("Không tìm thấy người dùng"))
+    async with request.app[sessions_key]() as session:
+        await minutes_signing.assign_secretary(
+            session=session, consultation_id=consultation_id, user_id=user_id, actor=who
+        )
+    response = see_other(url(request, "consultation", id=str(consultation_id)))
+    flash(request, response, gettext(request, "Đã chỉ định thư ký"))
+    return response
+
+
 def add_routes(app: web.Application) -> None:
     """Register the minutes pages."""
     # The form prints days, hours and minutes of local time ("ngày 07 tháng 12 năm 2026").
@@ -267,6 +282,9 @@ def add_routes(app: web.Application) -> None:
     )
     app.router.add_get(
         "/consultations/{id}/minutes/{case_id}/pdf", minutes_pdf_file, name="minutes-pdf"
+    )
+    app.router.add_post(
+        "/consultations/{id}/secretary", secretary_submit, name="consultation-secretary"
     )
     app.router.add_post(
         "/consultations/{id}/minutes/{case_id}/autosave",
