@@ -147,14 +147,22 @@ async def call_times(
 
 async def secretary_id(session: AsyncSession, consultation: Consultation) -> uuid.UUID | None:
     """The secretary the coordinator named; without one, the chair acts as secretary."""
+    # The page keeps one; invitations through the API may name several: the first invited.
     found = (
-        await session.execute(
-            select(Participant.user_id).where(
-                Participant.consultation_id == consultation.id,
-                Participant.role == ParticipantRole.secretary,
+        (
+            await session.execute(
+                select(Participant.user_id)
+                .where(
+                    Participant.consultation_id == consultation.id,
+                    Participant.role == ParticipantRole.secretary,
+                )
+                .order_by(col(Participant.invited_at))
+                .limit(1)
             )
         )
-    ).scalar_one_or_none()
+        .scalars()
+        .first()
+    )
     return found or consultation.chair_id
 
 
