@@ -45,6 +45,7 @@ ACTIONS = frozenset(
     {
         "login",
         "login-failed",
+        "sign",
         "logout",
         "view",
         "download",

@@ -38,6 +38,7 @@ VOCABULARY: Mapping[str, Mapping[str, str]] = {
         ParticipantRole.presenter: N_("Trình bày ca bệnh"),
         ParticipantRole.specialist: N_("Chuyên gia"),
         ParticipantRole.observer: N_("Dự thính"),
+        ParticipantRole.secretary: N_("Thư ký"),
     },
     "case_status": {
         CaseStatus.draft: N_("Nháp"),
@@ -110,6 +111,7 @@ VOCABULARY: Mapping[str, Mapping[str, str]] = {
         "admin": N_("Quản trị"),
         "denied": N_("Bị từ chối"),
         "export": N_("Xuất dữ liệu"),
+        "sign": N_("Ký xác nhận"),
     },
     "audit_object": {
         "api_token": N_("Mã truy cập API"),

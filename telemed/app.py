@@ -11,10 +11,12 @@ from records.blobs import BlobStore
 from records.db import create_engine, session_maker
 from records.events import EventHub
 from records.render import Renderer
+from records.signing import FacilityCertificates
 from signaling import IceServers, setup_signaling
 from web.app import setup_web
 from web.config import WebConfig
 from web.keys import ice_provider_key, renderer_key
+from web.minutes_pdf import certs_key
 
 from .health import setup_health
 from .keys import engine_key, settings_key
@@ -82,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
     ice = IceServers(sig_config)
     app[ice_provider_key] = ice.for_user
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
+    app[certs_key] = FacilityCertificates(settings.cert_dir, settings.facility_cert_password)
     setup_health(app, engine=engine, redis_url=settings.redis_url)
     setup_metrics(app, token=settings.metrics_token)
     setup_workflow(app, settings=settings, sessions=sessions, hub=events)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__
+from . import __version__, cli_minutes
 from .ops_cli import CliTools
 from .ops_cli import register as register_ops
 from .settings import ConfigError, Settings, load_settings
@@ -150,7 +150,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from records.db import create_engine, session_maker
     from records.errors import RecordsError
     from records.services.auth import hash_password
-    from records.services.provisioning import database_is_empty, demo_accounts
+    from records.services.provisioning import database_is_empty, demo_accounts, facility_names
 
     from .demo import seed_demo
 
@@ -184,6 +184,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(password + "\n")
+    # Each demo facility signs its minutes with a test certificate made here, never committed.
+    codes = _in_session(settings, lambda s: facility_names(session=s))
+    cli_minutes.make_demo_certificates(settings, codes)
     print("Đã tạo dữ liệu mẫu. Các tài khoản mẫu:")
     # The same table as later runs print: facility names, read back from the database.
     rows = _in_session(settings, lambda s: demo_accounts(session=s))
@@ -361,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", parents=[common], help="kiểm tra chuỗi băm")
     verify.set_defaults(func=cmd_audit_verify)
+    cli_minutes.add_parsers(sub, common)
 
     register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))
     return parser

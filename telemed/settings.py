@@ -59,6 +59,10 @@ class Settings:
     render_memory_mb: int = 1024
     render_timeout_seconds: float = 30.0
     render_max_pixels: int = 50_000_000
+    # Signed minutes: the facilities' PKCS#12 files, named after the facility code
+    # (<code>.p12), in this directory (default data_dir/certs), opened with this passphrase.
+    facility_cert_dir: Path | None = None
+    facility_cert_password: str | None = None
     # Signalling.
     room_max_peers: int = 6
     resume_grace_seconds: float = 20.0
@@ -227,6 +231,11 @@ class Settings:
     def blob_dir(self) -> Path:
         """Where content-addressed files live."""
         return self.data_dir / "blobs"
+
+    @property
+    def cert_dir(self) -> Path:
+        """Where the facilities' certificates for signing minutes live."""
+        return self.facility_cert_dir or self.data_dir / "certs"
 
     @property
     def uses_tls(self) -> bool:

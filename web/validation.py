@@ -7,8 +7,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from records import identity
 from records.errors import Invalid
 from records.messages import N_, Message, msg, nmsg
+from records.models.minutes import ICD10_FORMAT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,6 +50,10 @@ _VALUE_ERRORS: Mapping[str, str] = {
     "times must carry a timezone": N_("Thời gian phải có múi giờ"),
     "the session must end after it starts": N_("Giờ kết thúc phải sau giờ bắt đầu"),
     "a session lasts at most 12 hours": N_("Một phiên hội chẩn kéo dài tối đa 12 giờ"),
+    identity.CITIZEN_ID_FORMAT: N_("Số CCCD gồm đúng 12 chữ số"),
+    identity.CITIZEN_ID_PROVINCE: N_("Số CCCD có mã tỉnh (3 chữ số đầu) không tồn tại"),
+    identity.ETHNICITY_UNKNOWN: N_("Dân tộc không có trong danh mục 54 dân tộc"),
+    ICD10_FORMAT: N_("Mã ICD-10 không đúng định dạng (ví dụ I63.4)"),
 }
 
 UNKNOWN_FIELD = N_("Trường không được phép")

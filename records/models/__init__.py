@@ -28,9 +28,6 @@ from .consultations import (
     ConsultationRequest,
     ConsultationSchedule,
     InvitationAnswer,
-    Minutes,
-    MinutesPublic,
-    MinutesUpdate,
     Participant,
     ParticipantPublic,
 )
@@ -54,6 +51,15 @@ from .media import (
     NetworkTestResult,
     NetworkVerdict,
     RecordingConsent,
+)
+from .minutes import (
+    AttendeeChoice,
+    Conclusion,
+    Minutes,
+    MinutesConfirm,
+    MinutesCounter,
+    MinutesPublic,
+    MinutesUpdate,
 )
 from .notifications import (
     EMAIL_BY_DEFAULT,
@@ -137,7 +143,11 @@ __all__ = [
     "NetworkTestPublic",
     "NetworkTestResult",
     "NetworkVerdict",
+    "AttendeeChoice",
+    "Conclusion",
     "Minutes",
+    "MinutesConfirm",
+    "MinutesCounter",
     "MinutesPublic",
     "MinutesStatus",
     "MinutesUpdate",

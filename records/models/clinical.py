@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from ..identity import clean_citizen_id, clean_ethnicity
 from .base import created_field, enum_field, id_field, time_field
 from .enums import AttachmentKind, CaseStatus, Sex, Urgency
 
@@ -47,6 +48,13 @@ class PatientBase(SQLModel):
     )
     address: str | None = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=30)
+    ethnicity: str | None = Field(
+        default=None, max_length=2, description="Dân tộc: mã trong danh mục 54 dân tộc"
+    )
+    occupation: str | None = Field(default=None, max_length=100, description="Nghề nghiệp")
+    citizen_id: str | None = Field(
+        default=None, max_length=12, description="Số căn cước công dân (12 chữ số)"
+    )
 
     @field_validator("full_name", "mrn", mode="before")
     @classmethod
@@ -62,6 +70,21 @@ class PatientBase(SQLModel):
     @classmethod
     def _since_1900(cls, v: date | None) -> date | None:
         return _birth_date(v)
+
+    @field_validator("ethnicity", mode="before")
+    @classmethod
+    def _ethnicity(cls, v: object) -> object:
+        return clean_ethnicity(v)
+
+    @field_validator("citizen_id", mode="before")
+    @classmethod
+    def _citizen_id(cls, v: object) -> object:
+        return clean_citizen_id(v)
+
+    @field_validator("occupation", mode="before")
+    @classmethod
+    def _occupation(cls, v: object) -> object:
+        return (" ".join(v.split()) or None) if isinstance(v, str) else v
 
 
 def _birth_date(v: date | None) -> date | None:
@@ -103,6 +126,13 @@ class PatientUpdate(SQLModel):
     )
     address: str | None = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=30)
+    ethnicity: str | None = Field(
+        default=None, max_length=2, description="Dân tộc: mã trong danh mục 54 dân tộc"
+    )
+    occupation: str | None = Field(default=None, max_length=100, description="Nghề nghiệp")
+    citizen_id: str | None = Field(
+        default=None, max_length=12, description="Số căn cước công dân (12 chữ số)"
+    )
 
     @field_validator("insurance_number", mode="before")
     @classmethod
@@ -113,6 +143,21 @@ class PatientUpdate(SQLModel):
     @classmethod
     def _since_1900(cls, v: date | None) -> date | None:
         return _birth_date(v)
+
+    @field_validator("ethnicity", mode="before")
+    @classmethod
+    def _ethnicity(cls, v: object) -> object:
+        return clean_ethnicity(v)
+
+    @field_validator("citizen_id", mode="before")
+    @classmethod
+    def _citizen_id(cls, v: object) -> object:
+        return clean_citizen_id(v)
+
+    @field_validator("occupation", mode="before")
+    @classmethod
+    def _occupation(cls, v: object) -> object:
+        return (" ".join(v.split()) or None) if isinstance(v, str) else v
 
 
 class Patient(PatientBase, table=True):
@@ -175,6 +220,14 @@ class CaseBase(SQLModel):
     icd10: str | None = Field(default=None, max_length=10, schema_extra={"pattern": ICD10_PATTERN})
     treatment: str = Field(default="", max_length=20000, description="Điều trị đã thực hiện")
     question: str = Field(default="", max_length=5000, description="Câu hỏi cho hội chẩn")
+    # Where the patient lies when the consultation is requested (khoa, giường).
+    department: str | None = Field(default=None, max_length=100, description="Khoa điều trị")
+    bed: str | None = Field(default=None, max_length=20, description="Giường")
+
+    @field_validator("department", "bed", mode="before")
+    @classmethod
+    def _place(cls, v: object) -> object:
+        return (" ".join(v.split()) or None) if isinstance(v, str) else v
 
     @field_validator("icd10", mode="before")
     @classmethod
@@ -201,6 +254,13 @@ class CaseUpdate(SQLModel):
     icd10: str | None = Field(default=None, max_length=10, schema_extra={"pattern": ICD10_PATTERN})
     treatment: str | None = Field(default=None, max_length=20000)
     question: str | None = Field(default=None, max_length=5000)
+    department: str | None = Field(default=None, max_length=100)
+    bed: str | None = Field(default=None, max_length=20)
+
+    @field_validator("department", "bed", mode="before")
+    @classmethod
+    def _place(cls, v: object) -> object:
+        return (" ".join(v.split()) or None) if isinstance(v, str) else v
 
     @field_validator("icd10", mode="before")
     @classmethod

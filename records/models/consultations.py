@@ -1,18 +1,17 @@
-"""Consultations (phiên hội chẩn), who takes part, what happened in the room, and the minutes."""
+"""Consultations (phiên hội chẩn), who takes part and what happened in the room."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from .base import created_field, enum_field, id_field, time_field
-from .enums import ConsultationStatus, InvitationResponse, MinutesStatus, ParticipantRole
+from .enums import ConsultationStatus, InvitationResponse, ParticipantRole
 
 
 def new_room_id() -> str:
@@ -174,59 +173,6 @@ class ChatMessage(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="app_user.id")
     text: str = Field(max_length=2000, sa_type=sa.Text)
     at: datetime = created_field()
-
-
-class MinutesBase(SQLModel):
-    """The content of the minutes (biên bản hội chẩn)."""
-
-    summary: str = Field(default="", max_length=20000, description="Tóm tắt bệnh án")
-    findings: str = Field(default="", max_length=20000, description="Ý kiến các thành viên")
-    conclusion: str = Field(default="", max_length=5000, description="Kết luận (chẩn đoán)")
-    icd10: str | None = Field(default=None, max_length=10)
-    treatment_plan: str = Field(default="", max_length=20000, description="Hướng xử trí")
-
-
-class MinutesUpdate(MinutesBase):
-    """Input for writing a draft."""
-
-    attendees: list[dict[str, Any]] | None = None
-
-
-class Minutes(MinutesBase, table=True):
-    """The minutes of one consultation about one case; final minutes never change."""
-
-    __tablename__ = "minutes"
-    __table_args__ = (sa.UniqueConstraint("consultation_id", "case_id", name="uq_minutes_case"),)
-
-    id: uuid.UUID = id_field()
-    consultation_id: uuid.UUID = Field(foreign_key="consultation.id", index=True)
-    case_id: uuid.UUID = Field(foreign_key="clinical_case.id", index=True)
-    # Who attended: [{"user_id", "name", "facility", "role"}], pre-filled from attendance.
-    attendees: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
-    summary: str = Field(default="", sa_type=sa.Text)
-    findings: str = Field(default="", sa_type=sa.Text)
-    conclusion: str = Field(default="", sa_type=sa.Text)
-    treatment_plan: str = Field(default="", sa_type=sa.Text)
-    status: MinutesStatus = enum_field(MinutesStatus.draft)
-    author_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
-    finalized_by: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
-    finalized_at: datetime | None = time_field()
-    created_at: datetime = created_field()
-    updated_at: datetime | None = time_field()
-
-
-class MinutesPublic(MinutesBase):
-    """Minutes as the API shows them."""
-
-    id: uuid.UUID
-    consultation_id: uuid.UUID
-    case_id: uuid.UUID
-    attendees: list[dict[str, Any]]
-    status: MinutesStatus
-    author_id: uuid.UUID | None
-    finalized_by: uuid.UUID | None
-    finalized_at: datetime | None
-    updated_at: datetime | None
 
 
 ConsultationPublic.model_rebuild()

@@ -82,6 +82,8 @@ class ParticipantRole(StrEnum):
     presenter = "presenter"
     specialist = "specialist"
     observer = "observer"
+    # Keeps the minutes and co-signs them; without one, the chair acts as secretary.
+    secretary = "secretary"
 
 
 class InvitationResponse(StrEnum):

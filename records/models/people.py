@@ -19,6 +19,8 @@ class FacilityBase(SQLModel):
     name: str = Field(min_length=2, max_length=200)
     level: FacilityLevel = enum_field()
     address: str | None = Field(default=None, max_length=300)
+    # The body it answers to, printed above its name on official forms ("SỞ Y TẾ BÌNH PHƯỚC").
+    governing_body: str | None = Field(default=None, max_length=200)
 
 
 class FacilityCreate(FacilityBase):
@@ -32,6 +34,7 @@ class FacilityUpdate(SQLModel):
 
     name: str | None = Field(default=None, min_length=2, max_length=200)
     address: str | None = Field(default=None, max_length=300)
+    governing_body: str | None = Field(default=None, max_length=200)
     parent_id: uuid.UUID | None = None
 
 

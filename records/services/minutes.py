@@ -10,26 +10,20 @@ from sqlmodel import col, select
 
 from .. import access, audit
 from ..actor import Actor
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, NotFound
 from ..events import MinutesFinalised, announce
 from ..messages import N_, msg
 from ..models import (
-    Attendance,
     Case,
-    CaseStatus,
     Consultation,
     ConsultationCase,
-    ConsultationStatus,
     Facility,
     Minutes,
     MinutesStatus,
     MinutesUpdate,
-    Participant,
-    Patient,
-    User,
 )
 from ..models.base import utcnow
-from .cases import apply_transition
+from . import minutes_form as form
 
 FINAL_MESSAGE = N_("Biên bản đã hoàn tất, không thể sửa")
 
@@ -46,79 +40,31 @@ async def _attached_case(
     return await access.require_case(session=session, actor=actor, case_id=case_id)
 
 
-async def attendees(session: AsyncSession, consultation_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Who was in the room (from attendance), else who was invited: name, facility, role."""
-    roles = dict(
-        (
-            await session.execute(
-                select(Participant.user_id, Participant.role).where(
-                    Participant.consultation_id == consultation_id
-                )
-            )
-        ).all()
-    )
-    present = (
-        await session.execute(
-            select(User, Facility.name)
-            .join(Attendance, col(Attendance.user_id) == User.id)
-            .join(Facility, col(Facility.id) == User.facility_id)
-            .where(Attendance.consultation_id == consultation_id)
-            .order_by(col(Attendance.joined_at))
-        )
-    ).all()
-    if not present:
-        present = (
-            await session.execute(
-                select(User, Facility.name)
-                .join(Participant, col(Participant.user_id) == User.id)
-                .join(Facility, col(Facility.id) == User.facility_id)
-                .where(Participant.consultation_id == consultation_id)
-                .order_by(col(Participant.invited_at))
-            )
-        ).all()
-    out: dict[uuid.UUID, dict[str, Any]] = {}
-    for user, facility_name in present:
-        out.setdefault(
-            user.id,
-            {
-                "user_id": str(user.id),
-                "name": user.display_name,
-                "facility": facility_name,
-                "role": str(roles.get(user.id, user.role)),
-            },
-        )
-    return list(out.values())
-
-
-async def _summary(session: AsyncSession, case: Case) -> str:
-    patient = await session.get(Patient, case.patient_id)
-    parts = []
-    if patient is not None:
-        born = patient.birth_year or (patient.birth_date.year if patient.birth_date else "")
-        parts.append(f"Bệnh nhân: {patient.full_name}, năm sinh {born}")
-    for label, text in (
-        ("Bệnh sử, tiền sử", case.history),
-        ("Khám lâm sàng", case.examination),
-        ("Cận lâm sàng", case.results),
-        ("Chẩn đoán sơ bộ", case.diagnosis),
-        ("Điều trị đã thực hiện", case.treatment),
-        ("Câu hỏi hội chẩn", case.question),
-    ):
-        if text.strip():
-            parts.append(f"{label}: {text.strip()}")
-    return "\n".join(parts)
-
-
 async def _find(
     session: AsyncSession, consultation_id: uuid.UUID, case_id: uuid.UUID
 ) -> Minutes | None:
+    """The latest version of the minutes about a case."""
     return (
-        await session.execute(
-            select(Minutes).where(
-                Minutes.consultation_id == consultation_id, Minutes.case_id == case_id
+        (
+            await session.execute(
+                select(Minutes)
+                .where(Minutes.consultation_id == consultation_id, Minutes.case_id == case_id)
+                .order_by(col(Minutes.version).desc())
+                .limit(1)
             )
         )
-    ).scalar_one_or_none()
+        .scalars()
+        .first()
+    )
+
+
+async def from_the_call(
+    session: AsyncSession, minutes: Minutes, consultation: Consultation
+) -> None:
+    """What the room's events say: times, connection points, the secretary (not editable)."""
+    minutes.started_at, minutes.ended_at = await form.call_times(session, consultation)
+    minutes.connection_points = await form.connection_points(session, consultation)
+    minutes.secretary_id = await form.secretary_id(session, consultation)
 
 
 async def _prefilled(
@@ -127,15 +73,26 @@ async def _prefilled(
     """A new draft pre-filled from attendance and the case file (not yet stored)."""
     if not await access.is_chair(session=session, actor=actor, consultation=consultation):
         raise NotFound(msg("Chưa có biên bản cho hồ sơ này"))
-    return Minutes(
+    host = await session.get(Facility, consultation.host_facility_id)
+    present = await form.attendees(session, consultation)
+    minutes = Minutes(
         consultation_id=consultation.id,
         case_id=case.id,
-        attendees=await attendees(session, consultation.id),
-        summary=await _summary(session, case),
+        facility_id=consultation.host_facility_id,
+        place=host.name if host is not None else "",
+        reason=case.title,
+        attendees=present,
+        summary=form.summary(case),
+        findings=form.discussion(present),
+        conclusions=[{"question": q, "answer": ""} for q in form.questions(case)],
         conclusion=case.diagnosis,
         icd10=case.icd10,
+        icd10_codes=[case.icd10] if case.icd10 else [],
+        patient_block=await form.patient_block(session, case),
         author_id=actor.user_id,
     )
+    await from_the_call(session, minutes, consultation)
+    return minutes
 
 
 async def read_minutes(
@@ -188,6 +145,15 @@ async def get_or_draft(
     return minutes
 
 
+def _content(minutes: Minutes) -> dict[str, Any]:
+    """What a signer confirms: every field of the form."""
+    return minutes.model_dump(
+        mode="json",
+        exclude={"updated_at", "chair_confirmed_at", "secretary_confirmed_at", "author_id"},
+        warnings=False,
+    )
+
+
 async def save_draft(
     *,
     session: AsyncSession,
@@ -196,9 +162,15 @@ async def save_draft(
     data: MinutesUpdate,
     actor: Actor,
 ) -> Minutes:
-    """Write the draft (chair only); final minutes are refused with Conflict."""
+    """Write the draft (chair only); final minutes are refused with Conflict.
+
+    Who attended must be participants (names filled in here); a change to the text withdraws
+    confirmations already given, since they confirmed other words.
+    """
     data = MinutesUpdate.model_validate(data.model_dump(exclude_unset=True))
-    await access.require_chair(session=session, actor=actor, consultation_id=consultation_id)
+    consultation = await access.require_chair(
+        session=session, actor=actor, consultation_id=consultation_id
+    )
     minutes = await get_or_draft(
         session=session,
         consultation_id=consultation_id,
@@ -208,10 +180,24 @@ async def save_draft(
     if minutes.status == MinutesStatus.final:
         raise Conflict(msg(FINAL_MESSAGE))
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("attendees") is None:
+    if data.attendees is not None:
+        changes["attendees"] = await form.resolve_attendees(session, consultation, data.attendees)
+    else:
         changes.pop("attendees", None)
+    if data.conclusions is not None:
+        changes["conclusions"] = [c.model_dump() for c in data.conclusions]
+    else:
+        changes.pop("conclusions", None)
+    if data.icd10_codes is not None:
+        changes["icd10"] = data.icd10_codes[0] if data.icd10_codes else None
+    elif "icd10" in changes:
+        changes["icd10_codes"] = [changes["icd10"]] if changes["icd10"] else []
+    before = _content(minutes)
     for key, value in changes.items():
         setattr(minutes, key, value)
+    await from_the_call(session, minutes, consultation)
+    if _content(minutes) != before:
+        minutes.chair_confirmed_at = minutes.secretary_confirmed_at = None
     minutes.author_id = minutes.author_id or actor.user_id
     minutes.updated_at = utcnow()
     session.add(minutes)
@@ -226,52 +212,6 @@ async def save_draft(
         detail={"fields": sorted(changes)},
     )
     await session.commit()
-    return minutes
-
-
-async def finalize(
-    *,
-    session: AsyncSession,
-    consultation_id: uuid.UUID,
-    case_id: uuid.UUID,
-    actor: Actor,
-) -> Minutes:
-    """Make the minutes final (chair only): signed, dated, never to change again."""
-    consultation = await access.require_chair(
-        session=session, actor=actor, consultation_id=consultation_id
-    )
-    minutes = await get_or_draft(
-        session=session,
-        consultation_id=consultation_id,
-        case_id=case_id,
-        actor=actor,
-    )
-    if minutes.status == MinutesStatus.final:
-        raise Conflict(msg(FINAL_MESSAGE))
-    if not minutes.conclusion.strip():
-        problem = msg("Cần ghi kết luận trước khi hoàn tất biên bản")
-        raise Invalid(problem, fields={"conclusion": problem})
-    if consultation.status in (ConsultationStatus.requested, ConsultationStatus.cancelled):
-        raise Conflict(msg("Phiên hội chẩn chưa diễn ra, chưa thể hoàn tất biên bản"))
-    minutes.status = MinutesStatus.final
-    minutes.finalized_at = utcnow()
-    minutes.finalized_by = actor.user_id
-    minutes.updated_at = minutes.finalized_at
-    session.add(minutes)
-    case = await session.get(Case, case_id)
-    if case is not None and case.status == CaseStatus.scheduled:
-        await apply_transition(session, case=case, to=CaseStatus.discussed, actor=actor)
-    await audit.record(
-        session,
-        actor=actor,
-        action="status",
-        object_type="minutes",
-        object_id=minutes.id,
-        patient_id=case.patient_id if case else None,
-        detail={"to": "final"},
-    )
-    await session.commit()
-    await announce_finalised(session, minutes=minutes, actor=actor)
     return minutes
 
 

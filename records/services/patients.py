@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from .. import access, audit
+from .. import access, audit, identity
 from ..actor import Actor
 from ..errors import Conflict, Invalid
-from ..messages import msg
+from ..messages import N_, msg
 from ..models import Patient, PatientCreate, PatientUpdate, Sex
 from ..models.base import utcnow
 from ..text import fold
@@ -71,6 +71,7 @@ async def create_patient(
             need="create",
             forbidden=msg("Bạn không có quyền tạo bệnh nhân tại cơ sở này"),
         )
+    _check_citizen_id(data.citizen_id, data.birth_year, data.sex)
     await _check_mrn_free(session, target, data.mrn)
     patient = Patient.model_validate(
         data,
@@ -91,6 +92,21 @@ async def create_patient(
     )
     await session.commit()
     return patient
+
+
+_CITIZEN_ID_CONFLICTS = {
+    identity.CITIZEN_ID_YEAR: N_("Số CCCD không khớp với năm sinh (chữ số thứ 4 đến 6)"),
+    identity.CITIZEN_ID_SEX: N_("Số CCCD không khớp với giới tính (chữ số thứ 4)"),
+}
+
+
+def _check_citizen_id(citizen_id: str | None, birth_year: int | None, sex: object) -> None:
+    """A citizen ID must agree with the year of birth and sex it encodes."""
+    try:
+        identity.check_citizen_id(citizen_id, birth_year=birth_year, sex=str(sex))
+    except ValueError as exc:
+        problem = msg(_CITIZEN_ID_CONFLICTS[str(exc)])
+        raise Invalid(problem, fields={"citizen_id": problem}) from None
 
 
 def _check_birth(birth_date: date | None, birth_year: int | None) -> None:
@@ -126,6 +142,11 @@ async def update_patient(
             changes["birth_date"] = None
             birth_date = None
     _check_birth(birth_date, birth_year)
+    _check_citizen_id(
+        changes.get("citizen_id", patient.citizen_id),
+        birth_year,
+        changes.get("sex", patient.sex),
+    )
     for key, value in changes.items():
         setattr(patient, key, value)
     if "full_name" in changes:

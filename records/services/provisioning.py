@@ -117,3 +117,9 @@ async def database_is_empty(*, session: AsyncSession) -> bool:
     facility = (await session.execute(select(Facility.id).limit(1))).first()
     user = (await session.execute(select(User.id).limit(1))).first()
     return facility is None and user is None
+
+
+async def facility_names(*, session: AsyncSession) -> list[tuple[str, str]]:
+    """(code, name) of every facility, by code."""
+    rows = await session.execute(select(Facility.code, Facility.name).order_by(Facility.code))
+    return [(code, name) for code, name in rows.all()]

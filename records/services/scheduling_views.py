@@ -345,6 +345,11 @@ async def _detail_of(
         None,
     )
     readable = {c.id for c in view.cases}
-    rows = await session.execute(select(Minutes).where(Minutes.consultation_id == consultation.id))
+    rows = await session.execute(
+        select(Minutes)
+        .where(Minutes.consultation_id == consultation.id)
+        .order_by(col(Minutes.version))
+    )
+    # The latest version of each case's minutes (an amendment follows the signed one).
     view.minutes = {m.case_id: m for m in rows.scalars().all() if m.case_id in readable}
     return view

@@ -41,6 +41,7 @@ from records.services import (
     consultations,
     facilities,
     minutes,
+    minutes_signing,
     patients,
     room_events,
     schedules,
@@ -126,6 +127,7 @@ async def seed_demo(
                     name=spec["name"],
                     level=spec["level"],
                     address=spec["address"],
+                    governing_body=spec["governing_body"],
                     parent_id=parent,
                 ),
             )
@@ -181,6 +183,9 @@ async def seed_demo(
                     birth_date=p.born,
                     insurance_number=p.bhyt,
                     address=p.address,
+                    ethnicity=p.ethnicity,
+                    occupation=p.occupation,
+                    citizen_id=p.citizen_id,
                 ),
             )
         summary.patients = len(pts)
@@ -190,7 +195,7 @@ async def seed_demo(
         await _create_case(
             session, actor=actor["bs.chonthanh"], patient=pts["hen"], data=CASE_DIABETIC_FOOT
         )
-        await _seed_stroke(session, actor, fac, people, pts["hong"], today, summary)
+        await _seed_stroke(session, actor, fac, people, pts["hong"], today, summary, password)
         await _seed_pending_request(session, actor, fac, pts["dung"], today, summary)
         await _seed_closed(session, actor, pts["loan"])
         summary.cases = int(
@@ -302,6 +307,7 @@ async def _seed_stroke(
     patient: Patient,
     today: date,
     summary: DemoSummary,
+    password: str,
 ) -> None:
     """Phước Long's stroke case, discussed three days ago with Chợ Rẫy; the minutes are final."""
     doctor = actor["bs.phuoclong"]
@@ -373,8 +379,13 @@ async def _seed_stroke(
         actor=chair_actor,
         data=MinutesUpdate.model_validate(STROKE_MINUTES),
     )
-    await minutes.finalize(
-        session=session, consultation_id=consultation.id, case_id=case.id, actor=chair_actor
+    # The chair acts as secretary here; confirming with the password makes the minutes final.
+    await minutes_signing.confirm(
+        session=session,
+        consultation_id=consultation.id,
+        case_id=case.id,
+        actor=chair_actor,
+        password=password,
     )
     summary.consultations += 1
 

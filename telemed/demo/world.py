@@ -38,6 +38,7 @@ class DemoSummary:
 FACILITIES: list[dict[str, Any]] = [
     {
         "code": "BVCR",
+        "governing_body": "BỘ Y TẾ",
         "name": "Bệnh viện Chợ Rẫy",
         "level": FacilityLevel.central,
         "address": "201B Nguyễn Chí Thanh, Phường 12, Quận 5, TP. Hồ Chí Minh",
@@ -45,6 +46,7 @@ FACILITIES: list[dict[str, Any]] = [
     },
     {
         "code": "BVDK-BP",
+        "governing_body": "SỞ Y TẾ BÌNH PHƯỚC",
         "name": "Bệnh viện Đa khoa tỉnh Bình Phước",
         "level": FacilityLevel.provincial,
         "address": "Đường Trần Hưng Đạo, phường Tân Phú, TP. Đồng Xoài, tỉnh Bình Phước",
@@ -52,6 +54,7 @@ FACILITIES: list[dict[str, Any]] = [
     },
     {
         "code": "TTYT-CT",
+        "governing_body": "SỞ Y TẾ BÌNH PHƯỚC",
         "name": "Trung tâm Y tế huyện Chơn Thành",
         "level": FacilityLevel.district,
         "address": "Quốc lộ 13, thị trấn Chơn Thành, huyện Chơn Thành, tỉnh Bình Phước",
@@ -59,6 +62,7 @@ FACILITIES: list[dict[str, Any]] = [
     },
     {
         "code": "TTYT-PL",
+        "governing_body": "SỞ Y TẾ BÌNH PHƯỚC",
         "name": "Trung tâm Y tế thị xã Phước Long",
         "level": FacilityLevel.district,
         "address": "Đường ĐT 741, phường Long Thủy, thị xã Phước Long, tỉnh Bình Phước",
@@ -66,6 +70,7 @@ FACILITIES: list[dict[str, Any]] = [
     },
     {
         "code": "TYT-MH",
+        "governing_body": "TRUNG TÂM Y TẾ HUYỆN CHƠN THÀNH",
         "name": "Trạm Y tế xã Minh Hưng",
         "level": FacilityLevel.commune,
         "address": "Ấp 3, xã Minh Hưng, huyện Chơn Thành, tỉnh Bình Phước",
@@ -105,6 +110,9 @@ class DemoPatient:
     bhyt: str
     address: str
     born: date | None = None
+    ethnicity: str | None = None
+    occupation: str | None = None
+    citizen_id: str | None = None
 
 
 PATIENTS = [
@@ -127,6 +135,9 @@ PATIENTS = [
         1978,
         "CN3707098765432",
         "Ấp Bàu Teng, xã Nha Bích, huyện Chơn Thành, tỉnh Bình Phước",
+        ethnicity="22",
+        occupation="Làm rẫy",
+        citizen_id="070178002233",
     ),
     DemoPatient(
         "nam",
@@ -148,6 +159,9 @@ PATIENTS = [
         1955,
         "HT2707033221100",
         "Khu phố 2, phường Long Thủy, thị xã Phước Long, tỉnh Bình Phước",
+        ethnicity="01",
+        occupation="Hưu trí",
+        citizen_id="070155004812",
     ),
     DemoPatient(
         "dung",
@@ -259,6 +273,8 @@ CASE_DIABETIC_FOOT: dict[str, Any] = {
 CASE_STROKE: dict[str, Any] = {
     "title": "Yếu nửa người phải, nói khó giờ thứ 5, nghi nhồi máu não",
     "specialty": "Thần kinh",
+    "department": "Khoa Cấp cứu",
+    "bed": "CC-03",
     "urgency": "emergency",
     "history": (
         "Bệnh nhân nữ 70 tuổi, tiền sử tăng huyết áp, rung nhĩ chưa điều trị chống đông. "
@@ -284,8 +300,9 @@ CASE_STROKE: dict[str, Any] = {
         "huyết do quá cửa sổ 4,5 giờ. Aspirin 250 mg qua sonde dạ dày."
     ),
     "question": (
-        "Còn chỉ định lấy huyết khối cơ học không (giờ thứ 5, NIHSS 12, ASPECTS 8)? Nếu có, "
-        "chuyển ngay lên tuyến nào? Khi nào bắt đầu thuốc chống đông cho rung nhĩ?"
+        "1. Còn chỉ định lấy huyết khối cơ học không (giờ thứ 5, NIHSS 12, ASPECTS 8)?\n"
+        "2. Nếu có, chuyển ngay lên tuyến nào?\n"
+        "3. Khi nào bắt đầu thuốc chống đông cho rung nhĩ?"
     ),
 }
 
@@ -345,7 +362,25 @@ CASE_APPENDICITIS: dict[str, Any] = {
     "question": "Xin ý kiến phương án phẫu thuật nội soi tại tuyến huyện.",
 }
 
-STROKE_MINUTES: dict[str, str] = {
+STROKE_MINUTES: dict[str, Any] = {
+    "reason": "Nhồi máu não cấp giờ thứ 5, xin ý kiến chỉ định lấy huyết khối và chuyển tuyến",
+    "conclusions": [
+        {
+            "question": "Còn chỉ định lấy huyết khối cơ học không (giờ thứ 5, NIHSS 12, "
+            "ASPECTS 8)?",
+            "answer": "Còn chỉ định nếu CTA xác nhận tắc đoạn M1 động mạch não giữa trái.",
+        },
+        {
+            "question": "Nếu có, chuyển ngay lên tuyến nào?",
+            "answer": "Chuyển ngay Bệnh viện Đa khoa tỉnh Bình Phước chụp CTA, rồi Bệnh viện "
+            "Chợ Rẫy lấy huyết khối.",
+        },
+        {
+            "question": "Khi nào bắt đầu thuốc chống đông cho rung nhĩ?",
+            "answer": "Sau 6–12 ngày, tùy kích thước ổ nhồi máu trên phim kiểm tra.",
+        },
+    ],
+    "icd10_codes": ["I63.4", "I48.9"],
     "findings": (
         "PGS.TS. Võ Minh Tuấn (Thần kinh, Bệnh viện Chợ Rẫy): bệnh nhân còn trong cửa sổ 6 giờ, "
         "NIHSS 12, ASPECTS 8, lâm sàng gợi ý tắc động mạch lớn; cần chụp CTA mạch não và chuyển "
@@ -359,7 +394,6 @@ STROKE_MINUTES: dict[str, str] = {
         "Nhồi máu não cấp vùng động mạch não giữa trái do tắc động mạch lớn, nghi huyết khối từ "
         "tim; rung nhĩ"
     ),
-    "icd10": "I63.4",
     "treatment_plan": (
         "1. Chuyển ngay lên Bệnh viện Đa khoa tỉnh Bình Phước bằng xe cấp cứu có bác sĩ đi kèm, "
         "báo trước khoa Cấp cứu.\n"

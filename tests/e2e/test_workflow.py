@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from e2etools import (
+    PASSWORD,
     Pages,
     Person,
     World,
@@ -212,15 +213,22 @@ async def chair_signs_the_minutes(page: Page, world: World, consultation_url: st
         await page.click('main a:has-text("Viết biên bản")')
     # Attendance from the room fills the list of those present.
     for person in (world.doctor, world.specialist):
-        box = page.locator("label.checkbox", has_text=person.name).locator("input")
-        assert await box.is_checked(), person.name
+        presence = page.locator(f'select[aria-label="Tham dự: {person.name}"]')
+        assert await presence.input_value() == "member", person.name
     await page.fill('textarea[name="summary"]', "Nữ 65 tuổi, đau thắt ngực 3 ngày, troponin tăng.")
     await page.fill(
         'textarea[name="findings"]',
         f"{world.specialist.name}: điện tâm đồ và động học troponin phù hợp NSTEMI nguy cơ cao.",
     )
     await page.fill('textarea[name="conclusion"]', "Nhồi máu cơ tim không ST chênh lên")
-    await page.fill('input[name="icd10"]', "I21.4")
+    await page.fill('input[name="icd10_codes"]', "I21.4")
+    # One conclusion per question the case asked.
+    for answer in await page.locator('textarea[name="answer"]').all():
+        question = await answer.evaluate(
+            "a => a.previousElementSibling.previousElementSibling.value"
+        )
+        if question.strip():
+            await answer.fill("Có chỉ định chụp động mạch vành sớm.")
     await page.fill(
         'textarea[name="treatment_plan"]', "Chuyển tuyến tỉnh chụp động mạch vành trong 24 giờ."
     )
@@ -229,7 +237,8 @@ async def chair_signs_the_minutes(page: Page, world: World, consultation_url: st
     assert await page.input_value('textarea[name="conclusion"]') == (
         "Nhồi máu cơ tim không ST chênh lên"
     )
-    await submit(page, "Hoàn tất biên bản")
+    await page.fill('input[name="password"]', PASSWORD)
+    await submit(page, "Lưu và ký xác nhận")
     assert "Đã hoàn tất biên bản" in await flash_text(page)
     return page.url
 

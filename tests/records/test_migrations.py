@@ -5,16 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from records.db import create_engine
-from records.migrate import current_revisions, head_revisions, is_at_head, upgrade
+from records.db import create_engine, session_maker
+from records.migrate import (
+    alembic_config,
+    current_revisions,
+    head_revisions,
+    is_at_head,
+    upgrade,
+)
 from records.migrations import include_name
-from records.models import metadata
+from records.models import Case, Patient, metadata
+from tests import factories
 from tests.conftest import drop_engine, make_engine, schema_url
+
+# The revision before the patient's identity columns and the case's department and bed.
+BEFORE_IDENTITY = "d2b8f0a1c301"
 
 
 async def _url_for(db_kind: str, tmp_path: Path) -> tuple[str, Any, str | None]:
@@ -98,3 +109,51 @@ async def test_sqlite_upgrade_creates_the_parent_directory(tmp_path: Path) -> No
     await upgrade(url)
     assert target.exists()
     assert await is_at_head(url)
+
+
+def _downgrade_sync(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+async def test_identity_columns_start_unknown_on_existing_rows(
+    db_kind: str, tmp_path: Path
+) -> None:
+    url, engine, schema = await _url_for(db_kind, tmp_path)
+    migrated = create_engine(url)
+    try:
+        await upgrade(url)
+        async with session_maker(migrated)() as session:
+            fac = await factories.facility(session)
+            doctor = await factories.user(session, facility=fac)
+            patient = await factories.patient(session, facility=fac)
+            patient.ethnicity, patient.citizen_id = "02", "070170012345"
+            session.add(patient)
+            await session.commit()
+            case = await factories.case(session, patient=patient, author=doctor)
+            patient_id, case_id = patient.id, case.id
+        # Back to the revision before the identity columns, with the rows in place, and up.
+        async with migrated.begin() as conn:
+            await conn.run_sync(_downgrade_sync, BEFORE_IDENTITY)
+        async with migrated.connect() as conn:
+            names = {c["name"] for c in await conn.run_sync(_columns, "patient")}
+            count = (await conn.execute(text("SELECT count(*) FROM patient"))).scalar_one()
+        assert "ethnicity" not in names and "citizen_id" not in names
+        assert count >= 1
+        await upgrade(url)
+        async with session_maker(migrated)() as session:
+            again = await session.get(Patient, patient_id)
+            case_again = await session.get(Case, case_id)
+            assert again is not None and case_again is not None
+            # Never guessed: what the old schema did not hold comes back unknown.
+            assert again.ethnicity is None and again.citizen_id is None
+            assert again.occupation is None
+            assert case_again.department is None and case_again.bed is None
+    finally:
+        await migrated.dispose()
+        await drop_engine(engine, schema)
+
+
+def _columns(connection: Connection, table: str) -> list[Any]:
+    return list(inspect(connection).get_columns(table))

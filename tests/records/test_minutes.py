@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import factories
 import pytest
+from minutestools import sign, with_password
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records import audit
@@ -29,8 +30,15 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
     prov = await factories.facility(session, level=FacilityLevel.provincial, name="Bệnh viện tỉnh")
     dist = await factories.facility(session, parent=prov)
     doc_user = await factories.user(session, facility=dist)
-    chair_user = await factories.user(
-        session, facility=prov, role=Role.specialist, full_name="Nguyễn Thị Lan", title="TS.BS."
+    chair_user = await with_password(
+        session,
+        await factories.user(
+            session,
+            facility=prov,
+            role=Role.specialist,
+            full_name="Nguyễn Thị Lan",
+            title="TS.BS.",
+        ),
     )
     spec_user = await factories.user(session, facility=prov, role=Role.specialist)
     p = await factories.patient(session, facility=dist, full_name="Trần Văn Hùng")
@@ -56,7 +64,7 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
     unsaved = await minutes.read_minutes(
         session=session, consultation_id=c.id, case_id=case.id, actor=chair
     )
-    assert "Trần Văn Hùng" in unsaved.summary
+    assert unsaved.patient_block["full_name"] == "Trần Văn Hùng"
     assert await minutes.list_minutes(session=session, consultation_id=c.id, actor=chair) == []
     with pytest.raises(NotFound):
         await minutes.read_minutes(
@@ -70,11 +78,17 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
         {
             "user_id": str(chair_user.id),
             "name": "TS.BS. Nguyễn Thị Lan",
+            "title": "TS.BS.",
+            "full_name": "Nguyễn Thị Lan",
+            "specialty": "",
             "facility": "Bệnh viện tỉnh",
             "role": "chair",
+            "guest": False,
         }
     ]
-    assert "Trần Văn Hùng" in draft.summary
+    assert draft.connection_points == ["Bệnh viện tỉnh"]
+    assert draft.started_at == T0 and draft.secretary_id == chair_user.id
+    assert draft.patient_block["full_name"] == "Trần Văn Hùng"
 
     with pytest.raises(Forbidden):
         await minutes.save_draft(
@@ -85,7 +99,7 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
             data=MinutesUpdate(conclusion="x"),
         )
     with pytest.raises(Invalid):
-        await minutes.finalize(session=session, consultation_id=c.id, case_id=case.id, actor=chair)
+        await sign(session, c.id, case.id, chair)
     await minutes.save_draft(
         session=session,
         consultation_id=c.id,
@@ -95,9 +109,7 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
             conclusion="Nhồi máu cơ tim cấp", treatment_plan="Chuyển tuyến can thiệp"
         ),
     )
-    final = await minutes.finalize(
-        session=session, consultation_id=c.id, case_id=case.id, actor=chair
-    )
+    final = await sign(session, c.id, case.id, chair)
     assert final.status == MinutesStatus.final and final.finalized_at is not None
     assert (
         await cases.get_case(session=session, case_id=case.id, actor=doc)
@@ -113,7 +125,7 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
         )
     assert err.value.message == "Biên bản đã hoàn tất, không thể sửa"
     with pytest.raises(Conflict):
-        await minutes.finalize(session=session, consultation_id=c.id, case_id=case.id, actor=chair)
+        await sign(session, c.id, case.id, chair)
 
     for reader in (doc, spec, chair):
         got = await minutes.get_minutes(session=session, minutes_id=final.id, actor=reader)

@@ -198,7 +198,12 @@ async def test_past_session_has_final_minutes(
             await session.execute(select(Minutes).where(Minutes.consultation_id == ended.id))
         ).scalar_one()
         assert final.status == MinutesStatus.final and final.conclusion and final.treatment_plan
-        assert len(final.attendees) == 3 and final.summary.startswith("Bệnh nhân:")
+        assert len(final.attendees) == 3 and final.summary.startswith("Bệnh sử, tiền sử:")
+        # On the form: numbered, both answers per question, the patient block with identity.
+        assert final.number == "1/BB-HC" and len(final.conclusions) == 3
+        assert all(c["answer"] for c in final.conclusions)
+        assert final.patient_block["ethnicity_name"] == "Kinh"
+        assert final.patient_block["department"] == "Khoa Cấp cứu"
         attended = (
             (
                 await session.execute(

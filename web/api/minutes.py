@@ -1,12 +1,16 @@
-"""Minutes of a consultation, one per case: draft, save, finalise (then immutable)."""
+"""Minutes of a consultation, one per case: draft, save, confirm by the chair and the secretary
+(then final and immutable), amend (a new linked version)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from records.models import MinutesPublic, MinutesUpdate
+from records.errors import Conflict
+from records.models import MinutesConfirm, MinutesPublic, MinutesStatus, MinutesUpdate
 from records.services import minutes as svc
+from records.services import minutes_signing as signing
 
+from ..minutes_pdf import publish
 from .common import actor, body, json, one, path_uuid, sessions
 from .registry import ApiRoutes
 
@@ -79,17 +83,52 @@ async def save_minutes(request: web.Request) -> web.Response:
     "POST",
     "/api/v1/consultations/{id}/minutes/{case_id}/finalize",
     name="api-minutes-finalize",
-    summary="Make the minutes final (chair only); they can no longer change",
+    summary=(
+        "Confirm the minutes with one's password (the chair, the secretary); once both have, "
+        "the minutes are numbered and final"
+    ),
+    body=MinutesConfirm,
     response=MinutesPublic,
-    errors=(401, 403, 404, 409),
+    errors=(400, 401, 403, 404, 409, 429),
 )
 async def finalize_minutes(request: web.Request) -> web.Response:
-    """Finalise the minutes."""
+    """Confirm (and, with both confirmations, finalise) the minutes."""
+    data = await body(request, MinutesConfirm)
     async with sessions(request)() as session:
-        minutes = await svc.finalize(
+        minutes = await signing.confirm(
+            session=session,
+            consultation_id=path_uuid(request),
+            case_id=path_uuid(request, "case_id"),
+            actor=actor(request),
+            password=data.password,
+        )
+        if minutes.status == MinutesStatus.final:
+            # The minutes are final either way; without a certificate the PDF waits for the
+            # first download (the page's), and the answer says so by a null pdf_attachment_id.
+            try:
+                await publish(request.app, session, minutes, actor(request))
+            except Conflict:
+                await session.rollback()
+                await session.refresh(minutes)
+    return one(MinutesPublic, minutes)
+
+
+@routes.route(
+    "POST",
+    "/api/v1/consultations/{id}/minutes/{case_id}/amend",
+    name="api-minutes-amend",
+    summary="Start an amendment of final minutes: a new linked draft version (chair only)",
+    response=MinutesPublic,
+    status=201,
+    errors=(401, 403, 404, 409),
+)
+async def amend_minutes(request: web.Request) -> web.Response:
+    """Start an amendment."""
+    async with sessions(request)() as session:
+        minutes = await signing.amend(
             session=session,
             consultation_id=path_uuid(request),
             case_id=path_uuid(request, "case_id"),
             actor=actor(request),
         )
-    return one(MinutesPublic, minutes)
+    return one(MinutesPublic, minutes, status=201)

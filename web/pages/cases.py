@@ -65,8 +65,8 @@ SUMMARY_FIELDS = (
     "treatment",
     "question",
 )
-FIELDS = ("title", "specialty", "urgency", *SUMMARY_FIELDS)
-OPTIONAL = ("icd10",)
+FIELDS = ("title", "specialty", "urgency", "department", "bed", *SUMMARY_FIELDS)
+OPTIONAL = ("icd10", "department", "bed")
 # Status changes a doctor makes by hand; "scheduled" and "discussed" follow the consultation.
 # What the author moves by hand; scheduling and the session move the rest (a scheduled case
 # goes back to submitted only when its session is cancelled).

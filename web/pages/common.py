@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import hdrs, web
 
-from records import access
+from records import access, identity
 from records.actor import Actor
 from records.errors import NotFound, RecordsError
 from records.messages import N_, msg
@@ -260,6 +260,9 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         # A records message (records.messages) in the reader's language.
         "say": lz.message,
         "choices": lz.choices,
+        # The national list of ethnic groups: proper names, the same in every language.
+        "ethnicities": list(identity.ETHNICITIES.items()),
+        "ethnicity_name": identity.ethnicity_name,
         "lang": lz.lang,
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "user": user,

@@ -42,8 +42,20 @@ FIELDS = (
     "insurance_number",
     "address",
     "phone",
+    "ethnicity",
+    "occupation",
+    "citizen_id",
 )
-OPTIONAL = ("birth_date", "birth_year", "insurance_number", "address", "phone")
+OPTIONAL = (
+    "birth_date",
+    "birth_year",
+    "insurance_number",
+    "address",
+    "phone",
+    "ethnicity",
+    "occupation",
+    "citizen_id",
+)
 # Errors of the whole patient (birth date vs. year) are shown next to the year of birth.
 _WHOLE = "_"
 

@@ -9,14 +9,29 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient, TestServer
 from apitools import Api
 from sqlalchemy.ext.asyncio import AsyncEngine
+from webtools import PASSWORD, password_hash
 
 from records.db import session_maker
-from records.models import Minutes
+from records.models import Minutes, User
 from telemed.app import create_app
 from telemed.settings import Settings
 
+SIGN = {"password": PASSWORD}
 
-async def test_draft_save_finalize_then_immutable(api: Api) -> None:
+
+async def signers(api: Api, engine: AsyncEngine, *names: str) -> None:
+    """Give these users of the world the test password (the API world signs in by token)."""
+    async with session_maker(engine)() as session:
+        for name in names:
+            user = await session.get(User, uuid.UUID(api.world.id(name)))
+            assert user is not None
+            user.password_hash = password_hash()
+            session.add(user)
+        await session.commit()
+
+
+async def test_draft_save_finalize_then_immutable(api: Api, engine: AsyncEngine) -> None:
+    await signers(api, engine, "specialist", "specialist2")
     patient = await api.patient()
     case = await api.case(patient["id"])
     consultation = await api.scheduled(case["id"])
@@ -27,7 +42,9 @@ async def test_draft_save_finalize_then_immutable(api: Api) -> None:
     (await api.get(url, user="specialist2")).error(404, "not-found")
     draft = await api.ok("GET", url, user="specialist")
     assert draft["status"] == "draft" and draft["case_id"] == case["id"]
-    assert "Nguyễn Văn An" in draft["summary"] and draft["conclusion"] == case["diagnosis"]
+    assert draft["patient_block"]["full_name"] == "Nguyễn Văn An"
+    assert draft["conclusion"] == case["diagnosis"] and draft["icd10_codes"] == ["I20.0"]
+    assert draft["conclusions"] == [{"question": "Có chỉ định chụp mạch vành không?", "answer": ""}]
     assert {a["user_id"] for a in draft["attendees"]} >= {api.world.id("specialist")}
     # Reading stored nothing: the draft exists once the chair saves it.
     assert (await api.ok("GET", base, user="specialist"))["items"] == []
@@ -40,6 +57,7 @@ async def test_draft_save_finalize_then_immutable(api: Api) -> None:
             "findings": "Điện tim: ST chênh xuống V4–V6.",
             "conclusion": "Đau thắt ngực không ổn định",
             "treatment_plan": "Chuyển tuyến tỉnh chụp mạch vành.",
+            "conclusions": [{"question": "Có chỉ định chụp mạch vành không?", "answer": "Có"}],
         },
     )
     assert saved["findings"].startswith("Điện tim") and saved["summary"] == draft["summary"]
@@ -49,20 +67,41 @@ async def test_draft_save_finalize_then_immutable(api: Api) -> None:
         ({"attendees": "all"}, "attendees"),
         ({"signature": "x"}, "signature"),
         ({"conclusion": "x" * 5001}, "conclusion"),
+        ({"icd10_codes": ["I20.0", "ABC"]}, "icd10_codes"),
+        ({"conclusions": [{"answer": "không có câu hỏi"}]}, "conclusions.0.question"),
+        (
+            {"attendees": [{"user_id": str(uuid.uuid4()), "name": "Người bịa"}]},
+            "attendees.0.user_id",
+        ),
+        ({"attendees": [{"user_id": api.world.id("specialist")}] * 61}, "attendees"),
     ):
         err = (await api.put(url, user="specialist", json=body)).error(400, "invalid")
         assert field in err["fields"], err
     listed = await api.ok("GET", base, user="specialist2")
     assert [m["id"] for m in listed["items"]] == [saved["id"]]
 
-    final = await api.ok("POST", f"{url}/finalize", user="specialist")
+    (await api.post(f"{url}/finalize", user="specialist", json={})).error(400, "invalid")
+    err = (await api.post(f"{url}/finalize", user="specialist", json={"password": "sai"})).error(
+        400, "invalid"
+    )
+    assert err["fields"]["password"] == "Mật khẩu không đúng"
+    (await api.post(f"{url}/finalize", user="specialist2", json=SIGN)).error(403, "forbidden")
+    final = await api.ok("POST", f"{url}/finalize", user="specialist", json=SIGN)
     assert final["status"] == "final" and final["finalized_by"] == api.world.id("specialist")
+    assert final["number"] == "1/BB-HC" and final["chair_confirmed_at"] is not None
     (await api.put(url, user="specialist", json={"conclusion": "Khác"})).error(409, "conflict")
-    (await api.post(f"{url}/finalize", user="specialist")).error(409, "conflict")
+    (await api.post(f"{url}/finalize", user="specialist", json=SIGN)).error(409, "conflict")
     assert await api.ok("GET", url, user="specialist") == final
+    # An amendment is a new version linked to the signed one, which stays as it was.
+    (await api.post(f"{url}/amend", user="specialist2")).error(403, "forbidden")
+    amended = await api.ok("POST", f"{url}/amend", 201, user="specialist")
+    assert (amended["version"], amended["supersedes_id"]) == (2, final["id"])
+    assert amended["status"] == "draft" and amended["number"] is None
+    (await api.post(f"{url}/amend", user="specialist")).error(409, "conflict")
 
 
-async def test_wrong_case_or_consultation(api: Api) -> None:
+async def test_wrong_case_or_consultation(api: Api, engine: AsyncEngine) -> None:
+    await signers(api, engine, "specialist")
     patient = await api.patient()
     case = await api.case(patient["id"])
     consultation = await api.scheduled(case["id"])
@@ -75,7 +114,7 @@ async def test_wrong_case_or_consultation(api: Api) -> None:
     (await api.get(base, user=None)).error(401)
     # A conclusion is needed before the minutes become final.
     await api.ok("PUT", f"{base}/{case['id']}", user="specialist", json={"conclusion": ""})
-    err = (await api.post(f"{base}/{case['id']}/finalize", user="specialist")).error(400)
+    err = (await api.post(f"{base}/{case['id']}/finalize", user="specialist", json=SIGN)).error(400)
     assert "conclusion" in err["fields"]
     assert (await api.ok("GET", f"{base}/{case['id']}", user="specialist"))["status"] == "draft"
 
@@ -83,13 +122,14 @@ async def test_wrong_case_or_consultation(api: Api) -> None:
 async def test_the_configured_followup_window_decides(
     api: Api, settings: Settings, engine: AsyncEngine
 ) -> None:
+    await signers(api, engine, "specialist")
     patient = await api.patient()
     case = await api.case(patient["id"])
     consultation = await api.scheduled(case["id"])
     base = f"/api/v1/consultations/{consultation['id']}/minutes"
     url = f"{base}/{case['id']}"
-    await api.ok("PUT", url, user="specialist", json={"conclusion": "Viêm phổi"})
-    final = await api.ok("POST", f"{url}/finalize", user="specialist")
+    await api.ok("PUT", url, user="specialist", json={"conclusion": "Viêm phổi", "conclusions": []})
+    final = await api.ok("POST", f"{url}/finalize", user="specialist", json=SIGN)
     async with session_maker(engine)() as session:
         minutes = await session.get(Minutes, uuid.UUID(final["id"]))
         assert minutes is not None

@@ -203,3 +203,31 @@ async def test_browser_session_needs_the_csrf_token(api: Api, engine: AsyncEngin
     assert (await api.ok("GET", PATIENTS, user=None))["total"] == 0
     await api.ok("POST", PATIENTS, 201, user=None, json=body, headers={"X-CSRF-Token": csrf})
     assert (await api.ok("GET", PATIENTS, user=None))["total"] == 1
+
+
+async def test_identity_as_the_forms_ask(api: Api) -> None:
+    made = await api.patient(
+        sex="female",
+        birth_year=1968,
+        ethnicity="03",
+        occupation="Làm ruộng",
+        citizen_id="070 168 001 234",
+    )
+    assert (made["ethnicity"], made["occupation"], made["citizen_id"]) == (
+        "03",
+        "Làm ruộng",
+        "070168001234",
+    )
+    case = await api.case(made["id"], department="Khoa Nội tổng hợp", bed="12")
+    assert (case["department"], case["bed"]) == ("Khoa Nội tổng hợp", "12")
+    path = f"{PATIENTS}/{made['id']}"
+    for body, field, text in (
+        ({"ethnicity": "55"}, "ethnicity", "Dân tộc không có trong danh mục 54 dân tộc"),
+        ({"citizen_id": "07016800123"}, "citizen_id", "Số CCCD gồm đúng 12 chữ số"),
+        ({"citizen_id": "003168001234"}, "citizen_id", "Số CCCD có mã tỉnh"),
+        ({"citizen_id": "070068001234"}, "citizen_id", "Số CCCD không khớp với giới tính"),
+        ({"birth_year": 1970}, "citizen_id", "Số CCCD không khớp với năm sinh"),
+    ):
+        err = (await api.patch(path, json=body)).error(400, "invalid")
+        assert err["fields"][field].startswith(text), (body, err)
+    assert await api.ok("GET", path) == made

@@ -259,3 +259,30 @@ async def test_a_malformed_insurance_number_is_marked_on_its_field(site: Site) -
     assert field_error(html, "insurance_number") == "Không đúng định dạng"
     assert field_value(html, "insurance_number") == "12345"
     assert field_value(html, "full_name") == "Đặng Văn Bảy"
+
+
+async def test_the_patient_form_asks_ethnicity_occupation_and_citizen_id(site: Site) -> None:
+    await site.login("doctor")
+    html = await site.page("/patients/new")
+    assert '<option value="01">Kinh</option>' in html and '<option value="54">Rơ-măm</option>'
+    fields = {
+        "mrn": "BN-2024-0200",
+        "full_name": "Lò Thị Xoan",
+        "sex": "female",
+        "birth_year": "1975",
+        "ethnicity": "03",
+        "occupation": "Làm ruộng",
+        "citizen_id": "014175001234",
+    }
+    status, html, _ = await site.post("/patients", {**fields, "citizen_id": "014075001234"})
+    assert status == 400
+    assert field_error(html, "citizen_id") == "Số CCCD không khớp với giới tính (chữ số thứ 4)"
+    assert '<option value="03" selected>Thái</option>' in html
+    assert field_value(html, "occupation") == "Làm ruộng"
+    status, html, _ = await site.post("/patients", {**fields, "citizen_id": "01417500123"})
+    assert status == 400
+    assert field_error(html, "citizen_id") == "Số CCCD gồm đúng 12 chữ số"
+    status, _, location = await site.post("/patients", fields)
+    assert status == 303 and location is not None
+    html = await site.page(location)
+    assert "Thái" in html and "Làm ruộng" in html and "014175001234" in html

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
+from webtools import PASSWORD, password_hash
 
 from records.db import session_maker
 from records.models import (
@@ -100,6 +101,7 @@ async def meeting(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Meeting]
             s, facility=province, role=Role.specialist, full_name="Nguyễn Hữu Phước",
             title="TS.BS.",
         )
+        chair.password_hash = password_hash()
         specialist = await factories.user(
             s, facility=province, role=Role.specialist, full_name="Lý Thị Hồng"
         )
@@ -142,6 +144,16 @@ async def meeting(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Meeting]
         await client.close()
 
 
+def present(html: str, user: User) -> str:
+    """How the form lists a person: "member", "guest" or "" (absent)."""
+    found = re.search(
+        rf'<select name="presence-{user.id}".*?</select>', html, re.S
+    )
+    assert found is not None, user.full_name
+    chosen = re.search(r'<option value="(\w*)" selected>', found.group(0))
+    return chosen.group(1) if chosen else ""
+
+
 def textarea(html: str, name: str) -> str:
     """The text inside a named textarea."""
     found = re.search(rf'<textarea id="f-{name}" name="{name}"[^>]*>(.*?)</textarea>', html, re.S)
@@ -155,18 +167,17 @@ async def test_chair_drafts_then_finalises_and_the_minutes_freeze(meeting: Meeti
     resp = await m.client.get(m.url)
     html = await resp.text()
     assert resp.status == 200
-    # Pre-filled: the case summary, the working diagnosis, who was in the room.
-    assert "Đinh Thị Lụa" in textarea(html, "summary")
+    # Pre-filled: the patient block, the working diagnosis, who was in the room.
+    assert "Đinh Thị Lụa" in html
     assert textarea(html, "conclusion") == "Suy tim EF giảm"
-    assert f'name="attendee" value="{m.specialist.id}" checked' in html
-    assert f'name="attendee" value="{m.absent.id}"' not in html
+    assert present(html, m.specialist) == "member" and present(html, m.absent) == ""
     assert "Bản nháp" in html
 
     resp = await m.post(
         csrf,
         [("summary", "Tóm tắt đã sửa"), ("findings", "BS. Hồng: đồng ý tăng liều lợi tiểu"),
-         ("conclusion", "Suy tim mạn EF giảm, NYHA III"), ("icd10", "i50.1"),
-         ("treatment_plan", "Furosemid 40 mg/ngày"), ("attendee", str(m.chair.id)),
+         ("conclusion", "Suy tim mạn EF giảm, NYHA III"), ("icd10_codes", "i50.1"),
+         ("treatment_plan", "Furosemid 40 mg/ngày"), (f"presence-{m.chair.id}", "member"),
          ("action", "save")],
     )
     html = await resp.text()
@@ -188,9 +199,19 @@ async def test_chair_drafts_then_finalises_and_the_minutes_freeze(meeting: Meeti
     resp = await m.post(
         csrf,
         [("summary", "Tóm tắt cuối"), ("findings", "Thống nhất"),
-         ("conclusion", "Suy tim mạn EF giảm"), ("icd10", "I50.1"),
-         ("treatment_plan", "Tái khám sau 2 tuần"), ("attendee", str(m.chair.id)),
-         ("attendee", str(m.specialist.id)), ("action", "finalize")],
+         ("conclusion", "Suy tim mạn EF giảm"), ("icd10_codes", "I50.1"),
+         ("treatment_plan", "Tái khám sau 2 tuần"), (f"presence-{m.chair.id}", "member"),
+         (f"presence-{m.specialist.id}", "guest"), ("action", "confirm"),
+         ("password", "không đúng")],
+    )
+    assert resp.status == 400 and "Mật khẩu không đúng" in await resp.text()
+    resp = await m.post(
+        csrf,
+        [("summary", "Tóm tắt cuối"), ("findings", "Thống nhất"),
+         ("conclusion", "Suy tim mạn EF giảm"), ("icd10_codes", "I50.1"),
+         ("treatment_plan", "Tái khám sau 2 tuần"), (f"presence-{m.chair.id}", "member"),
+         (f"presence-{m.specialist.id}", "guest"), ("action", "confirm"),
+         ("password", PASSWORD)],
     )
     html = await resp.text()
     assert resp.status == 200
@@ -199,7 +220,13 @@ async def test_chair_drafts_then_finalises_and_the_minutes_freeze(meeting: Meeti
     assert "TS.BS. Nguyễn Hữu Phước" in html
     stored = await m.minutes()
     assert stored is not None and stored.status == MinutesStatus.final
-    assert stored.finalized_by == m.chair.id
+    assert stored.finalized_by == m.chair.id and stored.number == "1/BB-HC"
+    assert [a["guest"] for a in stored.attendees] == [False, True]
+    # The form as filed: national motto, number, both signature blocks (the chair keeps the
+    # minutes himself here), the guest apart from the members.
+    for part in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Số: 1/BB-HC", "THƯ KÝ", "CHỦ TRÌ",
+                 "chủ trì kiêm thư ký", "Khách mời", "BIÊN BẢN HỘI CHẨN TỪ XA"):
+        assert part in html, part
 
     # Final means final: another post is refused and changes nothing.
     resp = await m.post(csrf, [("conclusion", "Đổi ý"), ("action", "save")])
@@ -216,7 +243,8 @@ async def test_finalising_without_a_conclusion_is_a_field_error(meeting: Meeting
     resp = await m.post(
         csrf,
         [("summary", "Giữ nguyên văn bản này"), ("findings", ""), ("conclusion", "   "),
-         ("icd10", ""), ("treatment_plan", "Theo dõi"), ("action", "finalize")],
+         ("icd10_codes", ""), ("treatment_plan", "Theo dõi"), ("action", "confirm"),
+         ("password", PASSWORD)],
     )
     html = await resp.text()
     assert resp.status == 400
@@ -225,9 +253,20 @@ async def test_finalising_without_a_conclusion_is_a_field_error(meeting: Meeting
     stored = await m.minutes()
     assert stored is not None and stored.status == MinutesStatus.draft
 
-    resp = await m.post(csrf, [("conclusion", "Kết luận"), ("icd10", "X" * 11), ("action", "save")])
+    resp = await m.post(
+        csrf, [("conclusion", "Kết luận"), ("icd10_codes", "I50.1, X1"), ("action", "save")]
+    )
     assert resp.status == 400
-    assert "Quá dài" in await resp.text()
+    assert "Mã ICD-10 không đúng định dạng" in await resp.text()
+    # Only participants can be listed: an invented person is refused, nothing is saved.
+    resp = await m.post(
+        csrf,
+        [("conclusion", "Kết luận"), (f"presence-{m.stranger.id}", "member"), ("action", "save")],
+    )
+    assert resp.status == 400
+    assert "Chỉ ghi được người tham gia phiên hội chẩn này" in await resp.text()
+    stored = await m.minutes()
+    assert stored is not None and stored.conclusion != "Kết luận"
 
 
 async def test_only_the_chair_writes_and_outsiders_get_404(meeting: Meeting) -> None:

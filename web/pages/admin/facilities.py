@@ -17,7 +17,7 @@ from ..forms import clean_form, error_fields, error_message, form_data
 from .common import all_facilities, as_text, facility_options, require_admin
 
 FACILITY_NOT_FOUND = N_("Không tìm thấy cơ sở y tế")
-FACILITY_FIELDS = ("code", "name", "level", "address", "parent_id")
+FACILITY_FIELDS = ("code", "name", "level", "address", "governing_body", "parent_id")
 
 
 async def facility_list(request: web.Request) -> web.StreamResponse:
@@ -77,7 +77,7 @@ async def facility_create(request: web.Request) -> web.StreamResponse:
     raw = await form_data(request)
     values = {k: raw.get(k, "").strip() for k in FACILITY_FIELDS}
     try:
-        data = parse(FacilityCreate, clean_form(values, ("address", "parent_id")))
+        data = parse(FacilityCreate, clean_form(values, ("address", "governing_body", "parent_id")))
         async with request.app[sessions_key]() as session:
             facility = await facilities_svc.create_facility(session=session, data=data, actor=who)
     except (Invalid, Conflict) as exc:
@@ -113,12 +113,13 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
     async with request.app[sessions_key]() as session:
         facility = await facilities_svc.get_facility(session=session, facility_id=facility_id)
     values = as_text(facility, FACILITY_FIELDS)
-    values.update({k: raw.get(k, "").strip() for k in ("name", "address", "parent_id")})
+    editable = ("name", "address", "governing_body", "parent_id")
+    values.update({k: raw.get(k, "").strip() for k in editable})
     try:
         data = parse(
             FacilityUpdate,
             clean_form(
-                {k: values[k] for k in ("name", "address", "parent_id")}, ("address", "parent_id")
+                {k: values[k] for k in editable}, ("address", "governing_body", "parent_id")
             ),
         )
         async with request.app[sessions_key]() as session:
