@@ -170,6 +170,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 blobs=BlobStore(settings.blob_dir),
                 password=password,
                 hash_password=hash_password,
+                history_months=args.history_months,
             )
         finally:
             await engine.dispose()
@@ -324,6 +325,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-empty",
         action="store_true",
         help="chỉ tạo khi cơ sở dữ liệu trống, nếu không thì in các tài khoản mẫu",
+    )
+    demo.add_argument(
+        "--history-months",
+        type=int,
+        default=12,
+        choices=range(0, 37),
+        metavar="0..36",
+        help="số tháng hoạt động trong quá khứ cho trang thống kê (mặc định 12)",
     )
     demo.set_defaults(func=lambda a: cmd_demo_info(a) if a.info else cmd_demo(a))
 
