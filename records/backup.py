@@ -41,9 +41,11 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 SQLITE_FILE = "telemed.db"
 PG_FILE = "database.pgdump"
-# Files of the data directory a restored server needs to read what it wrote (sessions, keyed
-# hashes); they are copied with mode 0600.
-KEY_FILES = ("secret_key",)
+# The data directory's own files (the secret key, and any other key kept outside the database)
+# are copied, mode 0600, except the SQLite database and its journals, which the snapshot covers.
+_NOT_KEYS = frozenset(
+    {SQLITE_FILE, f"{SQLITE_FILE}-wal", f"{SQLITE_FILE}-shm", f"{SQLITE_FILE}-journal"}
+)
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -190,6 +192,17 @@ def _stored(blob_dir: Path) -> Iterable[Path]:
             yield from (p for p in sorted(sub.iterdir()) if p.is_file())
 
 
+def _key_files(data_dir: Path) -> list[str]:
+    """Names of the data directory's own files: keys and the like, not the database."""
+    if not data_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in data_dir.iterdir()
+        if p.is_file() and p.name not in _NOT_KEYS and not p.name.startswith(".")
+    )
+
+
 def _empty_dir(path: Path) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise BackupError(f"{path} đã tồn tại và không trống")
@@ -231,12 +244,11 @@ async def backup(*, database_url: str, blob_dir: Path, data_dir: Path, out: Path
     for sha in sorted(wanted):
         rel = _blob_rel(sha)
         files[rel] = {"sha256": sha, "size": (out / rel).stat().st_size}
-    for name in KEY_FILES:
-        if (data_dir / name).is_file():
-            rel = f"keys/{name}"
-            sha, size = await asyncio.to_thread(_copy_hashed, data_dir / name, out / rel)
-            os.chmod(out / rel, 0o600)
-            files[rel] = {"sha256": sha, "size": size}
+    for name in _key_files(data_dir):
+        rel = f"keys/{name}"
+        sha, size = await asyncio.to_thread(_copy_hashed, data_dir / name, out / rel)
+        os.chmod(out / rel, 0o600)
+        files[rel] = {"sha256": sha, "size": size}
     sha, size = await asyncio.to_thread(_hash, out / db_file)
     files[db_file] = {"sha256": sha, "size": size}
     manifest = Manifest(

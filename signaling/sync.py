@@ -11,6 +11,7 @@ from typing import Any
 
 from signaling import actions, frames, ops
 from signaling.errors import CloseCode, RoomFull
+from signaling.events import PeerLeft, utcnow
 from signaling.host import RoomHost
 from signaling.room import ACTIVE, LOBBY, Peer, Room
 
@@ -285,7 +286,20 @@ async def sweep(
     for room in list(host.rooms.values()):
         for peer in list(room.peers.values()):
             if not peer.local and peer.node in dead:
+                was_active = peer.status == ACTIVE
                 host.remove(room, peer, "timeout")
+                if was_active:
+                    # Its own node died without recording the departure: the survivors do
+                    # (closing an attendance interval twice changes nothing).
+                    host.emit(
+                        PeerLeft(
+                            room_id=room.room_id,
+                            user_id=peer.user_id,
+                            peer_id=peer.peer_id,
+                            time=utcnow(),
+                            reason="timeout",
+                        )
+                    )
 
 
 # Rooms per `restore` call: each batch is built and sent before the next is built, so that

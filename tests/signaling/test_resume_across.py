@@ -9,6 +9,8 @@ import pytest
 from sighelpers import identity
 from test_redis import two_apps
 
+from signaling.events import PeerLeft
+
 pytestmark = pytest.mark.redis
 
 
@@ -16,7 +18,8 @@ async def test_resume_on_another_process_after_its_process_died(redis_url: str) 
     async with two_apps(redis_url) as (one, two):
         x = await one.connect("r", identity("x"))
         y = await two.connect("r", identity("y"))
-        await x.expect("peer-joined")
+        w = await one.connect("r", identity("w"))
+        await x.expect("peer-joined", lambda f: f["peer"]["peer_id"] == w.peer_id)
         # Process one stops dead: no goodbye, its sockets and liveness key go with it.
         registry = one.registry
         for task in [registry._sweeper, *registry.outbox._workers]:
@@ -28,16 +31,22 @@ async def test_resume_on_another_process_after_its_process_died(redis_url: str) 
         back = await two.connect("r", identity("x"), resume_token=x.welcome["resume_token"])
         assert back.welcome["peer_id"] == x.peer_id
         assert back.welcome["resumed"] is True
-        assert [p["peer_id"] for p in back.welcome["peers"]] == [y.peer_id]
+        # w may already be gone (its process is dead), y is there.
+        assert y.peer_id in {p["peer_id"] for p in back.welcome["peers"]}
         # Signalling flows both ways again.
         await y.send(type="offer", to=x.peer_id, sdp="v=0 after")
         assert (await back.expect("offer"))["from"] == y.peer_id
         await back.send(type="answer", to=y.peer_id, sdp="v=0 answer")
         assert (await y.expect("answer"))["from"] == x.peer_id
         # Well past the time a dead process's peers are dropped: x was never a ghost to drop.
-        await asyncio.sleep(8 * two.registry.config.bus_heartbeat_seconds)
-        assert "peer-left" not in y.types()
-        assert y.types().count("peer-joined") == 0
+        left = await y.expect("peer-left", timeout=15)
+        # w never came back: gone for the others, and its attendance closed by the survivor.
+        assert left == {"type": "peer-left", "peer_id": w.peer_id, "reason": "timeout"}
+        departures = await two.sink.wait_for(PeerLeft)
+        assert [(e.peer_id, e.reason) for e in departures] == [(w.peer_id, "timeout")]
+        await asyncio.sleep(4 * two.registry.config.bus_heartbeat_seconds)
+        assert y.types().count("peer-left") == 1
+        assert y.types().count("peer-joined") == 1  # w, before the failure
         await back.send(type="leave")
         assert (await y.expect("peer-left"))["peer_id"] == x.peer_id
 

@@ -17,7 +17,8 @@ import aiohttp
 import factories
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import PG_URL, require_service
+from dbtools import sqlite_database
+from redis.asyncio.connection import parse_url
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
@@ -29,11 +30,10 @@ from records.models import FacilityLevel, Patient
 from records.services.auth import create_api_token
 from telemed.app import create_app
 from telemed.settings import Settings
+from tests.conftest import PG_URL, require_service
 
 PASSWORD = "Hội-chẩn-2026-an-toàn"
 PATIENT = {"mrn": "BN-NGAT-1", "full_name": "Lò Văn Sáu", "sex": "male", "birth_year": 1961}
-
-pytestmark = pytest.mark.postgres
 
 
 @dataclass
@@ -103,6 +103,7 @@ async def _patients(url: str) -> int:
         await engine.dispose()
 
 
+@pytest.mark.postgres
 async def test_postgresql_away_gives_503_then_service_resumes(outage: Outage) -> None:
     client = outage.client
     assert (await outage.probe("/readyz"))[0] == 200
@@ -139,3 +140,33 @@ async def test_postgresql_away_gives_503_then_service_resumes(outage: Outage) ->
     resp = await client.post("/api/v1/patients", json=PATIENT, headers=outage.bearer)
     assert resp.status == 201, await resp.text()
     assert await _patients(outage.direct_url) == 1
+
+
+@pytest.mark.redis
+async def test_readiness_follows_redis(tmp_path: Path, redis_url: str) -> None:
+    options = parse_url(redis_url)
+    proxy = TcpProxy(str(options.get("host", "127.0.0.1")), int(options.get("port", 6379)))
+    await proxy.start()
+    url, engine = await sqlite_database(tmp_path)
+    await engine.dispose()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        redis_url=f"redis://127.0.0.1:{proxy.port}/{options.get('db', 0)}",
+    )
+    client: TestClient = TestClient(TestServer(create_app(settings)))  # type: ignore[type-arg]
+    await client.start_server()
+    try:
+        assert (await client.get("/readyz")).status == 200
+        await proxy.cut()
+        resp = await client.get("/readyz")
+        assert resp.status == 503
+        checks = (await resp.json())["checks"]
+        assert checks["database"] == "ok"
+        assert checks["redis"].startswith("unreachable")
+        assert (await client.get("/healthz")).status == 200
+        await proxy.restore()
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        await client.close()
+        await proxy.close()
