@@ -92,7 +92,7 @@ PARAM_KINDS = {
     "study": "study",
 }
 # Path parameters that name no object, with a value to use.
-VALUE_PARAMS = {"lang": "vi", "frame": "0"}
+VALUE_PARAMS = {"lang": "vi", "chart": "months", "frame": "0"}
 # Signing in and out, one's own account: no one else's object to reach (only read for leaks).
 OWN_ACCOUNT = frozenset(
     {
