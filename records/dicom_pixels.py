@@ -30,6 +30,7 @@ MAGIC = b"TMPX"
 HEAD = struct.Struct("<4sHHIIff")
 INT16, UINT16, RGB8 = 1, 2, 3
 MAX_SIZE = 2048
+VERSION = 2
 
 
 def _undecodable(syntax: object) -> Invalid:
@@ -89,7 +90,11 @@ def pack(path: Path, *, frame: int = 0, max_size: int = MAX_SIZE) -> tuple[bytes
     else:
         raise Invalid(dicom.NO_IMAGE)
     height, width = data.shape[:2]
-    head = HEAD.pack(MAGIC, 1, kind, width, height, slope, intercept)
-    body = gzip.compress(head + np.ascontiguousarray(data).tobytes(), compresslevel=6, mtime=0)
+    head = HEAD.pack(MAGIC, VERSION, kind, width, height, slope, intercept)
+    values: NDArray[Any] = np.ascontiguousarray(data)
+    if kind != RGB8:
+        pairs = values.view(np.uint8).reshape(-1, 2)
+        values = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    body = gzip.compress(head + values.tobytes(), compresslevel=6, mtime=0)
     factor = columns / width if width else 1.0
     return body, {"columns": width, "rows": height, "factor": factor, "type": kind}

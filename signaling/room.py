@@ -271,6 +271,9 @@ class Room:
         self.recording = False
         # Recording consent decisions of this recording, by peer id; cleared when it starts.
         self.consents: dict[str, bool] = {}
+        # The imaging view being shared (the last `imaging-view` frame), for late joiners;
+        # held in memory only, never stored.
+        self.imaging: dict[str, Any] | None = None
         self.closed = False
         self.join_lock = asyncio.Lock()
 

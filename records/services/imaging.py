@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit
+from .. import audit, dicom_pixels
 from ..actor import Actor
 from ..blobs import BlobStore
 from ..errors import Invalid, NotFound
@@ -97,7 +97,8 @@ async def get_study(
 
 
 def _ext(frame: int) -> str:
-    return f"f{frame}.px.gz"
+    # The packing's version is in the name: frames packed the old way are not served.
+    return f"f{frame}.v{dicom_pixels.VERSION}.px.gz"
 
 
 async def slice_pixels(

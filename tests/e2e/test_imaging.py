@@ -1,14 +1,16 @@
 """The study viewer in Chromium: a ZIP of a 150-slice CT becomes one study, the viewer scrolls,
-windows, measures; another patient's study is flagged at upload; another facility gets 404."""
+windows, measures; another patient's study is flagged at upload; another facility gets 404;
+two pages in one room follow the presenter's slice and window."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
-from dicomstudy import Who, ct_slice, ct_study, to_bytes, write_folder, zipped
-from e2etools import Pages, World, log_in, new_context
+from dicomstudy import SYNTAXES, Who, ct_slice, ct_study, phantom, to_bytes, write_folder, zipped
+from e2etools import Pages, World, join, log_in, new_context, open_room, wait_view
 from playwright.async_api import Browser, Page
 from pydicom.uid import generate_uid
 
@@ -164,3 +166,70 @@ async def test_a_folder_of_another_patient_asks_before_it_is_stored(
     counts = await page.locator(".study-card .series-count").all_inner_texts()
     assert counts == ["4 ảnh"]
     await ctx.close()
+
+
+async def test_the_room_follows_the_presenters_slice_and_window(
+    browser: Browser, pages: Pages, world: World, tmp_path: Path
+) -> None:
+    ctx = await new_context(browser)
+    doctor = pages.add("doctor", await ctx.new_page())
+    await log_in(doctor, world, world.doctor)
+    case_id = await case_of(doctor, world)
+    study = ct_study(slices=(12, 8), syntaxes=SYNTAXES[:2], who=Who("", "", ""))
+    archive = tmp_path / "ct.zip"
+    archive.write_bytes(zipped(study.files))
+    await doctor.goto(f"{world.base_url}/cases/{case_id}")
+    async with doctor.expect_navigation(timeout=120_000):
+        await doctor.set_input_files("#upload-files", str(archive))
+    await ctx.close()
+
+    chair = await open_room(browser, pages, world, world.chair, world.open_room, label="chair")
+    await join(chair)
+    await wait_view(chair, "call")
+    spec = await open_room(browser, pages, world, world.specialist, world.open_room, label="spec")
+    await join(spec)
+    await wait_view(spec, "call")
+
+    await chair.locator("[data-study-id]:visible").first.click()
+    await chair.wait_for_selector(".room-imaging .viewer[data-ready=true]")
+    await chair.click("[data-imaging=share]")
+    await spec.wait_for_selector(".room-imaging .viewer[data-ready=true]")
+    banner = spec.locator(".viewer-follow span")
+    await banner.wait_for()
+    assert "Đang theo dõi hình ảnh của" in await banner.inner_text()
+
+    box = await chair.locator(".room-imaging canvas.viewer-canvas").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await chair.mouse.move(cx, cy)
+    await chair.mouse.wheel(0, 120)
+    await chair.mouse.wheel(0, 120)
+    await chair.mouse.down()
+    await chair.mouse.move(cx + 50, cy - 30, steps=4)
+    await chair.mouse.up()
+    shown = await view(chair)
+    assert shown["slice"] == 8
+    same = (
+        "v => { const t = window.telemedViewer; const w = t.getView();"
+        " return w.slice === v.slice && w.center === v.center && w.width === v.width"
+        " && t.root.dataset.slice === String(v.slice); }"
+    )
+    await spec.wait_for_function(same, arg=shown, timeout=5_000)
+    # Painted with the presenter's window (the paint follows the frame's arrival).
+    hu = float(np.rint(phantom(64, 64, -100.0 + 8 * 1.25))[32, 32])  # slice 8 of the stack
+    want = expected_grey(hu, shown["center"], shown["width"])
+    for _ in range(50):
+        if await grey_at(spec, 32, 32) == want:
+            break
+        await spec.wait_for_timeout(100)
+    assert await grey_at(spec, 32, 32) == want
+
+    # Stepping out: the presenter scrolls on alone; back in, the follower catches up.
+    await spec.click("[data-imaging=follow]")
+    await chair.mouse.move(cx, cy)
+    await chair.mouse.wheel(0, 120)
+    moved = await view(chair)
+    await chair.wait_for_timeout(500)
+    assert (await view(spec))["slice"] == 8
+    await spec.click("[data-imaging=follow]")
+    await spec.wait_for_function(same, arg=moved, timeout=5_000)

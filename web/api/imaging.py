@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from records import dicom_pixels
 from records.errors import Invalid, NotFound
 from records.imaging import Series, Slice, Study
 from records.messages import msg
@@ -213,7 +214,7 @@ async def pixels(request: web.Request) -> web.Response:
             attachment_id=attachment_id,
             frame=frame,
         )
-    etag = f'"{found.sha256[:32]}-{found.frame}"'
+    etag = f'"{found.sha256[:32]}-{found.frame}-v{dicom_pixels.VERSION}"'
     headers = {"ETag": etag, "Cache-Control": PIXELS_CACHE, "Vary": "Cookie"}
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)

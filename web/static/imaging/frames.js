@@ -18,12 +18,19 @@ export function parseFrame(buffer) {
   const height = head.getUint32(12, true);
   const slope = head.getFloat32(16, true);
   const intercept = head.getFloat32(20, true);
-  const body = buffer.slice(24);
+  const count = width * height;
   let data;
-  if (type === INT16) data = new Int16Array(body);
-  else if (type === UINT16) data = new Uint16Array(body);
-  else if (type === RGB8) data = new Uint8Array(body);
-  else throw new Error(`unknown sample type ${type}`);
+  if (type === INT16 || type === UINT16) {
+    // Two planes: every low byte, then every high byte (version 2).
+    const bytes = new Uint8Array(buffer, 24, count * 2);
+    const words = new Uint16Array(count);
+    for (let i = 0; i < count; i += 1) words[i] = bytes[i] | (bytes[count + i] << 8);
+    data = type === INT16 ? new Int16Array(words.buffer) : words;
+  } else if (type === RGB8) {
+    data = new Uint8Array(buffer.slice(24, 24 + count * 3));
+  } else {
+    throw new Error(`unknown sample type ${type}`);
+  }
   let min = Infinity;
   let max = -Infinity;
   if (type !== RGB8) {

@@ -54,6 +54,7 @@ export class Viewer {
     const start = Number(new URLSearchParams(window.location.search).get("series") || 0);
     this.view = freshView(Math.min(Math.max(start, 0), study.series.length - 1), 0);
     this.view.slice = Math.floor(this.#series().slices.length / 2);
+    this.#buildSeriesList();
     this.#wire();
     this.#resize();
     this.selectSeries(this.view.series, { keepSlice: true });
@@ -61,6 +62,33 @@ export class Viewer {
 
   #series() {
     return this.study.series[this.view.series];
+  }
+
+  /** The series buttons, when the page did not render them (the room's viewer). */
+  #buildSeriesList() {
+    const list = this.root.querySelector(".viewer-series");
+    if (!list || list.children.length) return;
+    this.study.series.forEach((series, index) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.series = String(index);
+      if (series.thumbnail) {
+        const img = document.createElement("img");
+        img.src = series.thumbnail;
+        img.alt = "";
+        img.loading = "lazy";
+        button.append(img);
+      }
+      const name = document.createElement("span");
+      name.textContent = series.description || `${this.texts.series} ${series.number ?? index + 1}`;
+      const count = document.createElement("span");
+      count.className = "muted";
+      count.textContent = `${series.slices.length} ${this.texts.images.toLowerCase()}`;
+      button.append(name, count);
+      item.append(button);
+      list.append(item);
+    });
   }
 
   #url(index) {

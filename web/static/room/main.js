@@ -2,6 +2,7 @@
 // the advice of the last network test, and opens the preview.
 
 import { RoomController } from "./controller.js";
+import { setupRoomImaging } from "./imaging.js";
 import { testHook } from "./testhook.js";
 import { fmt } from "./ui.js";
 
@@ -39,4 +40,5 @@ function applyNetworkTest(ui, texts) {
 }
 
 applyNetworkTest(room.ui, config.strings.network);
+setupRoomImaging(root, room.signaling);
 room.start();
