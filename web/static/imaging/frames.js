@@ -45,7 +45,7 @@ export function parseFrame(buffer) {
 
 /** A loader of frames: each URL fetched once, a few at a time, the most wanted first. */
 export class FrameLoader {
-  constructor({ parallel = 3, onLoaded = () => {} } = {}) {
+  constructor({ parallel = 2, onLoaded = () => {} } = {}) {
     this.parallel = parallel;
     this.onLoaded = onLoaded;
     this.frames = new Map(); // url -> parsed frame

@@ -75,7 +75,7 @@ export class Viewer {
       button.dataset.series = String(index);
       if (series.thumbnail) {
         const img = document.createElement("img");
-        img.src = series.thumbnail;
+        img.dataset.src = series.thumbnail;
         img.alt = "";
         img.loading = "lazy";
         button.append(img);
@@ -165,7 +165,8 @@ export class Viewer {
     const index = this.view.slice;
     this.slider.value = String(index);
     const url = this.#url(index);
-    this.#prefetch(index);
+    // Once the first image is on screen the rest may share the link; before, it has it alone.
+    if (this.shown) this.#prefetch(index);
     if (announce) this.onChange(this.getView());
     let frame;
     try {
@@ -173,6 +174,10 @@ export class Viewer {
     } catch (error) {
       this.info.textContent = `${this.texts.failed}: ${error.message}`;
       return;
+    }
+    if (!this.shown) {
+      this.#prefetch(index);
+      this.#showThumbnails();
     }
     if (this.#url(this.view.slice) !== url) return; // scrolled on meanwhile
     if (this.view.center === null) [this.view.center, this.view.width] = this.#defaultWindow(frame);
@@ -230,6 +235,14 @@ export class Viewer {
     const p = transform(this.canvas, this.shown, this.view).toCanvas({ x, y });
     const ratio = rect.width / this.canvas.width;
     return { x: rect.left + p.x * ratio, y: rect.top + p.y * ratio };
+  }
+
+  /** The series thumbnails, asked for only after the first image (they share the link). */
+  #showThumbnails() {
+    for (const img of this.root.querySelectorAll(".viewer-series img[data-src]")) {
+      img.src = img.dataset.src;
+      img.removeAttribute("data-src");
+    }
   }
 
   #prefetch(index) {
