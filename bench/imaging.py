@@ -227,7 +227,7 @@ async def run(args: argparse.Namespace) -> None:
         say("One 512 × 512 CT slice packed for the viewer (render worker: decode, pack, gzip)")
         say(
             table(
-                ["stored as", "ms (median, p95)", "original KB", "sent KB", "sent/original"],
+                ["stored as", "ms, median (min–max)", "original KB", "sent KB", "sent/original"],
                 rows,
             )
         )
