@@ -1,7 +1,8 @@
 """``python -m bench`` (``make bench``): the quick set, a few minutes, figures on stdout.
 
 Each part has its own module with options for the full set:
-``bench.relay``, ``bench.call_setup``, ``bench.records_api``, ``bench.media``, ``bench.render``
+``bench.relay``, ``bench.call_setup``, ``bench.records_api``, ``bench.media``, ``bench.render``,
+``bench.imaging``
 (see their ``--help``).
 Benchmarks print figures and never fail the build: a part that cannot run says why.
 """
@@ -12,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from . import call_setup, media, records_api, relay, render
+from . import call_setup, imaging, media, records_api, relay, render
 from .common import say
 
 QUICK: list[tuple[str, Callable[[Sequence[str]], int], list[str]]] = [
@@ -26,6 +27,7 @@ QUICK: list[tuple[str, Callable[[Sequence[str]], int], list[str]]] = [
     ("server-side media peers", media.main, ["--seconds", "5", "--streams", "1"]),
     ("records", records_api.main, ["--patients", "20000", "--requests", "20", "--upload-mb", "50"]),
     ("previews of large DICOM frames", render.main, []),
+    ("the study viewer on a district link", imaging.main, ["--slices", "40", "--runs", "5"]),
 ]
 
 

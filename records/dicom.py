@@ -128,7 +128,76 @@ def read_meta(path: Path) -> dict[str, Any]:
         if value is not None:
             meta[key] = int(value)
     meta["frames"] = _frames(ds)
+    meta.update(geometry(ds))
     return meta
+
+
+def _numbers(value: Any, count: int) -> list[float] | None:
+    try:
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == count and all(np.isfinite(numbers)) else None
+
+
+def _uid(ds: Dataset, tag: str) -> str | None:
+    text = str(ds.get(tag) or "").strip()
+    # A UID is digits and dots, at most 64 characters (PS3.5 9.1).
+    if 0 < len(text) <= 64 and all(c.isdigit() or c == "." for c in text):
+        return text
+    return None
+
+
+def geometry(ds: Dataset) -> dict[str, Any]:
+    """What places a file in its study: UIDs, numbers, position, orientation, spacing, syntax."""
+    out: dict[str, Any] = {}
+    for key, tag in (
+        ("study_uid", "StudyInstanceUID"),
+        ("series_uid", "SeriesInstanceUID"),
+        ("instance_uid", "SOPInstanceUID"),
+    ):
+        uid = _uid(ds, tag)
+        if uid:
+            out[key] = uid
+    for key, tag in (("series_number", "SeriesNumber"), ("instance_number", "InstanceNumber")):
+        try:
+            out[key] = int(ds.get(tag))
+        except (TypeError, ValueError):
+            pass
+    for key, tag, count in (
+        ("position", "ImagePositionPatient", 3),
+        ("orientation", "ImageOrientationPatient", 6),
+        ("pixel_spacing", "PixelSpacing", 2),
+    ):
+        numbers = _numbers(ds.get(tag), count)
+        if numbers is not None:
+            out[key] = numbers
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax:
+        out["transfer_syntax"] = str(syntax)[:64]
+    window = _window(ds)
+    if window is not None:
+        out["window"] = list(window)
+    out["rescale"] = list(_rescale(ds))
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if photometric:
+        out["photometric"] = photometric[:20]
+    return out
+
+
+def read_identity(path: Path) -> dict[str, str]:
+    """The patient the file names (ID, name, birth date), for the check against the case."""
+    ds = _read_header(path)
+    out: dict[str, str] = {}
+    for key, tag in (
+        ("patient_id", "PatientID"),
+        ("patient_name", "PatientName"),
+        ("birth_date", "PatientBirthDate"),
+    ):
+        text = str(ds.get(tag) or "").strip()[:200]
+        if text:
+            out[key] = text
+    return out
 
 
 def _frames(ds: Dataset) -> int:
@@ -310,3 +379,23 @@ def render_png(path: Path, *, max_size: int = MAX_PREVIEW, frame: int = 0) -> by
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def read_header(path: Path) -> Dataset:
+    """The file's header (no pixels), in bounded memory; ``Invalid`` when unreadable."""
+    return _read_header(path)
+
+
+def frame_count(ds: Dataset) -> int:
+    """How many frames the file holds."""
+    return _frames(ds)
+
+
+def decode_frame(path: Path, frame: int) -> NDArray[Any]:
+    """One frame as stored, through pydicom's decoders; only ever called in a render worker."""
+    return _decode(path, frame)
+
+
+def rescale(ds: Dataset) -> tuple[float, float]:
+    """The modality rescale: slope and intercept (1 and 0 when absent or unreadable)."""
+    return _rescale(ds)

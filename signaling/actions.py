@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from typing import Any
 
 from signaling import frames, ops
 from signaling.errors import (
@@ -132,6 +133,16 @@ def chat(host: RoomHost, peer: Peer, text: str) -> None:
             text=text,
         )
     )
+
+
+def imaging_view(host: RoomHost, peer: Peer, study: str, view: dict[str, Any] | None) -> None:
+    """Share the sender's view of a study with the room (None stops); the last one is kept
+    in memory for whoever joins later, and never stored."""
+    room = _active(host, peer)
+    frame = frames.imaging_view(sender=peer.peer_id, name=peer.name, study=study, view=view)
+    room.imaging = frame if view is not None else None
+    room.broadcast(frame, exclude=peer.peer_id)
+    host.publish(room.room_id, ops.Broadcast(frame=frame))
 
 
 def mute(host: RoomHost, peer: Peer, peer_id: str, kind: str) -> None:

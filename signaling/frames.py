@@ -127,6 +127,11 @@ def chat(
     }
 
 
+def imaging_view(*, sender: str, name: str, study: str, view: dict[str, Any] | None) -> Frame:
+    """`imaging-view`: the presenter's view of a study (None: no longer shared)."""
+    return {"type": "imaging-view", "from": sender, "name": name, "study": study, "view": view}
+
+
 def pong(msg_id: MsgId) -> Frame:
     """`pong`, echoing the `ping`'s id when it had one."""
     frame: Frame = {"type": "pong"}

@@ -16,6 +16,8 @@ MAX_TOKEN = 256
 MAX_SDP = 60_000
 MAX_CANDIDATE = 2_048
 MAX_CHAT = 2_000
+# A shared imaging view (series, slice, window, zoom/pan, measurements) as JSON.
+MAX_IMAGING_VIEW = 4_096
 MEDIA_KINDS = ("audio", "video")
 SPOTLIGHT_KINDS = ("camera", "screen")
 
@@ -71,6 +73,15 @@ class Chat:
     """A chat line for everyone in the room."""
 
     text: str
+    id: MsgId = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingView:
+    """The sender's view of a study for the others to follow; `view` None stops sharing."""
+
+    study: str
+    view: dict[str, Any] | None
     id: MsgId = None
 
 
@@ -168,6 +179,7 @@ ClientMessage = (
     | Candidate
     | State
     | Chat
+    | ImagingView
     | Ping
     | Leave
     | Admit
@@ -265,6 +277,18 @@ def _text(data: Mapping[str, Any], msg_id: MsgId) -> str:
     return text
 
 
+def _imaging_view(data: Mapping[str, Any], msg_id: MsgId) -> ImagingView:
+    study = _str(data, "study", MAX_ID, msg_id)
+    view = data.get("view")
+    if view is not None and not isinstance(view, dict):
+        raise BadMessage("field 'view' must be an object or null", msg_id=msg_id)
+    if view is not None and len(orjson.dumps(view)) > MAX_IMAGING_VIEW:
+        raise BadMessage(
+            f"field 'view' must be at most {MAX_IMAGING_VIEW} bytes of JSON", msg_id=msg_id
+        )
+    return ImagingView(study, view, msg_id)
+
+
 Parser = Callable[[Mapping[str, Any], MsgId], ClientMessage]
 
 PARSERS: dict[str, Parser] = {
@@ -280,6 +304,7 @@ PARSERS: dict[str, Parser] = {
         i,
     ),
     "chat": lambda d, i: Chat(_text(d, i), i),
+    "imaging-view": _imaging_view,
     "ping": lambda d, i: Ping(i),
     "leave": lambda d, i: Leave(i),
     "admit": lambda d, i: Admit(_str(d, "peer_id", MAX_ID, i), i),

@@ -291,6 +291,9 @@ class RoomRegistry:
             room.lobby_update()
         if room.recording and self.media is not None:
             peer.send(frames.consent_request(None))
+        shared = room.imaging
+        if shared is not None and shared["from"] in {p.peer_id for p in others}:
+            peer.send(shared)
 
     def _welcome_frame(self, room: Room, peer: Peer, others: list[Peer], *, resumed: bool) -> Frame:
         return frames.welcome(
@@ -413,6 +416,8 @@ class RoomRegistry:
         peer.close(code, close_reason or reason)
         if room.consents.pop(peer.peer_id, None) and self.media is not None:
             self.media.withdraw(room.room_id, peer.peer_id)
+        if room.imaging is not None and room.imaging["from"] == peer.peer_id:
+            room.imaging = None
         if was_active:
             room.announce_left(peer.peer_id, reason)
         else:

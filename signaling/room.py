@@ -273,6 +273,9 @@ class Room:
         self.consents: dict[str, bool] = {}
         # What the chair put on everyone's stage: {"peer_id", "kind", "by"}, or None.
         self.spotlight: dict[str, Any] | None = None
+        # The imaging view being shared (the last `imaging-view` frame), for late joiners;
+        # held in memory only, never stored.
+        self.imaging: dict[str, Any] | None = None
         self.closed = False
         self.join_lock = asyncio.Lock()
 

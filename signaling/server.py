@@ -328,6 +328,9 @@ HANDLERS: dict[type, Handler] = {
         )
     ),
     m.Chat: _with_id(lambda s, msg, p: actions.chat(s.registry, p, msg.text)),
+    m.ImagingView: _with_id(
+        lambda s, msg, p: actions.imaging_view(s.registry, p, msg.study, msg.view)
+    ),
     m.Leave: _with_id(_leave),
     m.Admit: _with_id(lambda s, msg, p: actions.admit(s.registry, p, msg.peer_id)),
     m.Deny: _with_id(lambda s, msg, p: actions.deny(s.registry, p, msg.peer_id)),

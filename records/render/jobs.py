@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .. import dicom
+from .. import dicom, dicom_pixels
 from ..errors import Invalid
 from ..messages import N_, Message, msg
 from .base import DEFAULT_MAX_PIXELS, PREVIEW_SIZE, Job, Rendered
@@ -89,3 +89,20 @@ def _encode(im: Image.Image, content_type: str) -> Rendered:
         im = im.convert("RGBA")
     im.save(buf, format="PNG")
     return Rendered(buf.getvalue(), "image/png")
+
+
+@dataclass(frozen=True, slots=True)
+class DicomSlice(Job):
+    """One frame of a DICOM file as the viewer's stored integers (``records.dicom_pixels``)."""
+
+    path: Path
+    frame: int = 0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def run(self) -> Rendered:
+        """Check the frame's size, then decode and pack it."""
+        width, height = dicom.frame_size(self.path)
+        if width * height > self.max_pixels:
+            raise Invalid(too_large_message(width, height))
+        data, facts = dicom_pixels.pack(self.path, frame=self.frame)
+        return Rendered(data, "application/vnd.telemed.pixels+gzip", facts)

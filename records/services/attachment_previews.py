@@ -69,7 +69,8 @@ def _remembered(blobs: BlobStore, sha256: str, limits: RenderLimits) -> RenderEr
         return None
 
 
-def _remember(blobs: BlobStore, sha256: str, limits: RenderLimits, exc: RenderError) -> None:
+def remember(blobs: BlobStore, sha256: str, limits: RenderLimits, exc: RenderError) -> None:
+    """Keep why this content could not be rendered, so it is not tried again on every view."""
     failure = {
         "fingerprint": limits.fingerprint,
         "code": exc.code,
@@ -119,7 +120,7 @@ async def render(
     try:
         done = await renderer.run(_job(blobs, attachment, limits))
     except RenderError as exc:
-        _remember(blobs, attachment.sha256, limits, exc)
+        remember(blobs, attachment.sha256, limits, exc)
         raise
     blobs.write_preview(attachment.sha256, _EXTENSIONS[done.media_type], done.data)
     return done.data, done.media_type

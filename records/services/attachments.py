@@ -23,12 +23,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import access, audit
+from .. import access, audit, dicom, imaging
 from ..actor import Actor
 from ..blobs import CHUNK, BlobStore, PendingBlob
 from ..errors import Conflict, Invalid, NotFound
 from ..localtime import LOCAL_TZ
-from ..messages import msg, nmsg, one_of
+from ..messages import Message, msg, nmsg, one_of
 from ..models import (
     Attachment,
     AttachmentKind,
@@ -36,6 +36,7 @@ from ..models import (
     CaseStatus,
     Consultation,
     ConsultationCase,
+    Patient,
 )
 from ..models.base import utcnow
 from ..render import DEFAULT_MAX_PIXELS
@@ -54,6 +55,43 @@ _EXT_BY_TYPE = {
     "audio/ogg": ".ogg",
     "video/x-matroska": ".mkv",
 }
+
+
+class IdentityMismatch(Conflict):
+    """The DICOM file names another patient than the case's; the uploader must confirm."""
+
+    code = "identity-mismatch"
+
+
+def _mismatch(found: dict[str, tuple[str, str]]) -> IdentityMismatch:
+    fields: dict[str, Message] = {
+        key: msg(
+            "%(what)s trong tệp: «%(file)s», trong hồ sơ: «%(case)s»",
+            what=msg(imaging.IDENTITY_LABELS[key]),
+            file=in_file,
+            case=in_case,
+        )
+        for key, (in_file, in_case) in found.items()
+    }
+    return IdentityMismatch(
+        msg(
+            "Thông tin bệnh nhân trong ảnh DICOM khác với hồ sơ. "
+            "Hãy kiểm tra lại; chỉ tải lên nếu chắc chắn đây là ảnh của bệnh nhân này."
+        ),
+        fields=fields,
+    )
+
+
+async def _identity_check(
+    session: AsyncSession, case: Case, path: Path, *, confirmed: bool
+) -> dict[str, tuple[str, str]]:
+    """How the file's patient differs from the case's; refused unless the uploader confirmed."""
+    patient = await session.get(Patient, case.patient_id)
+    identity = await asyncio.to_thread(dicom.read_identity, path)
+    found = imaging.differences(identity, patient) if patient is not None else {}
+    if found and not confirmed:
+        raise _mismatch(found)
+    return found
 
 
 def _check_open(case: Case) -> None:
@@ -84,6 +122,7 @@ async def _commit_new(
     case: Case,
     actor: Actor,
     event: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Place the file, then commit the row, its history entry and its audit event together."""
     created = await blobs.place(pending)
@@ -106,6 +145,7 @@ async def _commit_new(
                 "content_type": attachment.content_type,
                 "size": attachment.size,
                 "sha256": attachment.sha256,
+                **(extra or {}),
             },
         )
         await session.commit()
@@ -132,13 +172,16 @@ async def upload(
     description: str = "",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     for_thread: bool = False,
+    confirm_identity: bool = False,
 ) -> Attachment:
     """Stream a file into the store and attach it to a case the actor may edit.
 
     A picture with more than ``max_pixels`` pixels a frame is kept, flagged as having no
     preview (see ``attachment_previews``): the record keeps what the doctor sent.
     ``for_thread``: the file goes with a message of the case thread, which anyone who may read
-    the case writes to, whatever the case's status.
+    the case writes to, whatever the case's status. A DICOM file naming another patient than
+    the case's is refused (``IdentityMismatch``, with the differences) unless
+    ``confirm_identity``; a confirmed difference is kept in the upload's audit entry.
     """
     try:
         wanted = AttachmentKind(kind)
@@ -174,6 +217,11 @@ async def upload(
         # The case may have moved on while the bytes arrived.
         await session.refresh(case)
         check(case)
+        extra: dict[str, Any] = {}
+        if found.is_dicom:
+            differ = await _identity_check(session, case, pending.path, confirmed=confirm_identity)
+            if differ:
+                extra["identity_confirmed"] = {k: list(v) for k, v in differ.items()}
         attachment = Attachment(
             case_id=case.id,
             kind=checked_kind(wanted, found),
@@ -195,6 +243,7 @@ async def upload(
             case=case,
             actor=actor,
             event="attachment",
+            extra=extra,
         )
     finally:
         blobs.discard(pending)

@@ -179,11 +179,17 @@ def ecg_png() -> bytes:
     return buf.getvalue()
 
 
-def ct_dicom() -> bytes:
-    """The small CT slice that ships with pydicom."""
+def ct_dicom(*, patient_id: str = "", patient_name: str = "", birth_date: str = "") -> bytes:
+    """The small CT slice that ships with pydicom, naming the given patient (or none)."""
+    import pydicom
     from pydicom.data import get_testdata_file
 
     path = get_testdata_file("CT_small.dcm")
     if path is None:  # pragma: no cover - part of every pydicom release
         raise RuntimeError("pydicom's CT_small.dcm sample is missing")
-    return Path(str(path)).read_bytes()
+    ds = pydicom.dcmread(str(path))
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: Vietnamese names
+    ds.PatientID, ds.PatientName, ds.PatientBirthDate = patient_id, patient_name, birth_date
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()

@@ -238,7 +238,11 @@ async def _seed_chest_pain(
         (
             AttachmentKind.imaging,
             "CT-nguc-co-can-quang.dcm",
-            ct_dicom(),
+            ct_dicom(
+                patient_id=patient.mrn,
+                patient_name=patient.full_name,
+                birth_date=patient.birth_date.strftime("%Y%m%d") if patient.birth_date else "",
+            ),
             "CT ngực có cản quang, lát cắt ngang qua trung thất",
         ),
         (

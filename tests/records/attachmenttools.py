@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import factories
+from dicomstudy import anonymised
 from PIL import Image
 from pydicom.data import get_testdata_file
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,10 +32,10 @@ def png_bytes(width: int = 40, height: int = 30, color: str = "red") -> bytes:
 
 
 def ct_bytes() -> bytes:
-    """The small CT slice that ships with pydicom."""
+    """The small CT slice that ships with pydicom, its patient left out (anonymised)."""
     path = get_testdata_file("CT_small.dcm")
     assert path is not None
-    return Path(str(path)).read_bytes()
+    return anonymised(Path(str(path)).read_bytes())
 
 
 async def chunks_of(data: bytes, size: int = 8192) -> AsyncIterator[bytes]:

@@ -29,10 +29,12 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from dicomstudy import Who, ct_slice, to_bytes
+from pydicom.uid import generate_uid
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from records import access
+from records import access, imaging
 from records.actor import Actor
 from records.blobs import BlobStore
 from records.db import session_maker
@@ -62,7 +64,7 @@ from web.security import CSRF_HEADER, SESSION_COOKIE
 
 ROLES = (Role.doctor, Role.coordinator, Role.specialist, Role.admin)
 CLINICAL = frozenset(
-    {"patient", "case", "attachment", "consultation", "minutes", "room", "notification"}
+    {"patient", "case", "attachment", "consultation", "minutes", "room", "notification", "study"}
 )
 # What `{id}` names, by the path segment before it.
 SEGMENT_KINDS = {
@@ -87,9 +89,10 @@ PARAM_KINDS = {
     "room_id": "room",
     "user_id": "user",
     "facility_id": "facility",
+    "study": "study",
 }
 # Path parameters that name no object, with a value to use.
-VALUE_PARAMS = {"lang": "vi", "chart": "months"}
+VALUE_PARAMS = {"lang": "vi", "chart": "months", "frame": "0"}
 # Signing in and out, one's own account: no one else's object to reach (only read for leaks).
 OWN_ACCOUNT = frozenset(
     {
@@ -123,6 +126,7 @@ class World:
     consultation: Consultation
     minutes: Minutes
     notification: Notification
+    study: uuid.UUID
 
     def object_id(self, kind: str) -> str:
         """The id (or room id) of this world's object of a kind."""
@@ -136,6 +140,7 @@ class World:
             "room": self.consultation.room_id,
             "user": self.users[Role.doctor].id,
             "facility": self.district.id,
+            "study": self.study,
         }
         return str(objects[kind])
 
@@ -205,6 +210,28 @@ async def build_world(session: AsyncSession, blobs: BlobStore, tag: str) -> Worl
         max_bytes=1024 * 1024,
         description="",
     )
+    slice_ = ct_slice(
+        study_uid=generate_uid(),
+        series_uid=generate_uid(),
+        series_number=1,
+        instance=1,
+        z=0,
+        who=Who(patient_id="", name="", birth=""),
+    )
+
+    async def dicom_chunks() -> AsyncIterator[bytes]:
+        yield to_bytes(slice_)
+
+    await attachments_svc.upload(
+        session=session,
+        blobs=blobs,
+        actor=Actor.of(users[Role.doctor]),
+        case_id=case.id,
+        kind=AttachmentKind.dicom,
+        filename=f"ct-{tag}.dcm",
+        chunks=dicom_chunks(),
+        max_bytes=1024 * 1024,
+    )
     consultation = await factories.consultation(
         session,
         host=hospital,
@@ -242,6 +269,7 @@ async def build_world(session: AsyncSession, blobs: BlobStore, tag: str) -> Worl
         attachment=attachment,
         consultation=consultation,
         minutes=minutes,
+        study=imaging.study_id(case.id, str(slice_.StudyInstanceUID)),
     )
 
 

@@ -70,7 +70,11 @@ async def _text(part: BodyPartReader) -> str:
     "POST",
     "/api/v1/cases/{id}/attachments",
     name="api-case-attachments-upload",
-    summary="Upload one or more files (multipart: fields `kind`, `description`, then `file` parts)",
+    summary=(
+        "Upload one or more files (multipart: fields `kind`, `description`, "
+        "`confirm_identity`, then `file` parts); 409 `identity-mismatch` when a DICOM file "
+        "names another patient than the case's and `confirm_identity` is not set"
+    ),
     request_content="multipart/form-data",
     response=AttachmentPublic,
     many=True,
@@ -89,6 +93,7 @@ async def upload(request: web.Request) -> web.Response:
     reader = await request.multipart()
     kind: AttachmentKind | None = None
     description = ""
+    confirm_identity = False
     created: list[Attachment] = []
     limit = request.app[config_key].max_upload_bytes
     async with sessions(request)() as session:
@@ -109,6 +114,8 @@ async def upload(request: web.Request) -> web.Response:
                     ) from None
             elif part.name == "description":
                 description = await _text(part)
+            elif part.name == "confirm_identity":
+                confirm_identity = (await _text(part)).lower() in ("1", "true", "yes", "on")
             elif part.name == "file":
                 if len(created) >= request.app[config_key].max_files_per_request:
                     most = request.app[config_key].max_files_per_request
@@ -133,6 +140,7 @@ async def upload(request: web.Request) -> web.Response:
                     max_bytes=limit,
                     description=description,
                     max_pixels=request.app[renderer_key].limits.max_pixels,
+                    confirm_identity=confirm_identity,
                 )
                 created.append(attachment)
             else:

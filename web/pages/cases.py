@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records import access
+from records import access, imaging
 from records.actor import Actor
 from records.errors import Conflict, Invalid, NotFound, RecordsError
 from records.localtime import to_local
@@ -28,6 +28,7 @@ from records.models import (
     Urgency,
     utcnow,
 )
+from records.services import attachment_previews as previews
 from records.services import attachment_reads
 from records.services import attachments as attachments_svc
 from records.services import cases as cases_svc
@@ -36,7 +37,7 @@ from records.services import patients as patients_svc
 from records.services import users as users_svc
 
 from ..i18n import gettext
-from ..keys import config_key, sessions_key
+from ..keys import blobs_key, config_key, renderer_key, sessions_key
 from ..security import require_actor
 from ..validation import parse
 from .common import (
@@ -266,10 +267,27 @@ async def detail_context(
     follow_ups = await outcomes_svc.for_case(session=session, case_id=case.id, actor=actor, due=due)
     can_write = access.can_write_clinical(actor, case.facility_id)
     status = CaseStatus(case.status)
+    studies = imaging.group(case.id, attachments)
+    # Why a DICOM file shows no image: flagged at upload, or its decoding failed before.
+    notes = {
+        a.id: note
+        for a in attachments
+        if a.content_type == "application/dicom"
+        and (
+            note := previews.note(
+                blobs=request.app[blobs_key], limits=request.app[renderer_key].limits, attachment=a
+            )
+        )
+        is not None
+    }
     return {
         "case": case,
         "patient": patient,
-        "attachments": attachments,
+        # DICOM files show as studies; the rest as files.
+        "attachments": [a for a in attachments if a.content_type != "application/dicom"],
+        "studies": studies,
+        "notes": notes,
+        "zip_url": url(request, "api-case-attachments-zip", id=str(case.id)),
         "history": history,
         "follow_ups": follow_ups,
         "can_report_outcome": can_write,

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from records import imaging
 from records.actor import Actor
 from records.errors import RecordsError
 from records.localtime import LOCAL_TZ
@@ -45,6 +46,8 @@ class CaseView:
     case: Case
     patient: dict[str, Any] | None
     attachments: list[AttachmentView] = field(default_factory=list)
+    # Imaging studies, for the viewer the room can look at together: id, label, API URL.
+    studies: list[dict[str, str]] = field(default_factory=list)
 
 
 def _when(consultation: Consultation) -> str:
@@ -113,6 +116,18 @@ async def _case_views(
                         preview_url=_preview_url(request, a),
                     )
                     for a in items
+                    if a.content_type != "application/dicom"
+                ],
+                studies=[
+                    {
+                        "id": str(st.id),
+                        "label": " · ".join(
+                            x for x in (st.modality, st.body_part, st.study_date) if x
+                        ),
+                        "slices": str(st.slice_count),
+                        "url": url(request, "api-case-study", id=str(case.id), study=str(st.id)),
+                    }
+                    for st in imaging.group(case.id, items)
                 ],
             )
         )

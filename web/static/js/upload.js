@@ -1,6 +1,11 @@
-// Attachment upload: several files, drag and drop, one progress bar per file.
+// Attachment upload: several files, a folder, drag and drop, one progress bar per file.
 // Each file is its own request to the JSON API (XMLHttpRequest: fetch has no upload progress),
-// one at a time so a slow uplink is not split between files. The page reloads when all are done.
+// one at a time so a slow uplink is not split between files. A ZIP goes whole to the study
+// endpoint, which unpacks it. A DICOM file naming another patient than the case's stops the
+// queue until the uploader confirms (then the rest of the batch goes with the confirmation)
+// or gives up. The page reloads when all are done.
+
+import { droppedFiles, worthSending } from "./dropfolder.js";
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 
@@ -8,6 +13,8 @@ const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.conte
 export function guessKind(file) {
   const name = file.name.toLowerCase();
   if (file.type === "application/dicom" || name.endsWith(".dcm")) return "dicom";
+  // Scanners and CDs name DICOM files without an extension (IM000001, 1.2.840…).
+  if (!name.includes(".") || /^[0-9.]+$/.test(name)) return "dicom";
   if (file.type.startsWith("image/")) return "photo";
   return "document";
 }
@@ -33,8 +40,9 @@ function uploadOne(url, file, fields, onProgress) {
     xhr.addEventListener("error", () => resolve({ ok: false, status: 0, body: null }));
     const form = new FormData();
     // The API reads the fields first, then the file.
-    form.append("kind", fields.kind);
+    if (fields.kind) form.append("kind", fields.kind);
     form.append("description", fields.description);
+    if (fields.confirm) form.append("confirm_identity", "1");
     form.append("file", file, file.name);
     xhr.send(form);
   });
@@ -47,6 +55,46 @@ function errorText(result, texts) {
     return detail && detail !== error.message ? `${error.message}: ${detail}` : error.message;
   }
   return result.status === 0 ? texts.network : texts.failed;
+}
+
+function isZip(file) {
+  return file.name.toLowerCase().endsWith(".zip") || file.type === "application/zip";
+}
+
+/** Show a patient mismatch and wait for the uploader's answer (true: send anyway). */
+function askIdentity(view, result, texts) {
+  const error = result.body.error;
+  const box = document.createElement("div");
+  box.className = "identity-warning notice";
+  box.setAttribute("role", "alert");
+  const lead = document.createElement("p");
+  lead.textContent = error.message;
+  const list = document.createElement("ul");
+  for (const text of Object.values(error.fields || {})) {
+    const item = document.createElement("li");
+    item.textContent = text;
+    list.append(item);
+  }
+  const yes = document.createElement("button");
+  yes.type = "button";
+  yes.className = "button button-danger identity-confirm";
+  yes.textContent = texts.identity;
+  const no = document.createElement("button");
+  no.type = "button";
+  no.className = "button button-secondary identity-cancel";
+  no.textContent = texts.identityCancel;
+  box.append(lead, list, yes, no);
+  view.item.append(box);
+  return new Promise((resolve) => {
+    yes.addEventListener("click", () => {
+      box.remove();
+      resolve(true);
+    });
+    no.addEventListener("click", () => {
+      box.remove();
+      resolve(false);
+    });
+  });
 }
 
 function row(list, file, texts) {
@@ -78,7 +126,14 @@ export function setupUpload(root) {
     network: root.dataset.textNetwork,
     reload: root.dataset.textReload,
     partial: root.dataset.textPartial,
+    identity: root.dataset.textIdentity,
+    identityCancel: root.dataset.textIdentityCancel,
+    skipped: root.dataset.textSkipped,
   };
+  const zipUrl = root.dataset.zipUrl;
+  const folder = root.querySelector('input[name="folder"]');
+  // Once the uploader confirmed a different patient, the rest of the batch goes confirmed.
+  let confirmed = false;
   const input = root.querySelector('input[type="file"]');
   const zone = root.querySelector(".dropzone");
   const list = root.querySelector(".upload-list");
@@ -100,14 +155,37 @@ export function setupUpload(root) {
         continue;
       }
       status.textContent = texts.uploading;
-      const result = await uploadOne(url, job.file, job.fields, (fraction) => {
+      const zip = isZip(job.file);
+      const fields = zip
+        ? { description: job.fields.description, confirm: confirmed }
+        : { ...job.fields, confirm: confirmed };
+      const result = await uploadOne(zip ? zipUrl : url, job.file, fields, (fraction) => {
         bar.value = fraction;
       });
       if (result.ok) {
         bar.value = 1;
         item.classList.add("is-done");
         status.textContent = texts.done;
+        const skipped = (result.body && result.body.skipped) || [];
+        if (skipped.length) {
+          status.textContent += ` (${texts.skipped}: ${skipped.map((s) => s.name).join(", ")})`;
+        }
         succeeded += 1;
+      } else if (result.status === 409 && result.body?.error?.code === "identity-mismatch") {
+        status.textContent = result.body.error.message;
+        item.classList.add("is-warning");
+        if (await askIdentity(job.view, result, texts)) {
+          confirmed = true;
+          item.classList.remove("is-warning");
+          queue.unshift(job);
+        } else {
+          item.classList.replace("is-warning", "is-error");
+          // The rest of the batch is very likely the same study: it is not sent either.
+          for (const rest of queue.splice(0)) {
+            rest.view.item.classList.add("is-error");
+            rest.view.status.textContent = texts.identityCancel;
+          }
+        }
       } else {
         item.classList.add("is-error");
         status.textContent = errorText(result, texts);
@@ -155,6 +233,10 @@ export function setupUpload(root) {
     add(Array.from(input.files || []));
     input.value = "";
   });
+  folder?.addEventListener("change", () => {
+    add(Array.from(folder.files || []).filter(worthSending));
+    folder.value = "";
+  });
   for (const type of ["dragenter", "dragover"]) {
     zone.addEventListener(type, (event) => {
       event.preventDefault();
@@ -164,9 +246,9 @@ export function setupUpload(root) {
   for (const type of ["dragleave", "drop"]) {
     zone.addEventListener(type, () => zone.classList.remove("is-over"));
   }
-  zone.addEventListener("drop", (event) => {
+  zone.addEventListener("drop", async (event) => {
     event.preventDefault();
-    add(Array.from(event.dataTransfer?.files || []));
+    add(await droppedFiles(event.dataTransfer));
   });
   // The form only exists for browsers without scripts; with them, nothing posts it.
   root.querySelector("form")?.addEventListener("submit", (event) => event.preventDefault());

@@ -2,6 +2,7 @@
 // the advice of the last network test, and opens the preview.
 
 import { RoomController } from "./controller.js";
+import { setupRoomImaging } from "./imaging.js";
 import { REJOIN_HASH } from "./reopen.js";
 import { testHook } from "./testhook.js";
 import { fmt } from "./ui.js";
@@ -40,6 +41,7 @@ function applyNetworkTest(ui, texts) {
 }
 
 applyNetworkTest(room.ui, config.strings.network);
+setupRoomImaging(root, room.signaling);
 room.start();
 // Back after the session was reopened: join as soon as the camera and microphone are ready.
 if (window.location.hash === REJOIN_HASH) {

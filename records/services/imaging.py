@@ -1,0 +1,137 @@
+"""Imaging studies of a case: the list, one study for the viewer, one slice's pixels.
+
+Access is the case's (``access.require_case`` through ``attachment_reads``): another
+facility's doctor gets ``NotFound`` for every study and slice, as for an id that does not
+exist. A study view is audited once per person and study within ``VIEW_AUDIT_WINDOW`` (a
+working session), whether it starts from the study or from one of its slices, so scrolling
+through 300 slices writes one entry, not 300. Pixels are decoded in render workers, once per
+content and frame: the packed frame (``records.dicom_pixels``) is cached in the blob store's
+preview cache beside the preview, and a file that could not be decoded is remembered there
+with its reason (shared with ``attachment_previews``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit, dicom_pixels
+from ..actor import Actor
+from ..blobs import BlobStore
+from ..errors import Invalid, NotFound
+from ..imaging import UNKNOWN_UID, Study, group, study_id
+from ..messages import N_, msg
+from ..models import Case
+from ..models.base import utcnow
+from ..render import Renderer, RenderError
+from ..render.jobs import DicomSlice
+from . import attachment_previews as previews
+from .attachment_reads import list_for_case, readable
+
+NOT_FOUND = N_("Không tìm thấy nghiên cứu hình ảnh")
+NOT_DICOM = N_("Tệp này không phải ảnh DICOM")
+VIEW_AUDIT_WINDOW = timedelta(hours=8)
+PIXELS_TYPE = "application/vnd.telemed.pixels"
+_OBJECT = "imaging-study"
+
+
+@dataclass(frozen=True, slots=True)
+class Pixels:
+    """A packed frame (gzipped), ready to send, and the content it came from."""
+
+    data: bytes
+    sha256: str
+    frame: int
+
+
+async def studies_for_case(
+    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID
+) -> list[Study]:
+    """The case's imaging studies, newest first, for anyone who may read the case."""
+    attachments = await list_for_case(session=session, actor=actor, case_id=case_id)
+    return group(case_id, attachments)
+
+
+async def _audit_view(
+    session: AsyncSession, *, actor: Actor, case: Case, study: uuid.UUID, uid: str
+) -> None:
+    if actor.user_id is not None and await audit.recorded_since(
+        session,
+        actor_id=actor.user_id,
+        action="view",
+        object_type=_OBJECT,
+        object_id=study,
+        since=utcnow() - VIEW_AUDIT_WINDOW,
+    ):
+        return
+    await audit.record_now(
+        session,
+        actor=actor,
+        action="view",
+        object_type=_OBJECT,
+        object_id=study,
+        patient_id=case.patient_id,
+        detail={"case": str(case.id), "study_uid": uid},
+    )
+
+
+async def get_study(
+    *, session: AsyncSession, actor: Actor, case_id: uuid.UUID, study: uuid.UUID
+) -> Study:
+    """One study of a case with its series in order; the view is audited (once a session)."""
+    try:
+        found = await studies_for_case(session=session, actor=actor, case_id=case_id)
+    except NotFound:
+        raise NotFound(msg(NOT_FOUND)) from None
+    for one in found:
+        if one.id == study:
+            case = await session.get(Case, case_id)
+            if case is None:  # pragma: no cover - read a moment ago
+                raise NotFound(msg(NOT_FOUND))
+            await _audit_view(session, actor=actor, case=case, study=one.id, uid=one.uid)
+            return one
+    raise NotFound(msg(NOT_FOUND))
+
+
+def _ext(frame: int) -> str:
+    # The packing's version is in the name: frames packed the old way are not served.
+    return f"f{frame}.v{dicom_pixels.VERSION}.px.gz"
+
+
+async def slice_pixels(
+    *,
+    session: AsyncSession,
+    blobs: BlobStore,
+    renderer: Renderer,
+    actor: Actor,
+    attachment_id: uuid.UUID,
+    frame: int,
+) -> Pixels:
+    """One frame of a DICOM attachment, packed for the viewer; the study view is audited."""
+    attachment, case = await readable(session, actor=actor, attachment_id=attachment_id)
+    if attachment.content_type != "application/dicom":
+        raise Invalid(msg(NOT_DICOM))
+    frames = (attachment.meta or {}).get("frames", 1)
+    if not isinstance(frames, int) or not 0 <= frame < max(frames, 1):
+        raise NotFound(msg(NOT_FOUND))
+    uid = str((attachment.meta or {}).get("study_uid") or UNKNOWN_UID)
+    await _audit_view(session, actor=actor, case=case, study=study_id(case.id, uid), uid=uid)
+    cached = blobs.read_preview(attachment.sha256, _ext(frame))
+    if cached is not None:
+        return Pixels(cached, attachment.sha256, frame)
+    reason = previews.note(blobs=blobs, limits=renderer.limits, attachment=attachment)
+    if reason is not None:
+        raise Invalid(reason)
+    await blobs.verify(attachment.sha256, size=attachment.size)
+    path = blobs.path_for(attachment.sha256)
+    job = DicomSlice(path, frame=frame, max_pixels=renderer.limits.max_pixels)
+    try:
+        done = await renderer.run(job)
+    except RenderError as exc:
+        previews.remember(blobs, attachment.sha256, renderer.limits, exc)
+        raise
+    blobs.write_preview(attachment.sha256, _ext(frame), done.data)
+    return Pixels(done.data, attachment.sha256, frame)

@@ -1,0 +1,39 @@
+"""Imaging studies in the browser: the viewer page of one study (``static/imaging/``).
+
+The page carries only the study's address; the viewer reads the study and its slices from the
+JSON API (``web/api/imaging.py``), which checks access and audits the view.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from records.services import cases as cases_svc
+from records.services import imaging as imaging_svc
+
+from ..keys import sessions_key
+from ..security import require_actor
+from .common import parse_id, render, url
+
+
+async def study_view(request: web.Request) -> web.StreamResponse:
+    """The viewer of one study of a case, full window."""
+    actor = require_actor(request)
+    case_id = parse_id(request.match_info["id"], imaging_svc.NOT_FOUND)
+    study_id = parse_id(request.match_info["study"], imaging_svc.NOT_FOUND)
+    async with request.app[sessions_key]() as session:
+        study = await imaging_svc.get_study(
+            session=session, actor=actor, case_id=case_id, study=study_id
+        )
+        case = await cases_svc.get_case(session=session, case_id=case_id, actor=actor)
+    context = {
+        "case": case,
+        "study": study,
+        "study_url": url(request, "api-case-study", id=str(case.id), study=str(study.id)),
+    }
+    return await render(request, "imaging/study.html", context)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the study viewer page."""
+    app.router.add_get("/cases/{id}/studies/{study}", study_view, name="case-study")

@@ -1,0 +1,454 @@
+// The study viewer: series list, stack scrolling, window/level, zoom/pan, measurements, the
+// value under the pointer. The state that others may follow is one plain object, the "view"
+// (getView/setView), and every change of it is announced through onChange.
+
+import { FrameLoader } from "./frames.js";
+import {
+  angleDeg,
+  lengthMm,
+  orientationMarkers,
+  paintFrame,
+  paintView,
+  transform,
+} from "./paint.js";
+
+// Presets of CT windows (center, width) in Hounsfield units.
+export const CT_PRESETS = {
+  lung: [-600, 1500],
+  mediastinum: [40, 400],
+  bone: [400, 1800],
+  brain: [40, 80],
+  abdomen: [60, 400],
+};
+
+function freshView(series = 0, slice = 0) {
+  return {
+    series,
+    slice,
+    center: null,
+    width: null,
+    invert: false,
+    zoom: 1,
+    panX: 0,
+    panY: 0,
+    measurements: [],
+  };
+}
+
+export class Viewer {
+  constructor(root, study, texts) {
+    this.root = root;
+    this.study = study;
+    this.texts = texts;
+    this.canvas = root.querySelector("canvas.viewer-canvas");
+    this.imageCanvas = document.createElement("canvas");
+    this.slider = root.querySelector(".viewer-slider");
+    this.info = root.querySelector(".viewer-info");
+    this.probe = root.querySelector(".viewer-probe");
+    this.attrs = root.querySelector(".viewer-attributes");
+    this.tool = "window";
+    this.draft = null;
+    this.onChange = () => {};
+    this.loader = new FrameLoader({ onLoaded: () => this.#loadedOne() });
+    this.shown = null; // the frame on screen
+    const start = Number(new URLSearchParams(window.location.search).get("series") || 0);
+    this.view = freshView(Math.min(Math.max(start, 0), study.series.length - 1), 0);
+    this.view.slice = Math.floor(this.#series().slices.length / 2);
+    this.#buildSeriesList();
+    this.#wire();
+    this.#resize();
+    this.selectSeries(this.view.series, { keepSlice: true });
+  }
+
+  #series() {
+    return this.study.series[this.view.series];
+  }
+
+  /** The series buttons, when the page did not render them (the room's viewer). */
+  #buildSeriesList() {
+    const list = this.root.querySelector(".viewer-series");
+    if (!list || list.children.length) return;
+    this.study.series.forEach((series, index) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.series = String(index);
+      if (series.thumbnail) {
+        const img = document.createElement("img");
+        img.dataset.src = series.thumbnail;
+        img.alt = "";
+        img.loading = "lazy";
+        button.append(img);
+      }
+      const name = document.createElement("span");
+      name.textContent = series.description || `${this.texts.series} ${series.number ?? index + 1}`;
+      const count = document.createElement("span");
+      count.className = "muted";
+      count.textContent = `${series.slices.length} ${this.texts.images.toLowerCase()}`;
+      button.append(name, count);
+      item.append(button);
+      list.append(item);
+    });
+  }
+
+  #url(index) {
+    return this.#series().slices[index].pixels;
+  }
+
+  /** The view others can follow: plain data only. */
+  getView() {
+    return JSON.parse(JSON.stringify(this.view));
+  }
+
+  /** Take on a view (someone else's, or a reset). */
+  setView(view, { announce = false } = {}) {
+    const seriesChanged = view.series !== this.view.series;
+    this.view = { ...freshView(), ...JSON.parse(JSON.stringify(view)) };
+    if (seriesChanged) this.#seriesChanged();
+    this.#show(announce);
+  }
+
+  selectSeries(index, { keepSlice = false } = {}) {
+    if (!keepSlice) {
+      this.view = freshView(index, Math.floor(this.study.series[index].slices.length / 2));
+    }
+    this.#seriesChanged();
+    this.#show(true);
+  }
+
+  #seriesChanged() {
+    const series = this.#series();
+    this.slider.max = String(series.slices.length - 1);
+    for (const item of this.root.querySelectorAll(".viewer-series [data-series]")) {
+      item.classList.toggle("is-active", Number(item.dataset.series) === this.view.series);
+    }
+    this.#attributes();
+  }
+
+  setSlice(index) {
+    const count = this.#series().slices.length;
+    const next = Math.max(0, Math.min(count - 1, index));
+    if (next === this.view.slice) return;
+    this.view.slice = next;
+    this.#show(true);
+  }
+
+  #defaultWindow(frame) {
+    const series = this.#series();
+    if (Array.isArray(series.window) && series.window.length === 2) return series.window;
+    const lo = frame.min * frame.slope + frame.intercept;
+    const hi = frame.max * frame.slope + frame.intercept;
+    return [(lo + hi) / 2, Math.max(hi - lo, 1)];
+  }
+
+  preset(name) {
+    const frame = this.shown;
+    const chosen = name === "file" && frame ? this.#defaultWindow(frame) : CT_PRESETS[name];
+    if (!chosen) return;
+    [this.view.center, this.view.width] = chosen;
+    this.#show(true);
+  }
+
+  reset() {
+    this.view = freshView(this.view.series, this.view.slice);
+    this.#show(true);
+  }
+
+  clearMeasurements() {
+    this.view.measurements = [];
+    this.draft = null;
+    this.#show(true);
+  }
+
+  async #show(announce) {
+    const slices = this.#series().slices;
+    const index = this.view.slice;
+    this.slider.value = String(index);
+    const url = this.#url(index);
+    // Once the first image is on screen the rest may share the link; before, it has it alone.
+    if (this.shown) this.#prefetch(index);
+    if (announce) this.onChange(this.getView());
+    let frame;
+    try {
+      frame = await this.loader.load(url);
+    } catch (error) {
+      this.info.textContent = `${this.texts.failed}: ${error.message}`;
+      return;
+    }
+    if (!this.shown) {
+      this.#prefetch(index);
+      this.#showThumbnails();
+    }
+    if (this.#url(this.view.slice) !== url) return; // scrolled on meanwhile
+    if (this.view.center === null) [this.view.center, this.view.width] = this.#defaultWindow(frame);
+    this.shown = frame;
+    this.#paint();
+    const s = slices[index];
+    const where = s.location === null ? "" : ` · ${this.texts.position} ${s.location.toFixed(1)} mm`;
+    this.info.textContent =
+      `${this.texts.image} ${index + 1}/${slices.length}${where} · ` +
+      `W ${Math.round(this.view.width)} L ${Math.round(this.view.center)}`;
+    this.root.dataset.slice = String(index);
+    this.root.dataset.ready = "true";
+  }
+
+  #paint() {
+    const frame = this.shown;
+    if (!frame) return;
+    const series = this.#series();
+    paintFrame(this.imageCanvas, frame, {
+      center: this.view.center,
+      width: this.view.width,
+      invert: this.view.invert,
+      monochrome1: series.photometric === "MONOCHROME1",
+    });
+    const measurements = this.draft
+      ? [...this.view.measurements, this.draft]
+      : this.view.measurements;
+    const factor = (series.columns || frame.width) / frame.width;
+    paintView(this.canvas, this.imageCanvas, frame, { ...this.view, measurements }, {
+      spacing: series.pixel_spacing,
+      factor,
+      markers: orientationMarkers(series.orientation),
+    });
+    this.#listMeasurements(series.pixel_spacing, factor);
+  }
+
+  /** The measurements as text too: readable by screen readers and copyable into the minutes. */
+  #listMeasurements(spacing, factor) {
+    const list = this.root.querySelector(".viewer-measurements");
+    if (!list) return;
+    list.replaceChildren();
+    for (const m of this.view.measurements) {
+      const item = document.createElement("li");
+      item.textContent =
+        m.kind === "length"
+          ? `${lengthMm(m.points[0], m.points[1], spacing, factor).toFixed(1)} mm`
+          : `${angleDeg(m.points[0], m.points[1], m.points[2], spacing).toFixed(1)}°`;
+      list.append(item);
+    }
+  }
+
+  /** Where an image pixel is on the page (for tests and for pointing it out to others). */
+  imageToClient(x, y) {
+    const rect = this.canvas.getBoundingClientRect();
+    const p = transform(this.canvas, this.shown, this.view).toCanvas({ x, y });
+    const ratio = rect.width / this.canvas.width;
+    return { x: rect.left + p.x * ratio, y: rect.top + p.y * ratio };
+  }
+
+  /** The series thumbnails, asked for only after the first image (they share the link). */
+  #showThumbnails() {
+    for (const img of this.root.querySelectorAll(".viewer-series img[data-src]")) {
+      img.src = img.dataset.src;
+      img.removeAttribute("data-src");
+    }
+  }
+
+  #prefetch(index) {
+    const count = this.#series().slices.length;
+    const order = [];
+    for (let d = 1; d < count; d += 1) {
+      if (index + d < count) order.push(this.#url(index + d));
+      if (index - d >= 0) order.push(this.#url(index - d));
+    }
+    this.loader.prefetch(order);
+  }
+
+  #loadedOne() {
+    const count = this.#series().slices.length;
+    const have = this.#series().slices.filter((s) => this.loader.has(s.pixels)).length;
+    this.root.dataset.loaded = String(have);
+    const bar = this.root.querySelector(".viewer-progress");
+    if (bar) {
+      bar.max = count;
+      bar.value = have;
+      bar.hidden = have >= count;
+    }
+  }
+
+  #attributes() {
+    const series = this.#series();
+    const rows = [
+      [this.texts.modality, series.modality],
+      [this.texts.series, series.description],
+      [this.texts.size, series.rows && series.columns ? `${series.columns} × ${series.rows}` : ""],
+      [
+        this.texts.spacing,
+        series.pixel_spacing ? `${series.pixel_spacing.map((v) => v.toFixed(3)).join(" × ")} mm` : "",
+      ],
+      [this.texts.syntax, series.transfer_syntax],
+      [this.texts.images, String(series.slices.length)],
+    ];
+    this.attrs.replaceChildren();
+    for (const [name, value] of rows) {
+      if (!value) continue;
+      const dt = document.createElement("dt");
+      dt.textContent = name;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      this.attrs.append(dt, dd);
+    }
+  }
+
+  #point(event) {
+    const rect = this.canvas.getBoundingClientRect();
+    const ratio = this.canvas.width / rect.width;
+    return { x: (event.clientX - rect.left) * ratio, y: (event.clientY - rect.top) * ratio };
+  }
+
+  #imagePoint(event) {
+    return transform(this.canvas, this.shown, this.view).toImage(this.#point(event));
+  }
+
+  #probe(event) {
+    const frame = this.shown;
+    if (!frame || !this.probe) return;
+    const p = this.#imagePoint(event);
+    const x = Math.floor(p.x);
+    const y = Math.floor(p.y);
+    if (x < 0 || y < 0 || x >= frame.width || y >= frame.height || frame.type === 3) {
+      this.probe.textContent = "";
+      return;
+    }
+    const value = frame.data[y * frame.width + x] * frame.slope + frame.intercept;
+    const unit = this.#series().modality === "CT" ? " HU" : "";
+    this.probe.textContent = `(${x}, ${y}) ${Math.round(value)}${unit}`;
+  }
+
+  #drag(event) {
+    if (!this.shown) return;
+    const start = this.#point(event);
+    const startView = this.getView();
+    const range = Math.max((this.shown.max - this.shown.min) * this.shown.slope, 1);
+    const first = this.#imagePoint(event);
+    const measuring = this.tool === "length" || this.tool === "angle";
+    if (measuring) {
+      if (this.draft && this.draft.kind === "angle" && this.draft.points.length === 2) {
+        this.draft.points.push(first);
+      } else {
+        this.draft = { kind: this.tool, points: [first, { ...first }] };
+      }
+    }
+    const move = (e) => {
+      const p = this.#point(e);
+      const dx = p.x - start.x;
+      const dy = p.y - start.y;
+      if (measuring) {
+        this.draft.points[this.draft.points.length - 1] = this.#imagePoint(e);
+        this.#paint();
+        return;
+      }
+      if (this.tool === "window") {
+        const k = range / 1024;
+        this.view.width = Math.max(1, startView.width + dx * k * 2);
+        this.view.center = startView.center + dy * k;
+      } else if (this.tool === "pan") {
+        this.view.panX = startView.panX + dx / this.canvas.width;
+        this.view.panY = startView.panY + dy / this.canvas.height;
+      } else if (this.tool === "zoom") {
+        this.view.zoom = Math.max(0.25, Math.min(16, startView.zoom * Math.exp(-dy / 200)));
+      }
+      this.#show(true);
+    };
+    const up = () => {
+      window.removeEventListener("pointermove", move);
+      window.removeEventListener("pointerup", up);
+      if (!measuring) return;
+      const done =
+        this.draft.kind === "length" ||
+        (this.draft.kind === "angle" && this.draft.points.length === 3);
+      if (done) {
+        this.view.measurements.push(this.draft);
+        this.draft = null;
+        this.#show(true);
+      }
+    };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", up);
+  }
+
+  #wire() {
+    this.canvas.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      this.setSlice(this.view.slice + (event.deltaY > 0 ? 1 : -1));
+    });
+    this.canvas.addEventListener("pointerdown", (event) => {
+      // The arrow keys then scroll this stack.
+      this.root.focus({ preventScroll: true });
+      if (event.pointerType === "touch") return;
+      event.preventDefault();
+      this.#drag(event);
+    });
+    this.canvas.addEventListener("pointermove", (event) => this.#probe(event));
+    this.#wireTouch();
+    this.root.addEventListener("keydown", (event) => {
+      const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1, PageDown: 10, PageUp: -10 }[
+        event.key
+      ];
+      if (step === undefined) return;
+      event.preventDefault();
+      this.setSlice(this.view.slice + step);
+    });
+    this.slider.addEventListener("input", () => this.setSlice(Number(this.slider.value)));
+    for (const item of this.root.querySelectorAll(".viewer-series [data-series]")) {
+      item.addEventListener("click", () => this.selectSeries(Number(item.dataset.series)));
+    }
+    for (const button of this.root.querySelectorAll("[data-tool]")) {
+      button.addEventListener("click", () => {
+        this.tool = button.dataset.tool;
+        this.draft = null;
+        for (const b of this.root.querySelectorAll("[data-tool]")) {
+          b.setAttribute("aria-pressed", String(b === button));
+        }
+      });
+    }
+    const on = (selector, fn) => this.root.querySelector(selector)?.addEventListener("click", fn);
+    on("[data-action=invert]", () => {
+      this.view.invert = !this.view.invert;
+      this.#show(true);
+    });
+    on("[data-action=reset]", () => this.reset());
+    on("[data-action=clear]", () => this.clearMeasurements());
+    on("[data-action=fullscreen]", () => {
+      if (document.fullscreenElement) document.exitFullscreen();
+      else this.root.requestFullscreen?.();
+    });
+    this.root.querySelector(".viewer-presets")?.addEventListener("change", (event) => {
+      this.preset(event.target.value);
+    });
+    new ResizeObserver(() => this.#resize()).observe(this.canvas.parentElement);
+  }
+
+  #wireTouch() {
+    let last = null;
+    this.canvas.addEventListener("touchstart", (e) => {
+      last = e.touches.length === 1 ? e.touches[0].clientY : null;
+    });
+    this.canvas.addEventListener(
+      "touchmove",
+      (e) => {
+        if (last === null || e.touches.length !== 1) return;
+        e.preventDefault();
+        const dy = e.touches[0].clientY - last;
+        if (Math.abs(dy) >= 12) {
+          this.setSlice(this.view.slice + (dy > 0 ? 1 : -1));
+          last = e.touches[0].clientY;
+        }
+      },
+      { passive: false },
+    );
+  }
+
+  #resize() {
+    const box = this.canvas.parentElement.getBoundingClientRect();
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.max(64, Math.round(box.width * ratio));
+    const height = Math.max(64, Math.round(box.height * ratio));
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      this.#paint();
+    }
+  }
+}
