@@ -17,6 +17,7 @@ MAX_SDP = 60_000
 MAX_CANDIDATE = 2_048
 MAX_CHAT = 2_000
 MEDIA_KINDS = ("audio", "video")
+SFU_CONNECTIONS = ("publish", "subscribe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,31 @@ class RecordingConsent:
     id: MsgId = None
 
 
+@dataclass(frozen=True, slots=True)
+class SfuPublish:
+    """SFU rooms: the offer of the connection that carries the sender's own media."""
+
+    sdp: str
+    id: MsgId = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuSubscribed:
+    """SFU rooms: the answer to the server's last `sfu-subscribe` offer."""
+
+    sdp: str
+    id: MsgId = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuCandidate:
+    """SFU rooms: a trickled candidate of the `publish` or `subscribe` connection."""
+
+    pc: str
+    candidate: dict[str, Any] | None
+    id: MsgId = None
+
+
 ClientMessage = (
     Join
     | Offer
@@ -168,6 +194,9 @@ ClientMessage = (
     | End
     | Record
     | RecordingConsent
+    | SfuPublish
+    | SfuSubscribed
+    | SfuCandidate
 )
 
 
@@ -247,6 +276,13 @@ def _text(data: Mapping[str, Any], msg_id: MsgId) -> str:
     return text
 
 
+def _pc(data: Mapping[str, Any], msg_id: MsgId) -> str:
+    pc = data.get("pc")
+    if pc not in SFU_CONNECTIONS:
+        raise BadMessage("field 'pc' must be 'publish' or 'subscribe'", msg_id=msg_id)
+    return str(pc)
+
+
 Parser = Callable[[Mapping[str, Any], MsgId], ClientMessage]
 
 PARSERS: dict[str, Parser] = {
@@ -272,6 +308,9 @@ PARSERS: dict[str, Parser] = {
     "end": lambda d, i: End(i),
     "record": lambda d, i: Record(_bool(d, "on", i), i),
     "recording-consent": lambda d, i: RecordingConsent(_bool(d, "accept", i), i),
+    "sfu-publish": lambda d, i: SfuPublish(_str(d, "sdp", MAX_SDP, i), i),
+    "sfu-subscribed": lambda d, i: SfuSubscribed(_str(d, "sdp", MAX_SDP, i), i),
+    "sfu-candidate": lambda d, i: SfuCandidate(_pc(d, i), _candidate(d, i), i),
 }
 
 

@@ -151,6 +151,8 @@ async def running_janus(folder: Path) -> AsyncIterator[JanusServer]:
         stderr=asyncio.subprocess.STDOUT,
         stdin=asyncio.subprocess.DEVNULL,
         start_new_session=True,
+        # A core dump, if Janus crashes on the way out, lands in the temporary folder.
+        cwd=folder,
     )
     url = f"ws://127.0.0.1:{port}/"
     try:

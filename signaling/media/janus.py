@@ -21,6 +21,7 @@ JanusMessage = dict[str, Any]
 EventListener = Callable[[JanusMessage], None]
 
 SUBPROTOCOL = "janus-protocol"
+HEARTBEAT_SECONDS = 5.0
 VIDEOROOM = "janus.plugin.videoroom"
 
 
@@ -84,9 +85,11 @@ class JanusConnection:
         """Open the WebSocket; raise `JanusUnavailable` when Janus does not answer."""
         self._http = aiohttp.ClientSession()
         try:
-            self._ws = await self._http.ws_connect(
-                self.url, protocols=(SUBPROTOCOL,), timeout=aiohttp.ClientWSTimeout(self.timeout)
-            )
+            async with asyncio.timeout(self.timeout):
+                # WebSocket pings notice a Janus that vanished without closing the socket.
+                self._ws = await self._http.ws_connect(
+                    self.url, protocols=(SUBPROTOCOL,), heartbeat=HEARTBEAT_SECONDS
+                )
         except BaseException as exc:
             await self._http.close()
             self.closed = True
@@ -171,6 +174,8 @@ class JanusConnection:
                         self._dispatch(message)
                 elif frame.type == aiohttp.WSMsgType.ERROR:
                     break
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("reading from Janus failed: %r", exc)
         finally:
             if not self.closed:
                 self.closed = True
@@ -283,7 +288,7 @@ class JanusHandle:
     async def request(self, body: JanusMessage) -> PluginReply:
         """A synchronous plugin request (create, destroy, list, kick, ...)."""
         reply = await self.session.connection.request({**self._base("message"), "body": body})
-        return _reply(reply)
+        return plugin_reply(reply)
 
     async def message(self, body: JanusMessage, jsep: JanusMessage | None = None) -> PluginReply:
         """An asynchronous plugin request (join, publish, start, ...): its event."""
@@ -291,7 +296,7 @@ class JanusHandle:
         if jsep is not None:
             payload["jsep"] = jsep
         reply = await self.session.connection.request(payload, wait_event=True)
-        return _reply(reply)
+        return plugin_reply(reply)
 
     async def trickle(self, candidate: JanusMessage | None) -> None:
         """Send one ICE candidate to Janus; None says there are no more."""
@@ -316,7 +321,8 @@ class JanusHandle:
             await self.session.connection.request(self._base("detach"))
 
 
-def _reply(message: JanusMessage) -> PluginReply:
+def plugin_reply(message: JanusMessage) -> PluginReply:
+    """The plugin's data and session description in a message from Janus."""
     data = (message.get("plugindata") or {}).get("data") or {}
     jsep = message.get("jsep")
     return PluginReply(data=data, jsep=jsep if isinstance(jsep, dict) else None)

@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from signaling.media.janus import JanusHandle, JanusMessage, JanusPluginError
+from signaling.media.janus import JanusHandle, JanusMessage, JanusPluginError, PluginReply
 
 # VideoRoom error codes (janus_videoroom.c) that the callers act on.
 NO_SUCH_ROOM = 426
 ROOM_EXISTS = 427
 NO_SUCH_FEED = 428
+KEYFRAME_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ async def create_room(
         "videocodec": "vp8",
         "notify_joining": False,
         "require_pvtid": True,
+        # Ask publishers for a keyframe every few seconds: a receiver whose first keyframe
+        # was lost (it subscribed while the publisher was still connecting) gets a picture.
+        "fir_freq": KEYFRAME_SECONDS,
     }
     if bitrate:
         body["bitrate"] = bitrate
@@ -140,9 +144,29 @@ async def set_recording(handle: JanusHandle, *, record: bool, filename: str | No
     await handle.message(body)
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriberOffer:
+    """Janus's offer to a subscriber, and which peer's audio or video each `mid` carries."""
+
+    sdp: str
+    streams: list[dict[str, str]]
+
+
+def subscriber_offer(reply: PluginReply) -> SubscriberOffer:
+    """The offer in a subscriber's reply or event, with whose media each `mid` carries."""
+    if reply.jsep is None:
+        raise JanusPluginError(0, "Janus offered no SDP to the subscriber")
+    streams = [
+        {"mid": str(s["mid"]), "peer_id": str(s["feed_id"]), "kind": str(s.get("type", ""))}
+        for s in reply.data.get("streams") or []
+        if s.get("active", True) and "feed_id" in s
+    ]
+    return SubscriberOffer(sdp=str(reply.jsep["sdp"]), streams=streams)
+
+
 async def join_subscriber(
     handle: JanusHandle, room: VideoRoom, *, private_id: int, feeds: Iterable[str]
-) -> str:
+) -> SubscriberOffer:
     """Subscribe to `feeds` on one connection; return Janus's offer."""
     reply = await handle.message(
         {
@@ -154,9 +178,7 @@ async def join_subscriber(
             "streams": [{"feed": feed} for feed in feeds],
         }
     )
-    if reply.jsep is None:
-        raise JanusPluginError(0, "Janus offered no SDP to the subscriber")
-    return str(reply.jsep["sdp"])
+    return subscriber_offer(reply)
 
 
 async def start(handle: JanusHandle, answer_sdp: str) -> None:
@@ -166,7 +188,7 @@ async def start(handle: JanusHandle, answer_sdp: str) -> None:
 
 async def update(
     handle: JanusHandle, *, add: Iterable[str] = (), remove: Iterable[str] = ()
-) -> str | None:
+) -> SubscriberOffer | None:
     """Change what a subscriber receives; return Janus's new offer (None when unchanged)."""
     body: JanusMessage = {"request": "update"}
     adding = [{"feed": feed} for feed in add]
@@ -178,4 +200,4 @@ async def update(
     if not adding and not removing:
         return None
     reply = await handle.message(body)
-    return str(reply.jsep["sdp"]) if reply.jsep is not None else None
+    return subscriber_offer(reply) if reply.jsep is not None else None

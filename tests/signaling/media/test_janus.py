@@ -164,7 +164,11 @@ async def test_media_flows_from_publisher_to_subscriber(janus: JanusServer) -> N
         )
         subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         received = Receiver(subscriber)
-        await subscriber.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        assert {(s["peer_id"], s["kind"]) for s in offer.streams} == {
+            ("p-a", "audio"),
+            ("p-a", "video"),
+        }
+        await subscriber.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
         await subscriber.setLocalDescription(await subscriber.createAnswer())
         await videoroom.start(sub_handle, subscriber.localDescription.sdp)
         try:
