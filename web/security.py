@@ -91,6 +91,20 @@ def require_actor(request: web.Request) -> Actor:
     return actor
 
 
+async def still_signed_in(request: web.Request) -> bool:
+    """Whether the request's session or token is still live (logged out, expired or a disabled
+    account ends it); for long-lived answers, checked without counting as activity."""
+    async with request.app[sessions_key]() as db:
+        token = request.get(_bearer_key)
+        if token is not None:
+            return await auth_svc.resolve_api_token(session=db, token=token) is not None
+        cookie = request.get(_session_id_key)
+        if cookie is None:
+            return False
+        user = await auth_svc.resolve_session_cookie(session=db, cookie_value=cookie, slide=False)
+        return user is not None
+
+
 def _set_identity(request: web.Request, user: User | None, method: str | None) -> None:
     request[user_key] = user
     actor = None

@@ -235,8 +235,13 @@ def _usable(user: User | None) -> User | None:
     return user
 
 
-async def resolve_session_cookie(*, session: AsyncSession, cookie_value: str) -> User | None:
-    """The user of a live session cookie, sliding its idle expiry; None if unknown or expired."""
+async def resolve_session_cookie(
+    *, session: AsyncSession, cookie_value: str, slide: bool = True
+) -> User | None:
+    """The user of a live session cookie, sliding its idle expiry; None if unknown or expired.
+
+    ``slide=False`` checks without counting as activity: a page left open on a live stream
+    must not keep its session alive forever."""
     if not cookie_value or len(cookie_value) > 200:
         return None
     now = utcnow()
@@ -258,7 +263,7 @@ async def resolve_session_cookie(*, session: AsyncSession, cookie_value: str) ->
         return None
     if _usable(user) is None:
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if slide and now - row.last_seen_at >= TOUCH_EVERY:
         await session.execute(
             sa.update(UserSession).where(col(UserSession.id) == row.id).values(last_seen_at=now)
         )

@@ -22,7 +22,7 @@ from ..i18n import LANGUAGES, gettext, localizer, translations_key
 from ..keys import sessions_key
 from ..notify_text import say, target_path
 from ..push import push_key
-from ..security import require_actor
+from ..security import require_actor, still_signed_in
 from .common import flash, page_offset, pager, parse_id, render, see_other, url
 from .forms import form_data
 
@@ -138,10 +138,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
             try:
                 push = await asyncio.wait_for(inbox.get(), KEEPALIVE_SECONDS)
             except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
+                push = {"type": "keepalive"}
             if push is None:
                 break
+            # The stream lives as long as the session: a logout, the session's expiry or a
+            # disabled account ends it, and the page stops listening.
+            if not await still_signed_in(request):
+                await response.write(_event("ended", {}))
+                break
+            if push["type"] == "keepalive":
+                await response.write(b": keepalive\n\n")
+                continue
             async with sessions() as session:
                 unread = await notifications_svc.unread_count(session=session, actor=who)
                 item = None

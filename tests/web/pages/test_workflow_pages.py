@@ -23,6 +23,7 @@ from records.models import (
     ConsultationSchedule,
     Urgency,
     User,
+    UserSession,
     utcnow,
 )
 from records.services import consultations, schedules
@@ -76,6 +77,19 @@ async def test_an_emergency_reaches_the_open_page_and_the_bell(site: Site) -> No
     status, _, location = await site.post(f"/notifications/{nid}/read", {})
     assert status == 303 and location == f"/consultations/{c.id}"
     assert 'id="bell-count" hidden>0<' in await site.page("/notifications")
+
+
+async def test_the_stream_ends_with_the_session(site: Site) -> None:
+    await site.login("coordinator")
+    stream = await site.client.get("/notifications/stream")
+    assert await next_event(stream) == ("count", {"unread": 0})
+    # The session expires while the page is open (every session of the coordinator).
+    async with site.sessions() as s:
+        await s.execute(sa.update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+        await s.commit()
+    await request(site, Urgency.emergency, "Nhồi máu cơ tim cấp")
+    assert await next_event(stream) == ("ended", {})
+    assert await asyncio.wait_for(stream.content.read(), 15) == b""
 
 
 async def test_the_queue_puts_emergencies_first_and_flags_the_late_ones(site: Site) -> None:

@@ -51,4 +51,6 @@ if (bell && window.EventSource) {
     setCount(item.unread);
     toast(item);
   });
+  // The session ended (logout, expiry, account disabled): stop listening instead of retrying.
+  source.addEventListener("ended", () => source.close());
 }
