@@ -1,0 +1,62 @@
+"""A room through Janus in Chromium: two pages publish to and receive from the SFU through
+Telemed's relay, and see each other."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from e2etools import Pages, World, join, open_room, peer_id, seed, wait_video_from
+from janustools import running_janus
+from playwright.async_api import Browser
+
+from telemed.app import create_app
+from telemed.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ice_host")]
+
+
+@pytest.fixture
+async def sfu_world(tmp_path: Path) -> AsyncIterator[World]:
+    """The real application with its rooms on a real Janus."""
+    async with running_janus(tmp_path / "janus") as janus:
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        settings = Settings(
+            data_dir=data_dir,
+            host="127.0.0.1",
+            port=8080,
+            janus_url=janus.url,
+            janus_api_secret=janus.api_secret,
+            janus_admin_key=janus.admin_key,
+        )
+        data = await seed(settings.effective_database_url)
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield World(base_url=str(server.make_url("")).rstrip("/"), **data)
+        finally:
+            await server.close()
+
+
+async def test_two_pages_see_each_other_through_janus(
+    browser: Browser, pages: Pages, sfu_world: World
+) -> None:
+    world = sfu_world
+    chair = await open_room(browser, pages, world, world.chair, world.open_room, label="chair")
+    await join(chair)
+    guest = await open_room(browser, pages, world, world.specialist, world.open_room, label="guest")
+    await join(guest)
+    chair_id, guest_id = await peer_id(chair), await peer_id(guest)
+    await wait_video_from(chair, guest_id)
+    await wait_video_from(guest, chair_id)
+    # One subscriber connection from the SFU, not a connection per peer: the page sends its
+    # media once, to the server.
+    for page in (chair, guest):
+        offers = await page.evaluate(
+            "() => window.telemedRoom.connections().map(([, pc]) => pc.remoteDescription.sdp)"
+        )
+        assert len(offers) == 1
+        assert "cname:janus" in offers[0]
