@@ -1,14 +1,15 @@
 """A room through Janus in Chromium: two pages publish to and receive from the SFU through
-Telemed's relay, and see each other."""
+Telemed's relay and see each other; the lobby and removal work as in a mesh room."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from e2etools import Pages, World, join, open_room, peer_id, seed, wait_video_from
+from e2etools import Pages, World, join, open_room, peer_id, seed, wait_video_from, wait_view
 from janustools import running_janus
 from playwright.async_api import Browser
 
@@ -41,18 +42,26 @@ async def sfu_world(tmp_path: Path) -> AsyncIterator[World]:
             await server.close()
 
 
-async def test_two_pages_see_each_other_through_janus(
+async def test_lobby_video_and_removal_in_an_sfu_room(
     browser: Browser, pages: Pages, sfu_world: World
 ) -> None:
     world = sfu_world
-    chair = await open_room(browser, pages, world, world.chair, world.open_room, label="chair")
+    chair = await open_room(browser, pages, world, world.chair, world.room, label="chair")
+    chair.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await join(chair)
-    guest = await open_room(browser, pages, world, world.specialist, world.open_room, label="guest")
+    await wait_view(chair, "call")
+    # The specialist waits in the lobby, as in a mesh room, until the chair admits them.
+    guest = await open_room(browser, pages, world, world.specialist, world.room, label="guest")
     await join(guest)
+    await wait_view(guest, "lobby")
+    await chair.click('.side-tab[data-tab="lobby"]')
+    waiting = chair.locator("#lobby-list .person", has_text=world.specialist.name)
+    await waiting.locator('[data-action="admit"]').click()
+    await wait_view(guest, "call")
     chair_id, guest_id = await peer_id(chair), await peer_id(guest)
     await wait_video_from(chair, guest_id)
     await wait_video_from(guest, chair_id)
-    # One subscriber connection from the SFU, not a connection per peer: the page sends its
+    # One subscriber connection from Janus, not a connection per peer: each page sends its
     # media once, to the server.
     for page in (chair, guest):
         offers = await page.evaluate(
@@ -60,3 +69,11 @@ async def test_two_pages_see_each_other_through_janus(
         )
         assert len(offers) == 1
         assert "cname:janus" in offers[0]
+
+    # Removing the specialist sends them out for good, and their tile goes.
+    await chair.click('.side-tab[data-tab="people"]')
+    person = chair.locator(f'#people-list .person[data-peer-id="{guest_id}"]')
+    await person.locator('[data-action="kick"]').click()
+    await wait_view(guest, "ended")
+    assert "mời ra khỏi phòng" in await guest.inner_text("#room-ended-title")
+    await chair.wait_for_selector(f'.tile[data-peer-id="{guest_id}"]', state="detached")
