@@ -7,11 +7,24 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from e2etools import Pages, World, join, open_room, peer_id, seed, wait_video_from, wait_view
+from e2etools import (
+    PASSWORD,
+    Pages,
+    World,
+    join,
+    open_room,
+    peer_id,
+    seed,
+    wait_video_from,
+    wait_view,
+)
 from janustools import running_janus
 from playwright.async_api import Browser
+from sfupeer import SfuPeer
+from sighelpers import Client
 
 from telemed.app import create_app
 from telemed.settings import Settings
@@ -61,11 +74,39 @@ async def test_lobby_video_and_removal_in_an_sfu_room(
     chair_id, guest_id = await peer_id(chair), await peer_id(guest)
     await wait_video_from(chair, guest_id)
     await wait_video_from(guest, chair_id)
+    # An aiortc participant (the doctor, through the API) waits, is admitted, and everyone
+    # receives everyone else.
+    async with aiohttp.ClientSession(world.base_url) as http:
+        resp = await http.post(
+            "/api/v1/tokens", json={"username": world.doctor.username, "password": PASSWORD}
+        )
+        assert resp.status == 201, await resp.text()
+        bearer = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+        resp = await http.post(f"/api/v1/consultations/{world.room.id}/join", headers=bearer)
+        assert resp.status == 200, await resp.text()
+        grant = await resp.json()
+        doctor_ws = await http.ws_connect(grant["ws_url"], params={"token": grant["token"]})
+        doctor_client = Client(doctor_ws)
+        await doctor_client.send(type="join", resume_token=None)
+        await doctor_client.expect("lobby")
+        waiting = chair.locator("#lobby-list .person", has_text=world.doctor.name)
+        await chair.click('.side-tab[data-tab="lobby"]')
+        await waiting.locator('[data-action="admit"]').click()
+        doctor_client.welcome = await doctor_client.expect("welcome")
+        assert doctor_client.welcome["media"] == "sfu"
+        doctor = SfuPeer(doctor_client)
+        try:
+            await doctor.wait_for([chair_id, guest_id])
+            await wait_video_from(chair, doctor_client.peer_id)
+            await wait_video_from(guest, doctor_client.peer_id)
+        finally:
+            await doctor.close()
     # One subscriber connection from Janus, not a connection per peer: each page sends its
     # media once, to the server.
     for page in (chair, guest):
         offers = await page.evaluate(
-            "() => window.telemedRoom.connections().map(([, pc]) => pc.remoteDescription.sdp)"
+            """() => [...new Set(window.telemedRoom.connections().map(([, pc]) => pc))]
+                .map((pc) => pc.remoteDescription.sdp)"""
         )
         assert len(offers) == 1
         assert "cname:janus" in offers[0]
