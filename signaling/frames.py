@@ -32,6 +32,7 @@ def welcome(
     max_peers: int,
     grace_seconds: float,
     media: str = "mesh",
+    spotlight: Frame | None = None,
 ) -> Frame:
     """`welcome`: the peer is in the room; who else is, and how to reach them (`media`:
     `mesh`, offer to the peers; `sfu`, publish to and subscribe from the server)."""
@@ -49,6 +50,7 @@ def welcome(
         "max_peers": max_peers,
         "grace_seconds": grace_seconds,
         "media": media,
+        "spotlight": spotlight,
     }
 
 
@@ -171,6 +173,12 @@ def ended(by: str | None, reason: str | None = None) -> Frame:
     if reason is not None:
         frame["reason"] = reason
     return frame
+
+
+def spotlight(peer_id: str | None, *, kind: str, by: str | None) -> Frame:
+    """`spotlight`: a moderator (`by`) put one peer's camera or screen on everyone's stage;
+    `peer_id` None takes it off."""
+    return {"type": "spotlight", "peer_id": peer_id, "kind": kind, "by": by}
 
 
 # recording

@@ -15,7 +15,7 @@ export class SfuMedia extends EventTarget {
     this.send = send;
     this.selfId = "";
     this.iceServers = [];
-    this.tracks = { audio: null, video: null };
+    this.tracks = { audio: null, video: null, screen: null };
     this.audioOnly = false;
     this.limits = { maxBitrate: null, scale: 1 };
     this.publisher = null;
@@ -94,7 +94,7 @@ export class SfuMedia extends EventTarget {
   /** What the controller shows on a peer's tile. */
   get(peerId) {
     const stream = this.streams.get(peerId);
-    return stream && this.subscriber ? { stream, pc: this.subscriber } : null;
+    return stream && this.subscriber ? { stream, screenStream: null, pc: this.subscriber } : null;
   }
 
   isAlive(peerId) {
@@ -123,6 +123,8 @@ export class SfuMedia extends EventTarget {
   /** Send this track (or nothing) as our audio or video. */
   async setTrack(kind, track) {
     this.tracks[kind] = track;
+    // A shared screen is not published in SFU rooms yet (it would need a second video).
+    if (kind === "screen") return;
     const t = kind === "audio" ? this.audio : this.video;
     if (t && !(kind === "video" && this.audioOnly)) await t.sender.replaceTrack(track).catch(() => {});
   }
