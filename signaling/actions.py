@@ -227,6 +227,8 @@ def move_to_lobby(host: RoomHost, room: Room, user_id: str, by: str | None) -> N
         target.status = LOBBY
         if room.consents.pop(target.peer_id, None) and host.media is not None:
             host.media.withdraw(room.room_id, target.peer_id)
+        if host.sfu is not None:
+            host.sfu.left(room.room_id, target.peer_id)
         room.announce_left(target.peer_id, "lobby")
         target.known.clear()
         target.send(

@@ -149,6 +149,18 @@ class ConsentRequired(SignalingError):
     code = "consent-required"
 
 
+class NotSfu(SignalingError):
+    """An `sfu-*` message in a room whose media is a mesh."""
+
+    code = "not-sfu"
+
+
+class SfuFailed(SignalingError):
+    """The media server refused the request or cannot be reached."""
+
+    code = "sfu-failed"
+
+
 class InternalError(SignalingError):
     """An unexpected failure; the connection stays open."""
 

@@ -31,9 +31,11 @@ def welcome(
     recording: bool,
     max_peers: int,
     grace_seconds: float,
+    media: str = "mesh",
     spotlight: Frame | None = None,
 ) -> Frame:
-    """`welcome`: the peer is in the room; who else is, and how to reach them."""
+    """`welcome`: the peer is in the room; who else is, and how to reach them (`media`:
+    `mesh`, offer to the peers; `sfu`, publish to and subscribe from the server)."""
     return {
         "type": "welcome",
         "peer_id": peer_id,
@@ -47,6 +49,7 @@ def welcome(
         "recording": recording,
         "max_peers": max_peers,
         "grace_seconds": grace_seconds,
+        "media": media,
         "spotlight": spotlight,
     }
 
@@ -107,6 +110,20 @@ def answer(sdp: str, *, sender: str) -> Frame:
 def candidate(value: dict[str, Any] | None, *, sender: str) -> Frame:
     """`candidate` relayed from `sender`; None marks the end of its candidates."""
     return {"type": "candidate", "from": sender, "candidate": value}
+
+
+# SFU rooms
+
+
+def sfu_published(sdp: str) -> Frame:
+    """`sfu-published`: the media server's answer to the peer's `sfu-publish`."""
+    return {"type": "sfu-published", "sdp": sdp}
+
+
+def sfu_subscribe(sdp: str, streams: Sequence[dict[str, str]]) -> Frame:
+    """`sfu-subscribe`: the media server's offer of everyone else's media, and whose media
+    each `mid` carries (`mid`, `peer_id`, `kind`); answered with `sfu-subscribed`."""
+    return {"type": "sfu-subscribe", "sdp": sdp, "streams": list(streams)}
 
 
 # room life

@@ -12,6 +12,7 @@ from signaling.events import RoomEvent
 from signaling.ops import Op
 from signaling.ports import RecorderHook, SignalingRecorder
 from signaling.room import Peer, Room
+from signaling.sfu import MediaRouter
 
 
 class RoomHost(Protocol):
@@ -40,6 +41,11 @@ class RoomHost(Protocol):
     @property
     def media(self) -> SignalingRecorder | None:
         """The recorder taking part in the rooms as the peer `recorder`, if any."""
+        ...
+
+    @property
+    def sfu(self) -> MediaRouter | None:
+        """The media server of SFU rooms, if any."""
         ...
 
     def publish(self, room_id: str, op: Op) -> None:

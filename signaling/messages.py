@@ -19,6 +19,7 @@ MAX_CHAT = 2_000
 # A shared imaging view (series, slice, window, zoom/pan, measurements) as JSON.
 MAX_IMAGING_VIEW = 4_096
 MEDIA_KINDS = ("audio", "video")
+SFU_CONNECTIONS = ("publish", "subscribe")
 SPOTLIGHT_KINDS = ("camera", "screen")
 
 
@@ -172,6 +173,31 @@ class RecordingConsent:
     id: MsgId = None
 
 
+@dataclass(frozen=True, slots=True)
+class SfuPublish:
+    """SFU rooms: the offer of the connection that carries the sender's own media."""
+
+    sdp: str
+    id: MsgId = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuSubscribed:
+    """SFU rooms: the answer to the server's last `sfu-subscribe` offer."""
+
+    sdp: str
+    id: MsgId = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuCandidate:
+    """SFU rooms: a trickled candidate of the `publish` or `subscribe` connection."""
+
+    pc: str
+    candidate: dict[str, Any] | None
+    id: MsgId = None
+
+
 ClientMessage = (
     Join
     | Offer
@@ -191,6 +217,9 @@ ClientMessage = (
     | Record
     | Spotlight
     | RecordingConsent
+    | SfuPublish
+    | SfuSubscribed
+    | SfuCandidate
 )
 
 
@@ -289,6 +318,13 @@ def _imaging_view(data: Mapping[str, Any], msg_id: MsgId) -> ImagingView:
     return ImagingView(study, view, msg_id)
 
 
+def _pc(data: Mapping[str, Any], msg_id: MsgId) -> str:
+    pc = data.get("pc")
+    if pc not in SFU_CONNECTIONS:
+        raise BadMessage("field 'pc' must be 'publish' or 'subscribe'", msg_id=msg_id)
+    return str(pc)
+
+
 Parser = Callable[[Mapping[str, Any], MsgId], ClientMessage]
 
 PARSERS: dict[str, Parser] = {
@@ -316,6 +352,9 @@ PARSERS: dict[str, Parser] = {
     "record": lambda d, i: Record(_bool(d, "on", i), i),
     "spotlight": lambda d, i: Spotlight(_opt_str(d, "peer_id", MAX_ID, i), _spot_kind(d, i), i),
     "recording-consent": lambda d, i: RecordingConsent(_bool(d, "accept", i), i),
+    "sfu-publish": lambda d, i: SfuPublish(_str(d, "sdp", MAX_SDP, i), i),
+    "sfu-subscribed": lambda d, i: SfuSubscribed(_str(d, "sdp", MAX_SDP, i), i),
+    "sfu-candidate": lambda d, i: SfuCandidate(_pc(d, i), _candidate(d, i), i),
 }
 
 

@@ -28,6 +28,7 @@ from signaling.room import (
     Room,
     resume_hash,
 )
+from signaling.sfu import MESH, MediaRouter
 from signaling.stats import SignalingStats
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,11 @@ class RoomRegistry:
         sink: EventSink,
         recorder: RecorderHook | None = None,
         ice: IceServers | None = None,
+        sfu: MediaRouter | None = None,
     ) -> None:
         self.config = config
+        # The media server for SFU rooms, when one is configured.
+        self.sfu = sfu
         self.ice = ice or IceServers(config)
         self.bus = bus
         self.sink = sink
@@ -70,6 +74,8 @@ class RoomRegistry:
         await self.bus.start(self._on_bus, self._resync)
         if self.media is not None:
             self.media.bind(self)
+        if self.sfu is not None:
+            self.sfu.bind(self)
         self.outbox.start()
         self._sweeper = asyncio.create_task(self._sweep())
 
@@ -88,6 +94,11 @@ class RoomRegistry:
                 await self.media.aclose()
             except Exception:
                 log.exception("recorder failed to close")
+        if self.sfu is not None:
+            try:
+                await self.sfu.aclose()
+            except Exception:
+                log.exception("media server client failed to close")
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
@@ -164,6 +175,27 @@ class RoomRegistry:
             del self.rooms[room.room_id]
             if self.media is not None and not self.closed:
                 self.spawn(self.media.stop(room.room_id))
+            if self.sfu is not None and not self.closed:
+                self.sfu.room_closed(room.room_id)
+
+    # the SFU's side
+
+    def media_mode(self, room_id: str) -> str:
+        """`sfu` when the room's media goes through the media server, else `mesh`."""
+        return self.sfu.mode(room_id) if self.sfu is not None else MESH
+
+    def max_peers(self, room_id: str) -> int:
+        """How many participants the room holds: the mesh's limit or the SFU's."""
+        if self.sfu is not None and self.sfu.mode(room_id) != MESH:
+            return self.sfu.max_peers
+        return self.config.max_peers
+
+    def deliver(self, room_id: str, peer_id: str, frame: Frame) -> None:
+        """Send a frame from the media server to one local active peer."""
+        room = self.rooms.get(room_id)
+        peer = room.peers.get(peer_id) if room is not None else None
+        if peer is not None and peer.local and peer.status == ACTIVE:
+            peer.send(frame)
 
     # the recorder's side
 
@@ -242,14 +274,14 @@ class RoomRegistry:
             room.room_id,
             peer.record(),
             active=peer.status == ACTIVE,
-            max_peers=self.config.max_peers,
+            max_peers=self.max_peers(room.room_id),
         )
         if entry.outcome == "ended":
             raise RoomClosed("this session has ended")
         if entry.outcome == "kicked":
             raise Kicked("you were removed from this room")
         if entry.outcome == "full":
-            raise RoomFull(f"the room already has {self.config.max_peers} participants")
+            raise RoomFull(f"the room already has {self.max_peers(room.room_id)} participants")
         room.recording = room.recording or entry.recording
         for record in entry.present:
             pid = str(record["peer_id"])
@@ -261,6 +293,8 @@ class RoomRegistry:
         """Send `welcome`, tell the others, record attendance."""
         present = {str(r["peer_id"]) for r in entry.present} | {p.peer_id for p in room.local()}
         self._welcome(room, peer, present)
+        if self.sfu is not None and self.sfu.mode(room.room_id) != MESH:
+            self.sfu.joined(room.room_id, peer.info())
         room.announce_joined(peer)
         if admitted:
             room.lobby_update()
@@ -306,8 +340,9 @@ class RoomRegistry:
             ice_servers=self.ice.for_user(peer.user_id),
             peers=[p.info() for p in others],
             recording=room.recording,
-            max_peers=self.config.max_peers,
+            max_peers=self.max_peers(room.room_id),
             grace_seconds=self.config.grace_seconds,
+            media=self.media_mode(room.room_id),
             spotlight=room.spotlight,
         )
 
@@ -418,6 +453,8 @@ class RoomRegistry:
             self.media.withdraw(room.room_id, peer.peer_id)
         if room.imaging is not None and room.imaging["from"] == peer.peer_id:
             room.imaging = None
+        if was_active and peer.local and self.sfu is not None:
+            self.sfu.left(room.room_id, peer.peer_id, kicked=reason == "kicked")
         if was_active:
             room.announce_left(peer.peer_id, reason)
         else:

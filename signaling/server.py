@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from signaling import actions, frames
+from signaling import actions, frames, sfu
 from signaling import messages as m
 from signaling.bus import Bus, LocalBus
 from signaling.config import SignalingConfig
@@ -34,6 +34,7 @@ from signaling.ports import RECORDER_ID, Authorizer, EventSink, RecorderHook
 from signaling.redisbus import RedisBus
 from signaling.registry import RoomRegistry
 from signaling.room import Peer
+from signaling.sfu import MediaRouter
 from signaling.state import SignalingState
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,13 @@ def setup_signaling(
     recorder: RecorderHook | None = None,
     bus: Bus | None = None,
     ice: IceServers | None = None,
+    sfu: MediaRouter | None = None,
 ) -> None:
     """Add the `ws-room` route and the registry/bus lifetime to an application.
 
     `ice` hands out the ICE servers; pass the one the application's join API uses, so that
     both give a user the same TURN credentials."""
-    app[signaling_key] = SignalingState(config, authorizer, sink, recorder, bus, ice)
+    app[signaling_key] = SignalingState(config, authorizer, sink, recorder, bus, ice, sfu=sfu)
     app.router.add_get(config.join_path, room_socket, name="ws-room")
     app.cleanup_ctx.append(_lifetime)
     app.on_shutdown.append(_close_sockets)
@@ -84,7 +86,12 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             else LocalBus()
         )
     registry = RoomRegistry(
-        config=config, bus=bus, sink=state.sink, recorder=state.recorder, ice=state.ice
+        config=config,
+        bus=bus,
+        sink=state.sink,
+        recorder=state.recorder,
+        ice=state.ice,
+        sfu=state.sfu,
     )
     await registry.start()
     state.registry = registry
@@ -341,4 +348,13 @@ HANDLERS: dict[type, Handler] = {
     m.Record: _with_id(lambda s, msg, p: actions.record(s.registry, p, msg.on)),
     m.Spotlight: _with_id(_spotlight),
     m.RecordingConsent: _with_id(lambda s, msg, p: actions.consent(s.registry, p, msg.accept)),
+    m.SfuPublish: _with_id(
+        lambda s, msg, p: sfu.publish(s.registry.rooms, s.registry.sfu, p, msg.sdp)
+    ),
+    m.SfuSubscribed: _with_id(
+        lambda s, msg, p: sfu.subscribed(s.registry.rooms, s.registry.sfu, p, msg.sdp)
+    ),
+    m.SfuCandidate: _with_id(
+        lambda s, msg, p: sfu.candidate(s.registry.rooms, s.registry.sfu, p, msg.pc, msg.candidate)
+    ),
 }

@@ -12,6 +12,7 @@ from signaling.config import SignalingConfig
 from signaling.ice import IceServers
 from signaling.ports import Authorizer, EventSink, RecorderHook
 from signaling.registry import RoomRegistry
+from signaling.sfu import MediaRouter
 
 
 @dataclass
@@ -25,4 +26,5 @@ class SignalingState:
     bus: Bus | None = None
     ice: IceServers | None = None
     registry: RoomRegistry | None = None
+    sfu: MediaRouter | None = None
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)

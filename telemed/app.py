@@ -24,6 +24,7 @@ from .metrics import setup_metrics
 from .recording import setup_media
 from .room_bridge import RecordsAuthorizer, RecordsEventSink, signaling_config
 from .settings import Settings
+from .sfu import sfu_router
 from .workflow import setup_workflow
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> web.Application:
         authorizer=RecordsAuthorizer(sessions, policy=settings.read_policy),
         sink=media.sink(RecordsEventSink(sessions), sessions=sessions, blobs=blobs),
         recorder=media.recorder,
+        sfu=sfu_router(settings),
         ice=ice,
     )
     return app

@@ -72,6 +72,13 @@ class Settings:
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = None
     turn_ttl_seconds: int = 3600
+    # The SFU (Janus VideoRoom) for rooms of sfu_from participants and more (0, 1: every
+    # room); without janus_url every room is a mesh of at most room_max_peers.
+    janus_url: str | None = None
+    janus_api_secret: str | None = None
+    janus_admin_key: str | None = None
+    sfu_from: int = 1
+    sfu_max: int = 30
     # Server-side WebRTC peers.
     echo_max_peers: int = 4
     echo_max_seconds: float = 30.0
@@ -120,6 +127,13 @@ class Settings:
             raise ConfigError(f"redis_url must be a redis:// URL, got {self.redis_url!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls_cert and tls_key must be given together")
+        if self.janus_url and not self.janus_url.startswith(("ws://", "wss://")):
+            raise ConfigError(f"janus_url must be a ws:// or wss:// URL, got {self.janus_url!r}")
+        if self.sfu_from < 0 or self.sfu_max < 2:
+            raise ConfigError(
+                f"sfu_from must be 0 or more and sfu_max at least 2, got {self.sfu_from} "
+                f"and {self.sfu_max}"
+            )
         if self.turn_urls and not self.turn_secret:
             raise ConfigError("turn_urls needs turn_secret (coturn use-auth-secret)")
         for name in (

@@ -6,6 +6,7 @@ import { RecordingConsent } from "./consent.js";
 import { LocalMedia } from "./local.js";
 import { NetworkMonitor } from "./network.js";
 import { PeerManager } from "./peers.js";
+import { SfuMedia } from "./sfu.js";
 import { joinInfo, SignalingClient } from "./signaling.js";
 import { Reopening } from "./reopen.js";
 import { shortcut, tileKey } from "./stage.js";
@@ -39,6 +40,9 @@ export class RoomController {
     this.signaling = new SignalingClient(joinInfo(config.joinUrl, csrf));
     const send = (frame) => this.signaling.send(frame);
     this.peers = new PeerManager(send);
+    // Rooms whose welcome says "sfu" use this instead of the mesh (see useMedia).
+    this.mesh = this.peers;
+    this.sfu = new SfuMedia(send);
     this.consent = new RecordingConsent({
       signaling: this.signaling,
       ui: this.ui,
@@ -203,7 +207,18 @@ export class RoomController {
     } catch { /* the live chat still works */ }
   }
 
+  /** The mesh or the SFU, as the room's `welcome` says; the local media and monitor follow. */
+  useMedia(kind) {
+    const media = kind === "sfu" ? this.sfu : this.mesh;
+    if (media === this.peers) return;
+    this.peers.closeAll();
+    media.tracks = { ...this.peers.tracks };
+    media.audioOnly = this.peers.audioOnly;
+    this.peers = this.local.peers = this.monitor.peers = media;
+  }
+
   onWelcome(msg) {
+    this.useMedia(msg.media);
     this.peers.configure(msg.peer_id, msg.ice_servers);
     this.consent.configure(msg.ice_servers);
     this.monitor.selfId = msg.peer_id;
@@ -221,6 +236,7 @@ export class RoomController {
         this.addPeer(p);
         this.peers.connectTo(p.peer_id); // the newcomer offers
       }
+      if (this.peers === this.sfu) this.sfu.start().catch((err) => console.warn("sfu publish", err));
     }
     this.self = { ...(msg.self || {}), peer_id: msg.peer_id, role: msg.role };
     if (!this.self.name) this.self.name = this.config.me.name;
@@ -280,6 +296,8 @@ export class RoomController {
     const { signaling, ui, S } = this;
     const on = (type, handler) => signaling.addEventListener(type, ({ detail }) => handler(detail));
     on("welcome", (msg) => this.onWelcome(msg));
+    on("sfu-published", (msg) => this.sfu.handle(msg));
+    on("sfu-subscribe", (msg) => this.sfu.handle(msg));
     on("status", (detail) => {
       if (detail.state === "reconnecting") {
         ui.setBanner(S.reconnecting, "warning");
@@ -375,16 +393,18 @@ export class RoomController {
   }
 
   _listenToMedia() {
-    const { peers, monitor, ui } = this;
-    peers.addEventListener("track", ({ detail }) => {
-      if (!this.roster.has(detail.peerId)) return;
-      ui.setTileStream(detail.peerId, detail.stream);
-      this.syncScreen(detail.peerId);
-    });
-    peers.addEventListener("connection", ({ detail }) => {
-      ui.setTileConnecting(detail.peerId, detail.state !== "connected");
-      if (detail.state === "connected") this.applyLimits();
-    });
+    const { monitor, ui } = this;
+    for (const media of [this.mesh, this.sfu]) {
+      media.addEventListener("track", ({ detail }) => {
+        if (!this.roster.has(detail.peerId)) return;
+        ui.setTileStream(detail.peerId, detail.stream);
+        this.syncScreen(detail.peerId);
+      });
+      media.addEventListener("connection", ({ detail }) => {
+        ui.setTileConnecting(detail.peerId, detail.state !== "connected");
+        if (detail.state === "connected") this.applyLimits();
+      });
+    }
     monitor.addEventListener("quality", ({ detail }) => {
       ui.setQuality(detail.peerId, detail.sample.quality, describe(detail.sample, this.S));
     });
