@@ -131,4 +131,5 @@ async def test_recordings_play_together_and_seek_together(
     )
     assert abs((times[0] - times[1]) - LATER) < 0.5, times
     await page.click("#sync-play")
-    await page.screenshot(path=str(artifacts_dir / "playback.png"), full_page=False)
+    section = page.locator('section[aria-labelledby="recordings-title"]')
+    await section.screenshot(path=str(artifacts_dir / "recordings-playback.png"))
