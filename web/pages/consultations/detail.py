@@ -62,6 +62,15 @@ async def _recordings(
     ]
 
 
+def _attendance_by_person(detail: views.ConsultationDetail) -> list[dict[str, Any]]:
+    """One row per person, in the order they first came, with each of their stays."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for stay in detail.attendance:
+        row = rows.setdefault(stay.person.id, {"person": stay.person, "stays": []})
+        row["stays"].append(stay)
+    return list(rows.values())
+
+
 async def detail_page(request: web.Request) -> web.StreamResponse:
     """A session: status, cases, invitees, conflicts, attendance, chat log and minutes."""
     who = require_actor(request)
@@ -81,6 +90,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "detail": detail,
         "network": network,
         "recordings": recordings,
+        "attendance": _attendance_by_person(detail),
         "consents": consents,
         "consultation": c,
         "may_reopen": may_reopen,
