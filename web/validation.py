@@ -56,6 +56,13 @@ _VALUE_ERRORS: Mapping[str, str] = {
     ICD10_FORMAT: N_("Mã ICD-10 không đúng định dạng (ví dụ I63.4)"),
 }
 
+# Checks of the whole model that are about one field: their message goes under that field.
+_VALUE_ERROR_FIELDS: Mapping[str, str] = {
+    "birth_date or birth_year is required": "birth_year",
+    "birth_year does not match birth_date": "birth_year",
+    "birth_date is in the future": "birth_date",
+}
+
 UNKNOWN_FIELD = N_("Trường không được phép")
 NUL_CHARACTER = N_("Không được chứa ký tự NUL")
 INVALID_INPUT = N_("Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu")
@@ -92,11 +99,19 @@ def _message(err: Mapping[str, Any]) -> Message:
     return msg(_MESSAGES.get(kind, NOT_VALID))
 
 
+def _field_of(err: Mapping[str, Any]) -> str:
+    """The field a model-level check is about, else "_" (the form as a whole)."""
+    if err.get("type") != "value_error":
+        return "_"
+    raw = str(dict(err.get("ctx") or {}).get("error", err.get("msg", "")))
+    return _VALUE_ERROR_FIELDS.get(raw, "_")
+
+
 def invalid_from(exc: ValidationError) -> Invalid:
     """A domain Invalid error with one message per field."""
     fields: dict[str, Message] = {}
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "_"
+        loc = ".".join(str(p) for p in err.get("loc", ())) or _field_of(err)
         fields.setdefault(loc, _message(err))
     return Invalid(msg(INVALID_INPUT), fields=fields)
 

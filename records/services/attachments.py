@@ -17,6 +17,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from ..vocabulary import label
 from .attachment_files import checked_kind, extract_meta, json_safe, sanitize_filename
 from .attachment_reads import readable
 from .cases import EDITABLE, add_event
+from .recording_review import recording_filename
 
 UPLOADABLE = EDITABLE | {CaseStatus.scheduled}
 MAX_DESCRIPTION = 500
@@ -289,6 +291,17 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
+def _recording_name(meta: dict[str, Any], when: datetime, ext: str) -> str:
+    """Whose recording and when it began, so each participant's file has its own name."""
+    who = meta.get("participant")
+    name = str(who.get("name", "")) if isinstance(who, dict) else ""
+    try:
+        started = datetime.fromisoformat(str(meta.get("started")))
+    except ValueError:
+        started = when
+    return recording_filename(name, started if started.tzinfo else when, ext)
+
+
 async def store_recording(
     *,
     session: AsyncSession,
@@ -326,7 +339,7 @@ async def store_recording(
             case_id=case.id,
             consultation_id=consultation.id,
             kind=AttachmentKind.recording,
-            filename=f"ghi-hinh-hoi-chan-{when:%Y%m%d-%H%M}{ext}",
+            filename=_recording_name(meta, when, ext),
             content_type=content_type,
             size=pending.size,
             sha256=pending.sha256,

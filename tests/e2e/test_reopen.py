@@ -3,6 +3,8 @@ screen and everyone is brought back into the room."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from e2etools import Pages, World, join, open_room, peer_id, wait_view
 from playwright.async_api import Browser, Dialog
@@ -54,9 +56,11 @@ async def test_the_chair_reopens_and_everyone_comes_back(
     await detail.close()
 
     await chair.click("#room-reopen-button")
-    # Both pages go back into the call by themselves and meet again.
+    # Both pages go back into the call by themselves (they reload on the way) and meet again.
     for page in (chair, guest):
-        await wait_view(page, "call")
+        await page.wait_for_function(
+            "() => window.telemedRoom !== undefined && window.telemedRoom.view === 'call'"
+        )
     new_guest = await peer_id(guest)
     await chair.wait_for_function(
         "id => window.telemedRoom.peers().some((p) => p.peer_id === id)", arg=new_guest
@@ -66,3 +70,14 @@ async def test_the_chair_reopens_and_everyone_comes_back(
     refused = await chair.evaluate(REOPEN_AGAIN)
     assert refused["status"] == 409, refused
     assert "chưa kết thúc" in refused["body"]["error"]["message"]
+
+    # The attendance is one row per person, each with both stays.
+    detail = pages.add("attendance", await chair.context.new_page())
+    guest_row = detail.locator(f'.attendance li[data-user-id="{world.specialist.user.id}"]')
+    for _ in range(20):  # the room reports joins to the records a moment later
+        await detail.goto(f"{world.base_url}/consultations/{world.open_room.id}")
+        if await guest_row.locator(".stay").count() == 2:
+            break
+        await asyncio.sleep(0.5)
+    assert await guest_row.locator(".stay").count() == 2
+    assert await detail.locator(".attendance li").count() == 2

@@ -343,7 +343,8 @@ async def test_store_recording(session: AsyncSession, world: World, tmp_path: Pa
     )
     assert a.kind == AttachmentKind.recording and a.consultation_id == consultation_id
     assert a.case_id == world.case.id and a.uploaded_by is None
-    assert a.filename.startswith("ghi-hinh-hoi-chan-") and a.filename.endswith(".webm")
+    # No participant in the metadata: a neutral name, with the session's time.
+    assert a.filename.startswith("ghi-hinh-nguoi-tham-du-") and a.filename.endswith(".webm")
     assert a.meta["duration_seconds"] == 12.5
     assert not source.exists()
     download = await attachment_reads.open_download(

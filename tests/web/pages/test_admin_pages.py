@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,10 @@ async def test_audit_log_filters_and_export_link(site: Site) -> None:
     html = await resp.text()
     assert resp.status == 200
     assert "Quản trị" in html and "quantri" in html
+    # People and objects by name, their ids on hover.
+    assert f'title="{site.doctor.id}">{escape(site.doctor.display_name)}</span>' in html
+    assert f"{site.admin.username} · {site.admin.id}" in html
+    assert f"<code>{str(site.doctor.id)[:8]}</code>" not in html
     today = datetime.now(LOCAL_TZ).date()
     link = re.search(r'href="(/api/v1/audit\.csv[^"]*)"', html)
     assert link is not None and "action=admin" in link.group(1)

@@ -164,6 +164,17 @@ async def test_a_patient_needs_a_birth_date_or_year(site: Site) -> None:
     assert field_error(html, "birth_year") == "Cần nhập ngày sinh hoặc năm sinh"
 
 
+async def test_a_future_birth_date_is_refused_under_its_field(site: Site) -> None:
+    await site.login("doctor")
+    status, html, _ = await site.post(
+        "/patients",
+        {"mrn": "BN2", "full_name": "Võ Ánh", "sex": "female", "birth_date": "2999-01-01"},
+    )
+    assert status == 400
+    assert field_error(html, "birth_date") == "Ngày sinh không thể ở tương lai"
+    assert field_error(html, "birth_year") is None
+
+
 async def test_a_doctor_creates_edits_and_reads_a_patient(site: Site) -> None:
     await site.login("doctor")
     status, _, location = await site.post(

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from records import audit as audit_svc
 from records.localtime import LOCAL_TZ
+from records.services import audit_names
 from records.services import users as users_svc
 
 from ...i18n import gettext
@@ -59,6 +60,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         result = await audit_svc.list_events(
             session=session, actor=who, limit=PAGE_SIZE, offset=offset, **filters
         )
+        names = await audit_names.names_for(session=session, actor=who, events=result.items)
         people = await users_svc.list_users(
             session=session, actor=who, include_inactive=True, limit=200
         )
@@ -67,6 +69,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     }
     context = {
         "events": result.items,
+        "names": names,
         "values": typed,
         "errors": errors,
         "user_options": [(str(u.id), f"{u.display_name} ({u.username})") for u in people.items],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from records.services import attachment_reads, reopening, schedules
 from records.services import consultations as consultations_svc
 from records.services import network_tests as network_tests_svc
 from records.services import outcomes as outcomes_svc
+from records.services import recording_review as review
 from records.services import scheduling_views as views
 
 from ...i18n import gettext
@@ -34,16 +36,6 @@ from ..common import flash, parse_id, render, see_other, url
 from ..forms import form_values
 
 NOT_FOUND = N_("Không tìm thấy phiên hội chẩn")
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingView:
-    """One participant's recording of the session, as the detail page plays it."""
-
-    attachment: Attachment
-    url: str
-    participant: str
-    duration: float | None
 
 
 async def _network_tests(
@@ -62,27 +54,29 @@ async def _network_tests(
 
 async def _recordings(
     request: web.Request, session: AsyncSession, who: Actor, detail: views.ConsultationDetail
-) -> list[RecordingView]:
-    """The session's recordings, kept as attachments of kind recording on its cases."""
-    out: list[RecordingView] = []
+) -> list[dict[str, Any]]:
+    """The session's recordings on one clock, kept as attachments of kind recording."""
+    found: list[Attachment] = []
     for case in detail.cases:
         items = await attachment_reads.list_for_case(session=session, actor=who, case_id=case.id)
-        for a in items:
-            if a.kind != AttachmentKind.recording or a.consultation_id != detail.consultation.id:
-                continue
-            meta = a.meta or {}
-            who_meta = meta.get("participant")
-            name = str(who_meta.get("name", "")) if isinstance(who_meta, dict) else ""
-            duration = meta.get("duration")
-            out.append(
-                RecordingView(
-                    attachment=a,
-                    url=url(request, "api-attachment", id=str(a.id)),
-                    participant=name,
-                    duration=float(duration) if isinstance(duration, int | float) else None,
-                )
-            )
-    return out
+        found += [
+            a
+            for a in items
+            if a.kind == AttachmentKind.recording and a.consultation_id == detail.consultation.id
+        ]
+    return [
+        {"r": r, "url": url(request, "api-attachment", id=str(r.attachment.id))}
+        for r in review.place(found)
+    ]
+
+
+def _attendance_by_person(detail: views.ConsultationDetail) -> list[dict[str, Any]]:
+    """One row per person, in the order they first came, with each of their stays."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for stay in detail.attendance:
+        row = rows.setdefault(stay.person.id, {"person": stay.person, "stays": []})
+        row["stays"].append(stay)
+    return list(rows.values())
 
 
 async def detail_page(request: web.Request) -> web.StreamResponse:
@@ -93,6 +87,9 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         detail = await views.detail(session=session, actor=who, consultation_id=consultation_id)
         network = await _network_tests(session, who, detail)
         recordings = await _recordings(request, session, who, detail)
+        consents = await review.consent_decisions(
+            session=session, actor=who, consultation_id=consultation_id
+        )
         c = detail.consultation
         may_reopen = reopening.reopenable(c, utcnow()) and await reopening.may_reopen(
             session=session, actor=who, consultation=c
@@ -109,6 +106,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "recordings": recordings,
         "follow_ups": follow_ups,
         "now": utcnow(),
+        "attendance": _attendance_by_person(detail),
+        "consents": consents,
         "consultation": c,
         "may_reopen": may_reopen,
         "may_schedule": detail.can_manage and c.status in schedules.SCHEDULABLE,

@@ -8,7 +8,7 @@ import { NetworkMonitor } from "./network.js";
 import { PeerManager } from "./peers.js";
 import { SfuMedia } from "./sfu.js";
 import { joinInfo, SignalingClient } from "./signaling.js";
-import { Reopening } from "./reopen.js";
+import { endedReason, Reopening } from "./reopen.js";
 import { shortcut, tileKey } from "./stage.js";
 import { describe } from "./stats.js";
 import { fmt, RoomUI } from "./ui.js";
@@ -80,20 +80,6 @@ export class RoomController {
     this.local.showLevel();
     document.getElementById("join-viewer-button").disabled = false;
     this.local.preview();
-  }
-
-  /** Join once the preview has opened (coming back into a reopened session). */
-  rejoinWhenReady() {
-    const button = document.getElementById("join-button");
-    let tries = 0;
-    const timer = setInterval(() => {
-      // Without any working device the page waits for the person, as on a first visit.
-      if (this.joining || this.root.dataset.state !== "prejoin" || ++tries > 60) clearInterval(timer);
-      else if (!button.disabled) {
-        clearInterval(timer);
-        this.act("join");
-      }
-    }, 300);
   }
 
   isModerator() {
@@ -267,21 +253,7 @@ export class RoomController {
     this.consent.close();
     this.local.stop();
     const E = this.S.ended;
-    const last = this.lastError;
-    const reason =
-      last === "cancelled" ? E.cancelled
-      : last === "uninvited" ? E.uninvited
-      : last === "disabled" ? E.disabled
-      : last === "kicked" ? E.kicked
-      : last === "denied" ? E.denied
-      : last === "room-full" || code === 4413 ? E.full
-      : last === "ended" || last === "room-ended" || code === 4410 ? E.ended
-      : code === 4409 ? E.replaced
-      : code === 4401 || code === 401 ? E.signedOut
-      : code === 4403 || code === 4404 || code === 404 ? E.forbidden
-      : code === 1000 ? E.left
-      : code === 409 ? E.notOpen
-      : E.error;
+    const reason = endedReason(E, this.lastError, code);
     const canRejoin = [E.left, E.replaced, E.error, E.full, E.notOpen].includes(reason);
     this.ui.hideToast();
     this.ui.showEnded(reason.title, reason.text, canRejoin);

@@ -1,9 +1,41 @@
-// After the chair ended the session: the chair or the host coordinator may reopen it while its
-// scheduled time lasts (an end by mistake), and every page that saw the end watches for the
-// reopening and goes back into the room. DOM and fetch only.
+// The end of a session: which explanation the ended screen gives; after the chair ended it,
+// the chair or the host coordinator may reopen it while its scheduled time lasts (an end by
+// mistake), and every page that saw the end watches for the reopening and goes back into the
+// room. DOM and fetch only.
 
 const WATCH_EVERY_MS = 4000;
 export const REJOIN_HASH = "#rejoin";
+
+/** Which of the ended screen's explanations (`E`) fits the last error and the close code. */
+export function endedReason(E, last, code) {
+  if (last === "cancelled") return E.cancelled;
+  if (last === "uninvited") return E.uninvited;
+  if (last === "disabled") return E.disabled;
+  if (last === "kicked") return E.kicked;
+  if (last === "denied") return E.denied;
+  if (last === "room-full" || code === 4413) return E.full;
+  if (last === "ended" || last === "room-ended" || code === 4410) return E.ended;
+  if (code === 4409) return E.replaced;
+  if (code === 4401 || code === 401) return E.signedOut;
+  if (code === 4403 || code === 4404 || code === 404) return E.forbidden;
+  if (code === 1000) return E.left;
+  if (code === 409) return E.notOpen;
+  return E.error;
+}
+
+/** Join once the preview has opened (coming back into a reopened session). */
+export function rejoinWhenReady(room) {
+  const button = document.getElementById("join-button");
+  let tries = 0;
+  const timer = setInterval(() => {
+    // Without any working device the page waits for the person, as on a first visit.
+    if (room.joining || room.root.dataset.state !== "prejoin" || ++tries > 60) clearInterval(timer);
+    else if (!button.disabled) {
+      clearInterval(timer);
+      room.act("join");
+    }
+  }, 300);
+}
 
 export class Reopening {
   /**
