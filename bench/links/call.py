@@ -82,10 +82,14 @@ class Result:
     adapt: bool = False
 
 
-async def _wait_http(url: str, timeout: float = 60) -> None:
+async def _wait_http(url: str, server: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
+            if server.returncode is not None:
+                server.log.seek(0)
+                tail = server.log.read()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"the server exited: {tail}")
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with http.get(url) as r:
                     await r.read()
@@ -95,11 +99,14 @@ async def _wait_http(url: str, timeout: float = 60) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _process(argv: list[str], env: dict[str, str] | None = None) -> AsyncIterator[Any]:
+async def _process(
+    argv: list[str], env: dict[str, str] | None = None, *, reads: bool = True
+) -> AsyncIterator[Any]:
+    """A child process, stopped at the end; stdout piped only when `reads` (its first line)."""
     log = tempfile.TemporaryFile()
-    proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=log
-    )
+    out = asyncio.subprocess.PIPE if reads else asyncio.subprocess.DEVNULL
+    proc = await asyncio.create_subprocess_exec(*argv, cwd=REPO, env=env, stdout=out, stderr=log)
+    proc.log = log  # type: ignore[attr-defined]
     try:
         yield proc
     finally:
@@ -246,12 +253,12 @@ async def _call(
     server_argv = [sys.executable, "-m", "telemed", "serve"]
     async with (
         _process(relay_argv, python_env()) as relay,
-        _process(server_argv, env),
+        _process(server_argv, env, reads=False) as server,
         async_playwright() as pw,
     ):
         assert relay.stdout is not None
         await asyncio.wait_for(relay.stdout.readline(), 15)
-        await _wait_http(f"{base}/login")
+        await _wait_http(f"{base}/login", server)
         user_ids = room.user_ids
         bots: list[str] = []
         browsers: list[Browser] = []
