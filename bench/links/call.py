@@ -261,12 +261,14 @@ async def _call(
         await _wait_http(f"{base}/login", server)
         user_ids = room.user_ids
         bots: list[str] = []
+        bot_procs: list[Any] = []
         browsers: list[Browser] = []
         async with contextlib.AsyncExitStack() as stack:
             for uid in user_ids[2:]:
                 ws = f"ws://{ns.outer}:{port}/ws/rooms/{room.room_id}?token={tokens[uid]}"
                 argv = [sys.executable, "-m", "bench.links.peer", ws, str(small), str(audio)]
                 bot = await stack.enter_async_context(_process(argv, python_env()))
+                bot_procs.append(bot)
                 assert bot.stdout is not None
                 line = await asyncio.wait_for(bot.stdout.readline(), 60)
                 bots.append(line.decode().strip())
@@ -318,6 +320,9 @@ async def _call(
                 if dump:
                     Path(dump).write_text(json.dumps({"ids": ids, "samples": samples}))
                     Path(dump + ".turn.log").write_text(turn.log.read_text(errors="replace"))
+                    for i, proc in enumerate(bot_procs):
+                        proc.log.seek(0)
+                        Path(f"{dump}.site{i + 3}.log").write_bytes(proc.log.read())
                 result.outage["district_view_end"] = await district.evaluate(
                     "window.telemedRoom.view"
                 )
