@@ -360,7 +360,11 @@ def _score(
         seen = samples["province"][-1]["presence"] if samples["province"] else []
         before = samples["province"][0]["presence"] if samples["province"] else []
         news = seen[len(before) :]
-        result.outage["province_saw"] = [e[0] for e in news if e[1:2] == [ids["district"]]]
+        # The district leaving, or anyone joining (after the grace period the district comes
+        # back as a new peer, under a new id).
+        result.outage["province_saw"] = [
+            e[0] for e in news if e[1:2] == [ids["district"]] or e[0] == "joined"
+        ]
         result.outage["outage_s"] = profile.outage_s
 
 
