@@ -90,6 +90,9 @@ class Settings:
     reminder_minutes: int = 15
     emergency_schedule_minutes: int = 30
     scheduler_seconds: float = 30.0
+    # Prometheus metrics at /metrics: with a token, for `Authorization: Bearer <token>`;
+    # without one, only for requests from this machine that did not pass through a proxy.
+    metrics_token: str = ""
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)
