@@ -209,7 +209,13 @@ async def _wait_all_flowing(page: Page, count: int) -> None:
 
 
 async def run(
-    profile: Profile, sites: int, seconds: float, workdir: Path, *, adapt: bool = True
+    profile: Profile,
+    sites: int,
+    seconds: float,
+    workdir: Path,
+    *,
+    adapt: bool = True,
+    grace_s: float | None = None,
 ) -> Result:
     """Set up, call, measure, tear down (always); `adapt` False switches web/static/room/adapt.js
     off in both browsers (the figures before adaptation)."""
@@ -226,13 +232,13 @@ async def run(
     cpu = CpuMeter()
     with coturn() as turn, namespace() as ns:
         return await _call(profile, sites, seconds, workdir, ns, turn, data_dir, room,
-                           names, tokens, (video, small, audio), cpu, adapt)  # fmt: skip
+                           names, tokens, (video, small, audio), cpu, adapt, grace_s)  # fmt: skip
 
 
 async def _call(
     profile: Profile, sites: int, seconds: float, workdir: Path, ns: Namespace, turn: Turn,
     data_dir: Path, room: Any, names: dict[str, str], tokens: dict[Any, str],
-    files: tuple[Path, Path, Path], cpu: CpuMeter, adapt: bool,
+    files: tuple[Path, Path, Path], cpu: CpuMeter, adapt: bool, grace_s: float | None,
 ) -> Result:  # fmt: skip
     video, small, audio = files
     port = free_port()
@@ -250,6 +256,8 @@ async def _call(
         TELEMED_PUBLIC_URL=base, TELEMED_TURN_URLS=f"turn:{ns.outer}:{relay_port}?transport=udp",
         TELEMED_TURN_SECRET=turn.secret,
     )  # fmt: skip
+    if grace_s is not None:
+        env["TELEMED_RESUME_GRACE_SECONDS"] = str(grace_s)
     server_argv = [sys.executable, "-m", "telemed", "serve"]
     async with (
         _process(relay_argv, python_env()) as relay,
@@ -375,11 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sites", type=int, choices=(2, 3, 4), default=2)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--no-adapt", action="store_true", help="adapt.js off (before)")
+    parser.add_argument("--grace", type=float, help="the server's resume_grace_seconds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="telemed-links-") as tmp:
         say(f"links: {args.profile}, {args.sites} sites, {args.seconds:.0f} s")
         result = asyncio.run(run(PROFILES[args.profile], args.sites, args.seconds, Path(tmp),
-                                 adapt=not args.no_adapt))  # fmt: skip
+                                 adapt=not args.no_adapt, grace_s=args.grace))  # fmt: skip
     print(json.dumps(asdict(result)), flush=True)
     return 0
 
