@@ -5,9 +5,11 @@
 // renegotiation (ICE restart, audio-only) uses perfect negotiation where the peer with the
 // smaller peer_id is "impolite" (its offer wins a collision) and the other one rolls back.
 //
-// Every connection carries exactly one audio and one video transceiver, both sendrecv; camera,
-// screen and "camera off" only swap the sender's track (replaceTrack), so they need no
-// renegotiation. Events: "track" ({peerId, stream}), "connection" ({peerId, state}),
+// Every connection carries exactly three transceivers, all sendrecv, in this order: audio, the
+// camera and the shared screen (a second video, so the presenter stays visible while sharing).
+// Camera on/off and starting or stopping a share only swap a sender's track (replaceTrack), so
+// they need no renegotiation. Events: "track" ({peerId, stream, screen}: the camera and
+// microphone in `stream`, the shared screen in `screen`), "connection" ({peerId, state}),
 // "closed" ({peerId}).
 
 import { preferRedundantAudio, raiseAudio, tuneVideoParams } from "./adapt.js";
@@ -26,11 +28,13 @@ class PeerLink {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.stream = new MediaStream();
+    this.screenStream = new MediaStream();
     this.queue = Promise.resolve();
     this.restartTimer = null;
     this.retryTimer = null;
     this.audio = null; // RTCRtpTransceiver
     this.video = null;
+    this.screen = null;
     this.closed = false;
     this.pc = new RTCPeerConnection({ iceServers: manager.iceServers });
     this._wire();
@@ -45,9 +49,10 @@ class PeerLink {
       }
     });
     pc.addEventListener("track", (ev) => {
-      if (!this.stream.getTrackById(ev.track.id)) this.stream.addTrack(ev.track);
       this._learnTransceivers();
-      this.manager._emit("track", { peerId: this.peerId, stream: this.stream });
+      const into = ev.transceiver && ev.transceiver === this.screen ? this.screenStream : this.stream;
+      if (!into.getTrackById(ev.track.id)) into.addTrack(ev.track);
+      this.manager._emit("track", { peerId: this.peerId, stream: this.stream, screen: this.screenStream });
     });
     pc.addEventListener("connectionstatechange", () => this._onConnectionState());
   }
@@ -61,13 +66,17 @@ class PeerLink {
     this.video = this.pc.addTransceiver(m.tracks.video || "video", {
       direction: m.audioOnly ? "inactive" : "sendrecv",
     });
+    this.screen = this.pc.addTransceiver(m.tracks.screen || "video", {
+      direction: m.audioOnly ? "inactive" : "sendrecv",
+    });
   }
 
   _learnTransceivers() {
     for (const t of this.pc.getTransceivers()) {
       const kind = t.receiver.track.kind;
       if (kind === "audio" && !this.audio) this.audio = t;
-      if (kind === "video" && !this.video) this.video = t;
+      else if (kind === "video" && !this.video) this.video = t;
+      else if (kind === "video" && !this.screen && t !== this.video) this.screen = t;
     }
   }
 
@@ -80,10 +89,16 @@ class PeerLink {
       this.audio.direction = "sendrecv";
       preferRedundantAudio(this.audio);
     }
-    if (this.video && this.video.direction !== "stopped") {
-      if (this.video.sender.track !== m.tracks.video) await this.video.sender.replaceTrack(m.tracks.video);
-      this.video.direction = m.audioOnly ? "inactive" : "sendrecv";
+    for (const [t, track] of [[this.video, m.tracks.video], [this.screen, m.tracks.screen]]) {
+      if (!t || t.direction === "stopped") continue;
+      if (t.sender.track !== track) await t.sender.replaceTrack(track);
+      t.direction = m.audioOnly ? "inactive" : "sendrecv";
     }
+  }
+
+  /** Our transceiver for a kind of track: audio, video (the camera) or screen. */
+  transceiver(kind) {
+    return kind === "audio" ? this.audio : kind === "screen" ? this.screen : this.video;
   }
 
   async _offer() {
@@ -186,6 +201,27 @@ class PeerLink {
   }
 }
 
+/**
+ * The screen sender's parameters: a shared screen carries text and images, so it keeps its
+ * resolution and lets its frame rate drop, within its own bitrate (limits.screenBitrate).
+ */
+async function applyScreenParameters(link) {
+  const t = link.screen;
+  if (!t || link.closed || !link.pc.currentLocalDescription) return;
+  const maxBitrate = link.manager.limits.screenBitrate || 1500000;
+  const params = t.sender.getParameters();
+  if (!params.encodings || params.encodings.length === 0) params.encodings = [{}];
+  if (params.degradationPreference === "maintain-resolution"
+      && params.encodings[0].maxBitrate === maxBitrate) return;
+  params.degradationPreference = "maintain-resolution";
+  params.encodings[0].maxBitrate = maxBitrate;
+  try {
+    await t.sender.setParameters(params);
+  } catch (err) {
+    link.manager._log("screen parameters", err);
+  }
+}
+
 export class PeerManager extends EventTarget {
   /** @param {(frame: object) => void} send sends a signalling frame. */
   constructor(send) {
@@ -194,7 +230,7 @@ export class PeerManager extends EventTarget {
     this.selfId = "";
     this.iceServers = [];
     this.links = new Map();
-    this.tracks = { audio: null, video: null };
+    this.tracks = { audio: null, video: null, screen: null };
     this.audioOnly = false;
     this.limits = { maxBitrate: null, scale: 1 };
     this.debug = false;
@@ -264,12 +300,12 @@ export class PeerManager extends EventTarget {
     for (const id of [...this.links.keys()]) this.remove(id);
   }
 
-  /** Send this track (or nothing) as our audio or video on every connection. */
+  /** Send this track (or nothing) as our audio, video (camera) or screen on every connection. */
   async setTrack(kind, track) {
     this.tracks[kind] = track;
     const jobs = [];
     for (const link of this.links.values()) {
-      const t = kind === "audio" ? link.audio : link.video;
+      const t = link.transceiver(kind);
       if (t && t.sender.track !== track && t.direction !== "stopped") {
         jobs.push(t.sender.replaceTrack(track).catch((err) => this._log("replaceTrack", err)));
       }
@@ -277,14 +313,18 @@ export class PeerManager extends EventTarget {
     await Promise.all(jobs);
   }
 
-  /** Cap our outgoing video: maxBitrate in bit/s (null: no cap), scale >= 1 divides resolution. */
-  async setVideoLimits({ maxBitrate = null, scale = 1 } = {}) {
-    this.limits = { maxBitrate, scale };
+  /**
+   * Cap our outgoing video: maxBitrate in bit/s (null: no cap), scale >= 1 divides the camera's
+   * resolution; screenBitrate caps the shared screen.
+   */
+  async setVideoLimits({ maxBitrate = null, scale = 1, screenBitrate = null } = {}) {
+    this.limits = { maxBitrate, scale, screenBitrate };
     await Promise.all([...this.links.values()].map((link) => this._applyLimits(link)));
   }
 
   async _applyLimits(link) {
     if (link.audio && !link.closed) raiseAudio(link.audio.sender).catch((err) => this._log("audio", err));
+    await applyScreenParameters(link);
     const t = link.video;
     if (!t || link.closed) return;
     const sender = t.sender;
@@ -310,9 +350,9 @@ export class PeerManager extends EventTarget {
   setAudioOnly(on) {
     this.audioOnly = on;
     for (const link of this.links.values()) {
-      if (link.video && link.video.direction !== "stopped") {
+      for (const t of [link.video, link.screen]) {
         // Changing direction renegotiates (perfect negotiation decides who offers).
-        link.video.direction = on ? "inactive" : "sendrecv";
+        if (t && t.direction !== "stopped") t.direction = on ? "inactive" : "sendrecv";
       }
     }
   }
