@@ -82,10 +82,14 @@ class Result:
     adapt: bool = False
 
 
-async def _wait_http(url: str, timeout: float = 60) -> None:
+async def _wait_http(url: str, server: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
+            if server.returncode is not None:
+                server.log.seek(0)
+                tail = server.log.read()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"the server exited: {tail}")
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with http.get(url) as r:
                     await r.read()
@@ -95,11 +99,14 @@ async def _wait_http(url: str, timeout: float = 60) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _process(argv: list[str], env: dict[str, str] | None = None) -> AsyncIterator[Any]:
+async def _process(
+    argv: list[str], env: dict[str, str] | None = None, *, reads: bool = True
+) -> AsyncIterator[Any]:
+    """A child process, stopped at the end; stdout piped only when `reads` (its first line)."""
     log = tempfile.TemporaryFile()
-    proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=log
-    )
+    out = asyncio.subprocess.PIPE if reads else asyncio.subprocess.DEVNULL
+    proc = await asyncio.create_subprocess_exec(*argv, cwd=REPO, env=env, stdout=out, stderr=log)
+    proc.log = log  # type: ignore[attr-defined]
     try:
         yield proc
     finally:
@@ -202,7 +209,13 @@ async def _wait_all_flowing(page: Page, count: int) -> None:
 
 
 async def run(
-    profile: Profile, sites: int, seconds: float, workdir: Path, *, adapt: bool = True
+    profile: Profile,
+    sites: int,
+    seconds: float,
+    workdir: Path,
+    *,
+    adapt: bool = True,
+    grace_s: float | None = None,
 ) -> Result:
     """Set up, call, measure, tear down (always); `adapt` False switches web/static/room/adapt.js
     off in both browsers (the figures before adaptation)."""
@@ -219,13 +232,13 @@ async def run(
     cpu = CpuMeter()
     with coturn() as turn, namespace() as ns:
         return await _call(profile, sites, seconds, workdir, ns, turn, data_dir, room,
-                           names, tokens, (video, small, audio), cpu, adapt)  # fmt: skip
+                           names, tokens, (video, small, audio), cpu, adapt, grace_s)  # fmt: skip
 
 
 async def _call(
     profile: Profile, sites: int, seconds: float, workdir: Path, ns: Namespace, turn: Turn,
     data_dir: Path, room: Any, names: dict[str, str], tokens: dict[Any, str],
-    files: tuple[Path, Path, Path], cpu: CpuMeter, adapt: bool,
+    files: tuple[Path, Path, Path], cpu: CpuMeter, adapt: bool, grace_s: float | None,
 ) -> Result:  # fmt: skip
     video, small, audio = files
     port = free_port()
@@ -243,23 +256,27 @@ async def _call(
         TELEMED_PUBLIC_URL=base, TELEMED_TURN_URLS=f"turn:{ns.outer}:{relay_port}?transport=udp",
         TELEMED_TURN_SECRET=turn.secret,
     )  # fmt: skip
+    if grace_s is not None:
+        env["TELEMED_RESUME_GRACE_SECONDS"] = str(grace_s)
     server_argv = [sys.executable, "-m", "telemed", "serve"]
     async with (
         _process(relay_argv, python_env()) as relay,
-        _process(server_argv, env),
+        _process(server_argv, env, reads=False) as server,
         async_playwright() as pw,
     ):
         assert relay.stdout is not None
         await asyncio.wait_for(relay.stdout.readline(), 15)
-        await _wait_http(f"{base}/login")
+        await _wait_http(f"{base}/login", server)
         user_ids = room.user_ids
         bots: list[str] = []
+        bot_procs: list[Any] = []
         browsers: list[Browser] = []
         async with contextlib.AsyncExitStack() as stack:
             for uid in user_ids[2:]:
                 ws = f"ws://{ns.outer}:{port}/ws/rooms/{room.room_id}?token={tokens[uid]}"
                 argv = [sys.executable, "-m", "bench.links.peer", ws, str(small), str(audio)]
                 bot = await stack.enter_async_context(_process(argv, python_env()))
+                bot_procs.append(bot)
                 assert bot.stdout is not None
                 line = await asyncio.wait_for(bot.stdout.readline(), 60)
                 bots.append(line.decode().strip())
@@ -311,6 +328,9 @@ async def _call(
                 if dump:
                     Path(dump).write_text(json.dumps({"ids": ids, "samples": samples}))
                     Path(dump + ".turn.log").write_text(turn.log.read_text(errors="replace"))
+                    for i, proc in enumerate(bot_procs):
+                        proc.log.seek(0)
+                        Path(f"{dump}.site{i + 3}.log").write_bytes(proc.log.read())
                 result.outage["district_view_end"] = await district.evaluate(
                     "window.telemedRoom.view"
                 )
@@ -348,7 +368,11 @@ def _score(
         seen = samples["province"][-1]["presence"] if samples["province"] else []
         before = samples["province"][0]["presence"] if samples["province"] else []
         news = seen[len(before) :]
-        result.outage["province_saw"] = [e[0] for e in news if e[1:2] == [ids["district"]]]
+        # The district leaving, or anyone joining (after the grace period the district comes
+        # back as a new peer, under a new id).
+        result.outage["province_saw"] = [
+            e[0] for e in news if e[1:2] == [ids["district"]] or e[0] == "joined"
+        ]
         result.outage["outage_s"] = profile.outage_s
 
 
@@ -359,11 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sites", type=int, choices=(2, 3, 4), default=2)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--no-adapt", action="store_true", help="adapt.js off (before)")
+    parser.add_argument("--grace", type=float, help="the server's resume_grace_seconds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="telemed-links-") as tmp:
         say(f"links: {args.profile}, {args.sites} sites, {args.seconds:.0f} s")
         result = asyncio.run(run(PROFILES[args.profile], args.sites, args.seconds, Path(tmp),
-                                 adapt=not args.no_adapt))  # fmt: skip
+                                 adapt=not args.no_adapt, grace_s=args.grace))  # fmt: skip
     print(json.dumps(asdict(result)), flush=True)
     return 0
 

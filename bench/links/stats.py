@@ -19,7 +19,9 @@ SAMPLE_JS = """async () => {
         p.audio = { samples: r.totalSamplesReceived || 0, concealed: r.concealedSamples || 0,
           jbDelay: r.jitterBufferDelay || 0, jbCount: r.jitterBufferEmittedCount || 0,
           packets: r.packetsReceived || 0, lost: r.packetsLost || 0 };
-      } else if (r.type === "inbound-rtp" && r.kind === "video") {
+      } else if (r.type === "inbound-rtp" && r.kind === "video"
+                 && (!p.video || (r.framesDecoded || 0) > p.video.frames)) {
+        // The camera; a second video (a shared screen) idles in these runs.
         p.video = { frames: r.framesDecoded || 0, width: r.frameWidth || 0,
           height: r.frameHeight || 0, freezes: r.freezeCount || 0,
           freezeTime: r.totalFreezesDuration || 0, bytes: r.bytesReceived || 0 };

@@ -199,9 +199,13 @@ async def open_room(
     consultation: Consultation,
     *,
     label: str,
+    init_script: str | None = None,
 ) -> Page:
-    """A new context signed in as `person`, on the room's pre-join screen with the camera on."""
+    """A new context signed in as `person`, on the room's pre-join screen with the camera on;
+    `init_script` runs in every page of the context before its own scripts."""
     ctx = await new_context(browser)
+    if init_script:
+        await ctx.add_init_script(init_script)
     page = pages.add(label, await ctx.new_page())
     await log_in(page, world, person)
     await page.goto(world.room_url(consultation))

@@ -46,11 +46,10 @@ SENDING = r"""async () => {
 async def _call(browser: Browser, pages: Pages, world: World, *, adapt: bool) -> list[Page]:
     out = []
     for person, label in ((world.chair, "chair"), (world.specialist, "guest")):
-        page = await open_room(browser, pages, world, person, world.open_room, label=label)
-        if not adapt:
-            await page.context.add_init_script("window.telemedAdapt = false;")
-            await page.reload()
-            await page.wait_for_function("() => window.telemedRoom !== undefined")
+        script = None if adapt else "window.telemedAdapt = false;"
+        page = await open_room(
+            browser, pages, world, person, world.open_room, label=label, init_script=script
+        )
         await join(page)
         await wait_view(page, "call")
         out.append(page)

@@ -49,16 +49,15 @@ async def turn_world(
 
 
 async def _relay_call(browser: Browser, pages: Pages, world: World) -> tuple[Page, Page]:
-    chair = await open_room(browser, pages, world, world.chair, world.open_room, label="chair")
-    await chair.context.add_init_script(RELAY_ONLY)
-    await chair.reload()
-    await chair.wait_for_function("() => window.telemedRoom !== undefined")
+    chair = await open_room(
+        browser, pages, world, world.chair, world.open_room, label="chair", init_script=RELAY_ONLY
+    )
     await join(chair)
     await wait_view(chair, "call")
-    guest = await open_room(browser, pages, world, world.specialist, world.open_room, label="guest")
-    await guest.context.add_init_script(RELAY_ONLY)
-    await guest.reload()
-    await guest.wait_for_function("() => window.telemedRoom !== undefined")
+    guest = await open_room(
+        browser, pages, world, world.specialist, world.open_room, label="guest",
+        init_script=RELAY_ONLY,
+    )  # fmt: skip
     await join(guest)
     await wait_view(guest, "call")
     await wait_video_from(chair, await peer_id(guest))

@@ -16,6 +16,8 @@ import { preferRedundantAudio, raiseAudio, tuneVideoParams } from "./adapt.js";
 
 const RESTART_AFTER_DISCONNECT_MS = 4000;
 const POLITE_RESTART_DELAY_MS = 2500;
+// A restart sent while the link was still down is lost with its offer or answer: try again.
+const RESTART_RETRY_MS = 8000;
 
 class PeerLink {
   constructor(manager, peerId) {
@@ -29,6 +31,7 @@ class PeerLink {
     this.screenStream = new MediaStream();
     this.queue = Promise.resolve();
     this.restartTimer = null;
+    this.retryTimer = null;
     this.audio = null; // RTCRtpTransceiver
     this.video = null;
     this.screen = null;
@@ -150,6 +153,7 @@ class PeerLink {
     this.manager._emit("connection", { peerId: this.peerId, state });
     clearTimeout(this.restartTimer);
     if (state === "connected") {
+      clearTimeout(this.retryTimer);
       this.manager._applyLimits(this);
     } else if (state === "failed") {
       // Both sides notice; the impolite one restarts first so the offers rarely collide.
@@ -163,15 +167,36 @@ class PeerLink {
 
   /** Look for a new network path (fires negotiationneeded with an ICE restart offer). */
   restartIce() {
+    clearTimeout(this.retryTimer);
     if (this.closed || this.pc.connectionState === "connected") return;
     this.manager._log("ICE restart", this.peerId);
-    this.pc.restartIce();
+    if (this.pc.signalingState === "have-local-offer" && !this.makingOffer) {
+      // Our last offer (or its answer) was lost: withdraw it so the restart can offer again.
+      this.pc.setLocalDescription({ type: "rollback" })
+        .then(() => this.pc.restartIce())
+        .catch((err) => this.manager._log("rollback", this.peerId, err));
+    } else {
+      this.pc.restartIce();
+    }
+    this._retryLater();
+  }
+
+  /** Restart again later if the connection is still down then (not while it is checking). */
+  _retryLater() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      const state = this.pc.connectionState;
+      if (this.closed || state === "connected" || state === "closed") return;
+      if (state === "failed" || state === "disconnected") this.restartIce();
+      else this._retryLater();
+    }, RESTART_RETRY_MS + (this.polite ? POLITE_RESTART_DELAY_MS : 0));
   }
 
   close() {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.retryTimer);
     this.pc.close();
   }
 }
