@@ -43,7 +43,7 @@ SQLITE_FILE = "telemed.db"
 PG_FILE = "database.pgdump"
 # Files of the data directory a restored server needs to read what it wrote (sessions, keyed
 # hashes); they are copied with mode 0600.
-KEY_FILES = ("secret_key",)
+KEY_FILES = ("secret_key", "audit_key")
 _HEX = frozenset("0123456789abcdef")
 
 
