@@ -83,7 +83,12 @@ class RoomsObeyRecords:
     async def __call__(self, event: ev.DomainEvent) -> None:
         """Apply one event to the rooms, on every server process."""
         if not isinstance(
-            event, ev.ConsultationCancelled | ev.InvitationWithdrawn | ev.UserDisabled
+            event,
+            ev.ConsultationCancelled
+            | ev.InvitationWithdrawn
+            | ev.UserDisabled
+            | ev.Invited
+            | ev.ConsultationScheduled,
         ):
             return
         try:
@@ -94,6 +99,13 @@ class RoomsObeyRecords:
             await rooms.end_room(event.room_id, reason="cancelled")
         elif isinstance(event, ev.InvitationWithdrawn):
             await rooms.expel_user(event.room_id, str(event.user_id), reason="uninvited")
+        elif isinstance(event, ev.Invited):
+            # Invited again after a withdrawal: the withdrawal's bar must not keep them out.
+            if event.room_id:
+                await rooms.readmit_user(event.room_id, str(event.user_id))
+        elif isinstance(event, ev.ConsultationScheduled):
+            for user_id in event.new_invitees if event.room_id else ():
+                await rooms.readmit_user(event.room_id, str(user_id))
         else:
             await rooms.disconnect_user(str(event.user_id), reason="disabled")
 
