@@ -338,17 +338,23 @@ async def chain_head(session: AsyncSession) -> tuple[int, str]:
 
 
 async def rekey(session: AsyncSession) -> int:
-    """Key a chain written before the audit key existed: every event must verify with plain
-    SHA-256 (none with the key yet), then each is hashed again with the key, in one transaction.
-    Returns how many events were rehashed; Invalid when the chain is not a whole plain one."""
+    """Key a chain written before the audit key existed, in one transaction: it must start with
+    events that verify with plain SHA-256 and may go on with events already keyed (a server
+    that ran on the new version before this was done); every event is hashed again with the key.
+    Returns how many events were rehashed; Invalid when the chain is broken or keyed already."""
     key = session_key(session)
     if not key:
         raise Invalid(msg("Chưa có khóa nhật ký (TELEMED_AUDIT_KEY hoặc tệp audit_key)"))
     await _lock_head(session)
     prev_old = prev_new = GENESIS
     count = 0
+    keyed_part = False
     async for ev in _events(session):
-        if ev.seq != count + 1 or ev.prev_hash != prev_old or ev.hash != content_hash(ev):
+        linked = ev.seq == count + 1 and ev.prev_hash == prev_old
+        plain = linked and not keyed_part and ev.hash == content_hash(ev)
+        # The first event must be plain: a chain keyed from the start needs no re-key.
+        keyed = linked and count > 0 and ev.hash == content_hash(ev, key)
+        if not (plain or keyed):
             seq = ev.seq
             await session.rollback()
             raise Invalid(
@@ -358,6 +364,7 @@ async def rekey(session: AsyncSession) -> int:
                     seq=seq,
                 )
             )
+        keyed_part = keyed_part or not plain
         prev_old = ev.hash
         ev.prev_hash = prev_new
         ev.hash = prev_new = content_hash(ev, key)
