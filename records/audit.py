@@ -1,9 +1,12 @@
 """The append-only, hash-chained audit trail.
 
 Every event stores the hash of the event before it (``prev_hash``, 64 zeros for the first) and
-its own ``hash``: SHA-256 over ``prev_hash`` and a canonical JSON of its content (seq, time,
+its own ``hash``: HMAC-SHA256, keyed with a secret kept outside the database (the session
+maker's ``audit_key``), over ``prev_hash`` and a canonical JSON of its content (seq, time,
 actor, action, object, patient, client address, outcome, detail). Editing or deleting any row
-breaks the chain at that row, which ``verify`` reports. ``seq`` is gap-free: writers take a
+breaks the chain at that row, which ``verify`` reports; without the key, someone who can write
+the database cannot compute the hashes of a rebuilt chain. Sessions made without a key (tools,
+tests of the records alone) chain with plain SHA-256. ``seq`` is gap-free: writers take a
 transaction-scoped advisory lock on PostgreSQL, and the database write lock on SQLite, before
 reading the head of the chain, so concurrent writers never fork it.
 
@@ -22,6 +25,7 @@ Actions:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from .actor import Actor
-from .errors import Forbidden
+from .db import AUDIT_KEY_INFO
+from .errors import Forbidden, Invalid
 from .messages import N_, Message, msg, nmsg
 from .models import AuditEvent, Role
 from .models.base import utcnow
@@ -66,6 +71,11 @@ _VERIFY_BATCH = 1000
 _GAP = N_("thiếu sự kiện (số thứ tự bị đứt quãng)")
 _BAD_LINK = N_("mã băm liên kết không khớp với sự kiện trước")
 _BAD_HASH = N_("nội dung không khớp với mã băm đã lưu")
+_UNKEYED = N_(
+    "mã băm không có khóa bí mật (chuỗi từ trước khi có khóa: chạy «telemed audit rekey» "
+    "một lần; nếu đã làm rồi thì chuỗi đã bị dựng lại)"
+)
+_HEAD_MISSING = N_("không còn sự kiện có mã băm đầu chuỗi đã xuất ra (chuỗi bị cắt hoặc dựng lại)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +121,14 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def content_hash(event: AuditEvent) -> str:
-    """The hash an event must carry, from its prev_hash and its content."""
+def session_key(session: AsyncSession) -> bytes:
+    """The audit key of a session's maker (empty: an unkeyed chain)."""
+    key = session.info.get(AUDIT_KEY_INFO, b"")
+    return key if isinstance(key, bytes) else b""
+
+
+def content_hash(event: AuditEvent, key: bytes = b"") -> str:
+    """The hash an event must carry, from its prev_hash and its content (HMAC with a key)."""
     content = {
         "seq": event.seq,
         "at": _iso(event.at),
@@ -127,7 +143,10 @@ def content_hash(event: AuditEvent) -> str:
         "detail": event.detail,
     }
     canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(event.prev_hash.encode("ascii") + canonical).hexdigest()
+    data = event.prev_hash.encode("ascii") + canonical
+    if key:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
 async def _lock_head(session: AsyncSession) -> tuple[int, str]:
@@ -179,7 +198,7 @@ async def record(
         prev_hash=last_hash,
         hash="",
     )
-    event.hash = content_hash(event)
+    event.hash = content_hash(event, session_key(session))
     session.add(event)
     await session.flush()
     return event
@@ -230,6 +249,7 @@ async def record_reads(
     last_seq, last_hash = await _lock_head(session)
     at = utcnow()
     safe = _json_safe(detail)
+    key = session_key(session)
     events = []
     for read in reads:
         last_seq += 1
@@ -248,17 +268,15 @@ async def record_reads(
             prev_hash=last_hash,
             hash="",
         )
-        event.hash = last_hash = content_hash(event)
+        event.hash = last_hash = content_hash(event, key)
         events.append(event)
     session.add_all(events)
     await session.commit()
 
 
-async def verify(session: AsyncSession) -> VerifyResult:
-    """Walk the chain in seq order; report the first broken link or ok with the count."""
+async def _events(session: AsyncSession) -> Any:
+    """Every event in seq order, a batch at a time."""
     expected_seq = 1
-    prev = GENESIS
-    count = 0
     while True:
         batch: Sequence[AuditEvent] = (
             (
@@ -274,17 +292,89 @@ async def verify(session: AsyncSession) -> VerifyResult:
             .all()
         )
         if not batch:
-            return VerifyResult(ok=True, count=count, head_hash=prev)
+            return
         for ev in batch:
-            if ev.seq != expected_seq:
-                return VerifyResult(False, count, expected_seq, _GAP)
-            if ev.prev_hash != prev:
-                return VerifyResult(False, count, ev.seq, _BAD_LINK)
-            if ev.hash != content_hash(ev):
-                return VerifyResult(False, count, ev.seq, _BAD_HASH)
-            prev = ev.hash
-            expected_seq += 1
-            count += 1
+            yield ev
+        expected_seq = batch[-1].seq + 1
+
+
+async def verify(session: AsyncSession, *, head: tuple[int, str] | None = None) -> VerifyResult:
+    """Walk the chain in seq order; report the first broken link or ok with the count.
+
+    ``head``: a (seq, hash) exported earlier (``telemed audit head``); the chain must still hold
+    that event with that hash, so a cut tail or a chain rebuilt since is found too."""
+    key = session_key(session)
+    expected_seq = 1
+    prev = GENESIS
+    count = 0
+    head_seen = head is None
+    async for ev in _events(session):
+        if ev.seq != expected_seq:
+            return VerifyResult(False, count, expected_seq, _GAP)
+        if ev.prev_hash != prev:
+            return VerifyResult(False, count, ev.seq, _BAD_LINK)
+        if not hmac.compare_digest(ev.hash, content_hash(ev, key)):
+            unkeyed = key and ev.hash == content_hash(ev)
+            return VerifyResult(False, count, ev.seq, _UNKEYED if unkeyed else _BAD_HASH)
+        if head is not None and ev.seq == head[0]:
+            if not hmac.compare_digest(ev.hash, head[1]):
+                return VerifyResult(False, count, ev.seq, _HEAD_MISSING)
+            head_seen = True
+        prev = ev.hash
+        expected_seq += 1
+        count += 1
+    if not head_seen and head is not None:
+        return VerifyResult(False, count, head[0], _HEAD_MISSING)
+    return VerifyResult(ok=True, count=count, head_hash=prev)
+
+
+async def chain_head(session: AsyncSession) -> tuple[int, str]:
+    """The last event's (seq, hash), to be written down outside the database."""
+    row = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[attr-defined]
+        )
+    ).first()
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+async def rekey(session: AsyncSession) -> int:
+    """Key a chain written before the audit key existed, in one transaction: it must start with
+    events that verify with plain SHA-256 and may go on with events already keyed (a server
+    that ran on the new version before this was done); every event is hashed again with the key.
+    Returns how many events were rehashed; Invalid when the chain is broken or keyed already."""
+    key = session_key(session)
+    if not key:
+        raise Invalid(msg("Chưa có khóa nhật ký (TELEMED_AUDIT_KEY hoặc tệp audit_key)"))
+    await _lock_head(session)
+    prev_old = prev_new = GENESIS
+    count = 0
+    keyed_part = False
+    async for ev in _events(session):
+        linked = ev.seq == count + 1 and ev.prev_hash == prev_old
+        plain = linked and not keyed_part and ev.hash == content_hash(ev)
+        # The first event must be plain: a chain keyed from the start needs no re-key.
+        keyed = linked and count > 0 and ev.hash == content_hash(ev, key)
+        if not (plain or keyed):
+            seq = ev.seq
+            await session.rollback()
+            raise Invalid(
+                msg(
+                    "Không thể gắn khóa: sự kiện số %(seq)s không thuộc một chuỗi băm thường "
+                    "nguyên vẹn (hoặc chuỗi đã có khóa)",
+                    seq=seq,
+                )
+            )
+        keyed_part = keyed_part or not plain
+        prev_old = ev.hash
+        ev.prev_hash = prev_new
+        ev.hash = prev_new = content_hash(ev, key)
+        session.add(ev)
+        count += 1
+        if count % _VERIFY_BATCH == 0:
+            await session.flush()
+    await session.commit()
+    return count
 
 
 async def require_auditor(session: AsyncSession, actor: Actor) -> None:

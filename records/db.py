@@ -83,11 +83,19 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return _guard(create_async_engine(url, **kwargs))
 
 
-def session_maker(engine: AsyncEngine, *, events: Any = None) -> SessionMaker:
+AUDIT_KEY_INFO = "telemed.audit_key"
+
+
+def session_maker(
+    engine: AsyncEngine, *, events: Any = None, audit_key: bytes | None = None
+) -> SessionMaker:
     """A session factory whose objects stay readable after commit.
 
-    ``events``: a ``records.events.EventHub`` whose listeners hear what its sessions commit."""
-    info = {"telemed.events": events} if events is not None else {}
+    ``events``: a ``records.events.EventHub`` whose listeners hear what its sessions commit.
+    ``audit_key``: the secret the audit chain is keyed with (see ``records.audit``)."""
+    info: dict[str, Any] = {"telemed.events": events} if events is not None else {}
+    if audit_key is not None:
+        info[AUDIT_KEY_INFO] = audit_key
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 

@@ -46,6 +46,8 @@ class ConsultationScheduled(DomainEvent):
     consultation_id: uuid.UUID
     rescheduled: bool
     new_invitees: tuple[uuid.UUID, ...] = ()
+    # The room the new invitees may now enter (a withdrawn invitation's bar is lifted).
+    room_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +74,7 @@ class Invited(DomainEvent):
 
     consultation_id: uuid.UUID
     user_id: uuid.UUID
+    room_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -70,6 +70,10 @@ class Bus(Protocol):
         """Bar a user from the room while it lives."""
         ...
 
+    async def unbar(self, room_id: str, user_id: str) -> None:
+        """Lift a user's bar from the room (invited again)."""
+        ...
+
     async def end(self, room_id: str, ttl: float) -> None:
         """Mark the room ended for `ttl` seconds and forget its presence."""
         ...
@@ -188,6 +192,12 @@ class LocalBus:
         store = self.hub.rooms.get(room_id)
         if store is not None:
             store.kicked.add(user_id)
+
+    async def unbar(self, room_id: str, user_id: str) -> None:
+        """Forget the user's bar."""
+        store = self.hub.rooms.get(room_id)
+        if store is not None:
+            store.kicked.discard(user_id)
 
     async def end(self, room_id: str, ttl: float) -> None:
         """Mark ended and forget presence."""

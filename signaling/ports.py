@@ -67,6 +67,10 @@ class RoomControl(Protocol):
         """Remove a user from every room (`kicked`)."""
         ...
 
+    async def readmit_user(self, room_id: str, user_id: str) -> None:
+        """Lift a removal's bar: the user (invited again) may join the room once more."""
+        ...
+
     async def send_to_lobby(self, room_id: str, user_id: str) -> None:
         """Move a participant back to the lobby, to be admitted again."""
         ...

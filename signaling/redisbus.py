@@ -224,6 +224,10 @@ class RedisBus:
         await self.redis.sadd(key, user_id)
         await self.redis.expire(key, int(max(60, 6 * self.heartbeat_seconds)))
 
+    async def unbar(self, room_id: str, user_id: str) -> None:
+        """Take the user off the room's kicked set (it would otherwise last its TTL)."""
+        await self.redis.srem(self._keys(room_id)[1], user_id)
+
     async def end(self, room_id: str, ttl: float) -> None:
         """Mark ended for `ttl` seconds and drop presence."""
         keys = self._keys(room_id)

@@ -150,6 +150,10 @@ class RoomRegistry:
         for room in list(self.rooms.values()):
             actions.expel(self, room, user_id, None, reason)
 
+    async def readmit_user(self, room_id: str, user_id: str) -> None:
+        """Let a user removed from a room (and invited again) join it once more."""
+        await self.bus.unbar(room_id, user_id)
+
     async def send_to_lobby(self, room_id: str, user_id: str) -> None:
         """Send a user's peers in a room back to the lobby (moderators stay)."""
         self.publish(room_id, ops.ToLobby(user_id=user_id))

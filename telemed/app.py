@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> web.Application:
     engine = create_engine(settings.effective_database_url)
     app[engine_key] = engine
     events = EventHub()
-    sessions = session_maker(engine, events=events)
+    sessions = session_maker(engine, events=events, audit_key=settings.audit_key_bytes)
     blobs = BlobStore(settings.blob_dir)
 
     async def database(app: web.Application) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__, cli_minutes
+from .audit_cli import register as register_audit
 from .ops_cli import CliTools
 from .ops_cli import register as register_ops
 from .settings import ConfigError, Settings, load_settings
@@ -76,7 +77,7 @@ async def _with_session(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -
 
     engine = create_engine(settings.effective_database_url)
     try:
-        async with session_maker(engine)() as session:
+        async with session_maker(engine, audit_key=settings.audit_key_bytes)() as session:
             return await fn(session)
     finally:
         await engine.dispose()
@@ -166,7 +167,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         engine = create_engine(settings.effective_database_url)
         try:
             return await seed_demo(
-                session_maker=session_maker(engine),
+                session_maker=session_maker(engine, audit_key=settings.audit_key_bytes),
                 blobs=BlobStore(settings.blob_dir),
                 password=password,
                 hash_password=hash_password,
@@ -287,17 +288,6 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Walk the audit chain and report the first broken link (exit 1 when broken)."""
-    from records.audit import verify
-
-    settings = _settings(args)
-    _require_schema(settings)
-    result = _in_session(settings, verify)
-    print(_speaker(settings)(result.describe()))
-    return 0 if result.ok else EXIT_FAILED
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `telemed` command."""
     parser = argparse.ArgumentParser(prog="telemed", description="Máy chủ hội chẩn trực tuyến")
@@ -362,8 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="nhật ký kiểm tra")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", parents=[common], help="kiểm tra chuỗi băm")
-    verify.set_defaults(func=cmd_audit_verify)
+    register_audit(audit_sub, common, CliTools(_settings, _speaker, _require_schema))
     cli_minutes.add_parsers(sub, common)
 
     register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))

@@ -41,7 +41,7 @@ def cmd_check(args: argparse.Namespace, tools: CliTools) -> int:
     async def run() -> Any:
         engine = create_engine(settings.effective_database_url)
         try:
-            async with session_maker(engine)() as session:
+            async with session_maker(engine, audit_key=settings.audit_key_bytes)() as session:
                 return await check(
                     session=session,
                     blobs=BlobStore(settings.blob_dir),

@@ -36,6 +36,8 @@ class Settings:
     database_url: str = ""  # empty: SQLite file in data_dir
     redis_url: str | None = None
     secret_key: str = ""  # empty: generated once into data_dir/secret_key
+    # Keys the audit chain (HMAC); kept out of the database. Empty: data_dir/audit_key.
+    audit_key: str = ""
     # Public origin(s) allowed for cookie-authenticated writes and WebSockets.
     allowed_origins: tuple[str, ...] = ()
     # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For/-Proto headers are believed.
@@ -257,27 +259,37 @@ class Settings:
         return self.tls_cert is not None
 
     def with_secret(self) -> Settings:
-        """Return settings whose secret key is set, generating one into data_dir once."""
-        if self.secret_key:
+        """Return settings whose secret and audit keys are set, generating them into data_dir
+        once (each in a file of its own, mode 0600, never in the database)."""
+        if self.secret_key and self.audit_key:
             return self
-        return dataclasses.replace(self, secret_key=load_or_create_secret(self.data_dir))
+        return dataclasses.replace(
+            self,
+            secret_key=self.secret_key or load_or_create_secret(self.data_dir),
+            audit_key=self.audit_key or load_or_create_secret(self.data_dir, name="audit_key"),
+        )
+
+    @property
+    def audit_key_bytes(self) -> bytes:
+        """The audit chain's key as bytes (settings.with_secret() fills it first)."""
+        return self.audit_key.encode()
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
 
-def load_or_create_secret(data_dir: Path) -> str:
-    """Read data_dir/secret_key, creating it with 256 random bits (mode 0600) the first time."""
+def load_or_create_secret(data_dir: Path, *, name: str = "secret_key") -> str:
+    """Read data_dir/<name>, creating it with 256 random bits (mode 0600) the first time."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "secret_key"
+    path = data_dir / name
     try:
         return _read_secret(path)
     except FileNotFoundError:
         pass
     # Written whole under another name, then linked into place: of several processes starting
     # on a new data directory, one wins and the others read its key, never a half-written one.
-    tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    tmp = data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w") as f:

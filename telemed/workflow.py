@@ -107,7 +107,9 @@ class RoomsObeyRecords:
             ev.ConsultationCancelled
             | ev.ConsultationReopened
             | ev.InvitationWithdrawn
-            | ev.UserDisabled,
+            | ev.UserDisabled
+            | ev.Invited
+            | ev.ConsultationScheduled,
         ):
             return
         try:
@@ -120,6 +122,13 @@ class RoomsObeyRecords:
             await rooms.reopen_room(event.room_id)
         elif isinstance(event, ev.InvitationWithdrawn):
             await rooms.expel_user(event.room_id, str(event.user_id), reason="uninvited")
+        elif isinstance(event, ev.Invited):
+            # Invited again after a withdrawal: the withdrawal's bar must not keep them out.
+            if event.room_id:
+                await rooms.readmit_user(event.room_id, str(event.user_id))
+        elif isinstance(event, ev.ConsultationScheduled):
+            for user_id in event.new_invitees if event.room_id else ():
+                await rooms.readmit_user(event.room_id, str(user_id))
         else:
             await rooms.disconnect_user(str(event.user_id), reason="disabled")
 

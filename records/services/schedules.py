@@ -261,6 +261,7 @@ async def schedule(
                 consultation_id=consultation.id,
                 rescheduled=was_scheduled and moved,
                 new_invitees=added,
+                room_id=consultation.room_id,
             ),
         )
     return Scheduled(consultation=consultation, conflicts=conflicts)
@@ -315,7 +316,12 @@ async def invite(
     if new and consultation.status in BUSY:
         await announce(
             session,
-            Invited(actor_id=actor.user_id, consultation_id=consultation.id, user_id=user_id),
+            Invited(
+                actor_id=actor.user_id,
+                consultation_id=consultation.id,
+                user_id=user_id,
+                room_id=consultation.room_id,
+            ),
         )
     return participant
 

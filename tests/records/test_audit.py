@@ -208,8 +208,11 @@ async def test_cli_verify_finds_the_edited_row(
         await conn.run_sync(SQLModel.metadata.drop_all)
     code, out = await _telemed("db", "upgrade", "--data-dir", str(tmp_path), "--database-url", url)
     assert code == 0, out
-    for action in ("login", "view", "download", "update", "logout"):
-        await audit.record_now(session, actor=SYSTEM, action=action, object_type="case")
+    # Written as the server writes them: keyed with the data directory's audit key.
+    key = (tmp_path / "audit_key").read_text().strip().encode()
+    async with session_maker(engine, audit_key=key)() as keyed:
+        for action in ("login", "view", "download", "update", "logout"):
+            await audit.record_now(keyed, actor=SYSTEM, action=action, object_type="case")
     code, out = await _telemed(*args, url)
     assert code == 0 and "5 sự kiện" in out, out
     # Someone with database access rewrites history: event 4 becomes a harmless view.

@@ -41,6 +41,12 @@ class Place:
         self.cli = cli
         self.url = url
 
+    @property
+    def audit_key(self) -> bytes:
+        """The audit key of this data directory (made by its first command), as the server
+        would use it."""
+        return (self.cli.data_dir / "audit_key").read_text().strip().encode()
+
     def run(self, *args: str) -> tuple[int, str, str]:
         """One command on this place."""
         done = self.cli(*args, "--database-url", self.url)
@@ -71,7 +77,7 @@ async def _uploads_until(place: Place, stop: asyncio.Event) -> int:
     blobs = BlobStore(place.cli.data_dir / "blobs")
     done = 0
     try:
-        async with session_maker(engine)() as session:
+        async with session_maker(engine, audit_key=place.audit_key)() as session:
             province = await factories.facility(session, level=FacilityLevel.provincial)
             district = await factories.facility(session, parent=province)
             doctor = await factories.user(session, facility=district)
@@ -117,7 +123,7 @@ async def _round_trip(source: Place, target: Place, out: Path, before_restore: o
     # Every attachment of the snapshot came back with its file, and nothing more.
     engine = create_engine(target.url)
     try:
-        async with session_maker(engine)() as session:
+        async with session_maker(engine, audit_key=target.audit_key)() as session:
             report = await check(session=session, blobs=BlobStore(target.cli.data_dir / "blobs"))
     finally:
         await engine.dispose()

@@ -159,3 +159,46 @@ async def test_uninvite_disable_and_cancel_empty_the_room(
             assert await chair.client.closed() == CloseCode.ENDED
         finally:
             await asyncio.gather(*(p.close() for p in peers))
+
+
+@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.redis)])
+async def test_a_reinvited_person_gets_back_in(
+    tmp_path: Path, processes: int, request: pytest.FixtureRequest
+) -> None:
+    """Withdrawn, then invited again a moment later: the bar the withdrawal put on the room
+    (kept for a minute in Redis) must not outlive the new invitation."""
+    redis_url = request.getfixturevalue("redis_url") if processes == 2 else None
+    async with call(tmp_path, redis_url, processes) as c:
+        one, two = c.servers[0], c.servers[-1]
+        chair = RtcPeer(await c.enter(one, c.chair))
+        specialist = RtcPeer(await c.enter(two, c.specialist))
+        peers = [chair, specialist]
+        try:
+            await mesh(peers)
+            async with one.app[sessions_key]() as s:
+                await schedules.uninvite(
+                    session=s,
+                    consultation_id=c.consultation.id,
+                    user_id=c.specialist.id,
+                    actor=Actor.of(c.chair),
+                )
+            assert (await specialist.client.expect("kicked"))["reason"] == "uninvited"
+            await chair.client.expect(
+                "peer-left", lambda f: f["peer_id"] == specialist.client.peer_id
+            )
+            async with one.app[sessions_key]() as s:
+                await schedules.invite(
+                    session=s,
+                    consultation_id=c.consultation.id,
+                    user_id=c.specialist.id,
+                    actor=Actor.of(c.chair),
+                )
+            back = RtcPeer(await c.enter(two, c.specialist))
+            peers.append(back)
+            joined = await chair.client.expect(
+                "peer-joined", lambda f: f["peer"]["peer_id"] == back.client.peer_id
+            )
+            assert joined["peer"]["peer_id"] == back.client.peer_id
+            await mesh([chair, back])
+        finally:
+            await asyncio.gather(*(p.close() for p in peers))
