@@ -1,7 +1,8 @@
 """Imaging studies in the browser: the viewer page of one study (``static/imaging/``).
 
-The page carries only the study's address; the viewer reads the study and its slices from the
-JSON API (``web/api/imaging.py``), which checks access and audits the view.
+The page carries the study (series, slices in order) as the API gives it (``web/api/imaging.py``),
+so the viewer asks at once for the first slice; the slices come from the JSON API, which checks
+access. The view is audited by ``get_study`` here, once per session.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aiohttp import web
 from records.services import cases as cases_svc
 from records.services import imaging as imaging_svc
 
+from ..api.imaging import study_json
 from ..keys import sessions_key
 from ..security import require_actor
 from .common import parse_id, render, url
@@ -30,6 +32,8 @@ async def study_view(request: web.Request) -> web.StreamResponse:
         "case": case,
         "study": study,
         "study_url": url(request, "api-case-study", id=str(case.id), study=str(study.id)),
+        # In the page, so that the first slice is not one more round trip away.
+        "study_data": study_json(request, study, full=True),
     }
     return await render(request, "imaging/study.html", context)
 
