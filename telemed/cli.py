@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="nhật ký kiểm tra")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     register_audit(audit_sub, common, CliTools(_settings, _speaker, _require_schema))
-    cli_minutes.add_parsers(sub, common)
+    cli_minutes.add_parsers(sub, common, CliTools(_settings, _speaker, _require_schema))
 
     register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))
     return parser
