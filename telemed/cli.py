@@ -364,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", parents=[common], help="kiểm tra chuỗi băm")
     verify.set_defaults(func=cmd_audit_verify)
-    cli_minutes.add_parsers(sub, common)
+    cli_minutes.add_parsers(
+        sub, common, cli_minutes.MinutesCliTools(_settings, _require_schema, _in_session)
+    )
 
     register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))
     return parser

@@ -5,24 +5,34 @@ And the demo's facility certificates, made when the demo is seeded (never commit
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .settings import Settings
 
+
+@dataclass(frozen=True)
+class MinutesCliTools:
+    """What the main command line lends: settings, the schema check, a database session."""
+
+    settings: Callable[[argparse.Namespace], Settings]
+    require_schema: Callable[[Settings], None]
+    in_session: Callable[[Settings, Callable[[Any], Any]], Any]
+
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def cmd_minutes_verify(args: argparse.Namespace) -> int:
+def cmd_minutes_verify(args: argparse.Namespace, tools: MinutesCliTools) -> int:
     """Check a PDF against the record and its signature (exit 1 unless both hold)."""
     from records.services.minutes_pdf import verify_file
     from records.signing import FacilityCertificates
 
-    from .cli import _in_session, _require_schema, _settings
-
-    settings = _settings(args)
-    _require_schema(settings)
+    settings = tools.settings(args)
+    tools.require_schema(settings)
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -34,7 +44,7 @@ def cmd_minutes_verify(args: argparse.Namespace) -> int:
     async def run(session: Any) -> Any:
         return await verify_file(session=session, certs=certs, data=data)
 
-    found = _in_session(settings, run)
+    found = tools.in_session(settings, run)
     sig = found.signature
     print(f"SHA-256: {found.sha256}")
     if found.on_record:
@@ -52,7 +62,7 @@ def cmd_minutes_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if found.ok else EXIT_FAILED
 
 
-def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Any, common: argparse.ArgumentParser, tools: MinutesCliTools) -> None:
     """Register `telemed minutes …`."""
     minutes = sub.add_parser("minutes", help="biên bản hội chẩn")
     minutes_sub = minutes.add_subparsers(dest="minutes_command", required=True)
@@ -60,7 +70,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "verify", parents=[common], help="kiểm tra tệp PDF biên bản: chữ ký số và hồ sơ"
     )
     verify.add_argument("file", help="tệp PDF cần kiểm tra")
-    verify.set_defaults(func=cmd_minutes_verify)
+    verify.set_defaults(func=lambda args: cmd_minutes_verify(args, tools))
 
 
 def make_demo_certificates(settings: Settings, facilities: list[tuple[str, str]]) -> list[Path]:

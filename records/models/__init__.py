@@ -69,6 +69,13 @@ from .notifications import (
     NotificationPreference,
     NotificationPublic,
 )
+from .outcomes import (
+    CaseOutcome,
+    CaseOutcomePublic,
+    OutcomeCreate,
+    OutcomeKind,
+    OutcomeReminder,
+)
 from .people import (
     Facility,
     FacilityCreate,
@@ -88,6 +95,11 @@ __all__ = [
     "CASE_TRANSITIONS",
     "EMAIL_BY_DEFAULT",
     "CaseMessage",
+    "CaseOutcome",
+    "CaseOutcomePublic",
+    "OutcomeCreate",
+    "OutcomeKind",
+    "OutcomeReminder",
     "EmailOutbox",
     "InvitationAnswer",
     "InvitationResponse",

@@ -1,7 +1,7 @@
 """patient identity as the forms ask (ethnicity, occupation, citizen ID); department and bed
 
 Revision ID: d4e1a9c2b701
-Revises: d2b8f0a1c301
+Revises: d4e5f6a7b801
 Create Date: 2026-12-07 05:30:00
 
 Every new column is nullable and starts empty on existing rows: what was not recorded stays
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'd4e1a9c2b701'
-down_revision: str | Sequence[str] | None = 'd2b8f0a1c301'
+down_revision: str | Sequence[str] | None = 'd4e5f6a7b801'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

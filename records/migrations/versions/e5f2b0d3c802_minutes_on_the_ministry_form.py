@@ -8,7 +8,9 @@ Create Date: 2026-12-07 05:40:00
 
 Existing minutes keep their text and become version 1 with empty new fields: nothing is guessed.
 The one-minutes-per-case constraint gives way to one per case and version (amendments are new
-versions), which SQLite can only do by rebuilding the table; no other table references it.
+versions), which SQLite can only do by rebuilding the table. Outcomes reference minutes: the
+rebuild drops the old table under them, so SQLite checks foreign keys at commit (when the new
+table holds the same rows under the same name) instead of at the drop.
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ _EMPTY_LIST = sa.text("'[]'")
 _EMPTY_OBJECT = sa.text("'{}'")
 
 
+def _defer_foreign_keys() -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('PRAGMA defer_foreign_keys = ON')
+
+
 def upgrade() -> None:
     """Apply this revision."""
+    _defer_foreign_keys()
     op.create_table('minutes_counter',
     sa.Column('facility_id', sa.Uuid(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
@@ -71,6 +79,7 @@ def downgrade() -> None:
 
     The old schema holds one set of minutes per case: amendments (version > 1) cannot be kept.
     """
+    _defer_foreign_keys()
     op.execute("DELETE FROM minutes WHERE version > 1")
     with op.batch_alter_table('minutes', schema=None) as batch_op:
         batch_op.drop_constraint('fk_minutes_secretary', type_='foreignkey')
