@@ -75,14 +75,24 @@ def _session_day(consultation: Consultation, minutes: Minutes) -> date:
 async def _final_minutes(
     session: AsyncSession, consultation_id: uuid.UUID, case_id: uuid.UUID
 ) -> Minutes:
+    # The latest signed version: an amendment is a new row, the signed one stays final.
     minutes = (
-        await session.execute(
-            select(Minutes).where(
-                Minutes.consultation_id == consultation_id, Minutes.case_id == case_id
+        (
+            await session.execute(
+                select(Minutes)
+                .where(
+                    Minutes.consultation_id == consultation_id,
+                    Minutes.case_id == case_id,
+                    Minutes.status == MinutesStatus.final,
+                )
+                .order_by(col(Minutes.version).desc())
+                .limit(1)
             )
         )
-    ).scalar_one_or_none()
-    if minutes is None or minutes.status != MinutesStatus.final:
+        .scalars()
+        .first()
+    )
+    if minutes is None:
         raise Conflict(msg("Biên bản hội chẩn chưa hoàn tất, chưa thể ghi kết quả điều trị"))
     return minutes
 

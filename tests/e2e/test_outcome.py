@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2etools import Pages, World, log_in, new_context
+from e2etools import PASSWORD, Pages, World, log_in, new_context
+from minutestools import sign
 from playwright.async_api import Browser, Page
 from sqlmodel import select
 
@@ -45,9 +46,7 @@ async def _final_minutes(world: World, tmp_path: Path) -> str:
                 data=MinutesUpdate(conclusion=CONCLUSION, treatment_plan="Chuyển tuyến trên"),
                 actor=chair,
             )
-            await minutes_svc.finalize(
-                session=s, consultation_id=world.room.id, case_id=link.case_id, actor=chair
-            )
+            await sign(s, world.room.id, link.case_id, chair, password=PASSWORD)
             return str(link.case_id)
     finally:
         await engine.dispose()

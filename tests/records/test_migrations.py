@@ -25,7 +25,7 @@ from tests import factories
 from tests.conftest import drop_engine, make_engine, schema_url
 
 # The revision before the patient's identity columns and the case's department and bed.
-BEFORE_IDENTITY = "d2b8f0a1c301"
+BEFORE_IDENTITY = "d4e5f6a7b801"
 
 
 async def _url_for(db_kind: str, tmp_path: Path) -> tuple[str, Any, str | None]:

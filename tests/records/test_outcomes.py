@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 import factories
 import pytest
+from minutestools import sign, with_password
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import select
 
@@ -88,9 +89,9 @@ async def _world(session: AsyncSession, *, final: bool = True) -> World:
         actor=Actor.of(chair),
     )
     if final:
-        await minutes.finalize(
-            session=session, consultation_id=consultation.id, case_id=case.id, actor=Actor.of(chair)
-        )
+        # The chair keeps the minutes (no secretary): one confirmation makes them final.
+        await with_password(session, chair)
+        await sign(session, consultation.id, case.id, Actor.of(chair))
     return World(doctor, colleague, chair, specialist, outsider, case, consultation)
 
 

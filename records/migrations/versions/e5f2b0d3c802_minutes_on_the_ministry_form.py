@@ -8,7 +8,9 @@ Create Date: 2026-12-07 05:40:00
 
 Existing minutes keep their text and become version 1 with empty new fields: nothing is guessed.
 The one-minutes-per-case constraint gives way to one per case and version (amendments are new
-versions), which SQLite can only do by rebuilding the table; no other table references it.
+versions), which SQLite can only do by rebuilding the table. Rows of other tables that point
+at minutes (outcomes) would stop the old table being dropped, so on SQLite they are set aside
+for the rebuild and put back after it, unchanged.
 """
 
 from __future__ import annotations
@@ -27,8 +29,36 @@ _EMPTY_LIST = sa.text("'[]'")
 _EMPTY_OBJECT = sa.text("'{}'")
 
 
+def _referrers() -> list[str]:
+    """The other tables whose foreign keys point at minutes (SQLite only; else none)."""
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        return []
+    inspector = sa.inspect(bind)
+    return [
+        table
+        for table in inspector.get_table_names()
+        if table != 'minutes'
+        and any(fk['referred_table'] == 'minutes' for fk in inspector.get_foreign_keys(table))
+    ]
+
+
+def _set_aside(tables: list[str]) -> None:
+    for table in tables:
+        op.execute(f'CREATE TEMP TABLE "_keep_{table}" AS SELECT * FROM "{table}"')
+        op.execute(f'DELETE FROM "{table}"')
+
+
+def _put_back(tables: list[str]) -> None:
+    for table in reversed(tables):
+        op.execute(f'INSERT INTO "{table}" SELECT * FROM "_keep_{table}"')
+        op.execute(f'DROP TABLE "_keep_{table}"')
+
+
 def upgrade() -> None:
     """Apply this revision."""
+    referrers = _referrers()
+    _set_aside(referrers)
     op.create_table('minutes_counter',
     sa.Column('facility_id', sa.Uuid(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
@@ -64,6 +94,7 @@ def upgrade() -> None:
         batch_op.create_foreign_key('fk_minutes_supersedes', 'minutes', ['supersedes_id'], ['id'])
         batch_op.create_foreign_key('fk_minutes_facility', 'facility', ['facility_id'], ['id'])
         batch_op.create_foreign_key('fk_minutes_secretary', 'app_user', ['secretary_id'], ['id'])
+    _put_back(referrers)
 
 
 def downgrade() -> None:
@@ -71,6 +102,8 @@ def downgrade() -> None:
 
     The old schema holds one set of minutes per case: amendments (version > 1) cannot be kept.
     """
+    referrers = _referrers()
+    _set_aside(referrers)
     op.execute("DELETE FROM minutes WHERE version > 1")
     with op.batch_alter_table('minutes', schema=None) as batch_op:
         batch_op.drop_constraint('fk_minutes_secretary', type_='foreignkey')
@@ -97,6 +130,7 @@ def downgrade() -> None:
         batch_op.drop_column('supersedes_id')
         batch_op.drop_column('version')
         batch_op.drop_column('place')
+    _put_back(referrers)
 
     op.drop_table('minutes_counter')
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import factories
-from pagetools import running_site
+from minutestools import sign
+from pagetools import PASSWORD, running_site
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
@@ -52,12 +53,7 @@ async def test_outcome_reported_on_the_case_page_and_seen_by_the_consultant(
                 data=MinutesUpdate(conclusion="Suy tim EF giảm, NYHA III"),
                 actor=Actor.of(specialist),
             )
-            await minutes_svc.finalize(
-                session=s,
-                consultation_id=consultation.id,
-                case_id=case.id,
-                actor=Actor.of(specialist),
-            )
+            await sign(s, consultation.id, case.id, Actor.of(specialist), password=PASSWORD)
         case_url = f"/cases/{case.id}"
         post_url = f"/consultations/{consultation.id}/outcomes/{case.id}"
         minutes_url = f"/consultations/{consultation.id}/minutes/{case.id}"
