@@ -14,7 +14,6 @@ from ..errors import Conflict, Invalid, NotFound
 from ..events import MinutesFinalised, announce
 from ..messages import N_, msg
 from ..models import (
-    Attendance,
     Case,
     CaseStatus,
     Consultation,
@@ -29,6 +28,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from . import attendance
 from .cases import apply_transition
 
 FINAL_MESSAGE = N_("Biên bản đã hoàn tất, không thể sửa")
@@ -47,47 +47,44 @@ async def _attached_case(
 
 
 async def attendees(session: AsyncSession, consultation_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Who was in the room (from attendance), else who was invited: name, facility, role."""
-    roles = dict(
-        (
-            await session.execute(
-                select(Participant.user_id, Participant.role).where(
-                    Participant.consultation_id == consultation_id
-                )
-            )
-        ).all()
-    )
-    present = (
+    """Who was in the room (one row per person, from the attendance read model, with their
+    intervals), else who was invited: name, facility, role."""
+    consultation = await session.get(Consultation, consultation_id)
+    if consultation is None:
+        return []
+    present = await attendance.attendance(session, consultation)
+    if present:
+        return [
+            {
+                "user_id": str(person.user_id),
+                "name": person.name,
+                "facility": person.facility,
+                "role": str(person.role),
+                "intervals": [
+                    [i.joined_at.isoformat(), i.left_at.isoformat() if i.left_at else None]
+                    for i in person.intervals
+                ],
+            }
+            for person in present
+        ]
+    invited = (
         await session.execute(
-            select(User, Facility.name)
-            .join(Attendance, col(Attendance.user_id) == User.id)
+            select(User, Facility.name, Participant.role)
+            .join(Participant, col(Participant.user_id) == User.id)
             .join(Facility, col(Facility.id) == User.facility_id)
-            .where(Attendance.consultation_id == consultation_id)
-            .order_by(col(Attendance.joined_at))
+            .where(Participant.consultation_id == consultation_id)
+            .order_by(col(Participant.invited_at))
         )
     ).all()
-    if not present:
-        present = (
-            await session.execute(
-                select(User, Facility.name)
-                .join(Participant, col(Participant.user_id) == User.id)
-                .join(Facility, col(Facility.id) == User.facility_id)
-                .where(Participant.consultation_id == consultation_id)
-                .order_by(col(Participant.invited_at))
-            )
-        ).all()
-    out: dict[uuid.UUID, dict[str, Any]] = {}
-    for user, facility_name in present:
-        out.setdefault(
-            user.id,
-            {
-                "user_id": str(user.id),
-                "name": user.display_name,
-                "facility": facility_name,
-                "role": str(roles.get(user.id, user.role)),
-            },
-        )
-    return list(out.values())
+    return [
+        {
+            "user_id": str(user.id),
+            "name": user.display_name,
+            "facility": facility_name,
+            "role": str(role),
+        }
+        for user, facility_name, role in invited
+    ]
 
 
 async def _summary(session: AsyncSession, case: Case) -> str:

@@ -72,6 +72,7 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
             "name": "TS.BS. Nguyễn Thị Lan",
             "facility": "Bệnh viện tỉnh",
             "role": "chair",
+            "intervals": [[T0.isoformat(), None]],
         }
     ]
     assert "Trần Văn Hùng" in draft.summary

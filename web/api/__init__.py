@@ -8,11 +8,13 @@ from aiohttp import web
 
 from . import (
     attachments,
+    attendance,
     audit,
     auth,
     cases,
     consultations,
     directory,
+    fhir,
     minutes,
     nettest,
     outcomes,
@@ -31,6 +33,8 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     consultations.routes,
     minutes.routes,
     outcomes.routes,
+    attendance.routes,
+    fhir.routes,
     directory.routes,
     audit.routes,
     nettest.routes,

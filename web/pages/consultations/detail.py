@@ -21,6 +21,7 @@ from records.models import (
     utcnow,
 )
 from records.services import attachment_reads, schedules
+from records.services import attendance as attendance_svc
 from records.services import consultations as consultations_svc
 from records.services import network_tests as network_tests_svc
 from records.services import outcomes as outcomes_svc
@@ -104,6 +105,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "network": network,
         "recordings": recordings,
         "follow_ups": follow_ups,
+        "connection_points": attendance_svc.connection_points(detail.attendance),
         "now": utcnow(),
         "consultation": c,
         "may_schedule": detail.can_manage and c.status in schedules.SCHEDULABLE,
