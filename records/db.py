@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -61,3 +62,9 @@ def session_maker(engine: AsyncEngine, *, events: Any = None) -> SessionMaker:
     ``events``: a ``records.events.EventHub`` whose listeners hear what its sessions commit."""
     info = {"telemed.events": events} if events is not None else {}
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+async def ping(engine: AsyncEngine, *, timeout: float = 2.0) -> None:
+    """Raise unless the database answers a trivial query within ``timeout`` seconds."""
+    async with asyncio.timeout(timeout), engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -53,6 +53,14 @@ VOCABULARY: Mapping[str, Mapping[str, str]] = {
         ConsultationStatus.ended: N_("Đã kết thúc"),
         ConsultationStatus.cancelled: N_("Đã hủy"),
     },
+    # The figures of the activity dashboard (records.services.activity.Figure).
+    "activity_figure": {
+        "requested": N_("Đã yêu cầu"),
+        "held": N_("Đã hội chẩn"),
+        "cancelled": N_("Đã hủy"),
+        "emergency": N_("Cấp cứu"),
+        "emergency_missed": N_("Cấp cứu xếp lịch quá hạn"),
+    },
     "urgency": {
         Urgency.routine: N_("Thường quy"),
         Urgency.urgent: N_("Khẩn"),

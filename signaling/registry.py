@@ -4,6 +4,7 @@ the other nodes through the bus. No aiohttp here."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +18,17 @@ from signaling.frames import Frame
 from signaling.ice import IceServers
 from signaling.outbox import Outbox
 from signaling.ports import RECORDER_ID, EventSink, Identity, RecorderHook, SignalingRecorder
-from signaling.room import ACTIVE, LOBBY, MODERATOR, PARTICIPANT, Outlet, Peer, Room
+from signaling.room import (
+    ACTIVE,
+    LOBBY,
+    MODERATOR,
+    PARTICIPANT,
+    Outlet,
+    Peer,
+    Room,
+    resume_hash,
+)
+from signaling.stats import SignalingStats
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +59,7 @@ class RoomRegistry:
         self.media = recorder if isinstance(recorder, SignalingRecorder) else None
         self.rooms: dict[str, Room] = {}
         self.outbox = Outbox(bus, sink)
+        self.stats = SignalingStats()
         self._sweeper: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -185,7 +197,10 @@ class RoomRegistry:
             async with room.join_lock:
                 if resume_token:
                     peer = self._resume(room, identity, outlet, resume_token)
+                    if peer is None:
+                        peer = await self._resume_moved(room, identity, outlet, resume_token)
                     if peer is not None:
+                        self.stats.resumes += 1
                         return peer
                 for old in room.by_user(identity.user_id):
                     self.remove(room, old, "replaced", code=CloseCode.REPLACED)
@@ -213,6 +228,7 @@ class RoomRegistry:
                     peer.send(frames.lobby(peer_id=peer.peer_id, name=peer.name))
                     room.lobby_update()
                     self.publish(room_id, ops.PeerSeen(peer=peer.record()))
+                self.stats.joins += 1
                 return peer
         finally:
             self._drop_if_empty(room)
@@ -310,6 +326,35 @@ class RoomRegistry:
             return peer
         return None
 
+    async def _resume_moved(
+        self, room: Room, identity: Identity, outlet: Outlet, token: str
+    ) -> Peer | None:
+        """Resume a place held by another node whose client came here (that node died or
+        the proxy sent the client elsewhere): the peer keeps its id and state, the others see
+        no one leave or join, and the place is now this node's."""
+        wanted = resume_hash(token)
+        for peer in list(room.peers.values()):
+            if peer.local or peer.status != ACTIVE or peer.user_id != identity.user_id:
+                continue
+            if not peer.resume_hash or not hmac.compare_digest(peer.resume_hash, wanted):
+                continue
+            peer.take_over(node=self.bus.node_id, token=token)
+            peer.room_id = room.room_id
+            if identity.moderator:
+                peer.role = MODERATOR
+                room.moderators.add(identity.user_id)
+            await self.bus.put(room.room_id, peer.record())
+            # The old node, if alive, lets its copy go without telling anyone (sync._peer).
+            self.publish(room.room_id, ops.PeerSeen(peer=peer.record()))
+            others = [p for p in room.active() if p is not peer]
+            peer.known = {p.peer_id for p in others}
+            outlet.send(self._welcome_frame(room, peer, others, resumed=True))
+            peer.attach(outlet)
+            if peer.moderator and room.waiting():
+                room.lobby_update()
+            return peer
+        return None
+
     async def admit(self, room: Room, peer: Peer) -> None:
         """Move a local lobby peer into the room; raises RoomFull."""
         async with room.join_lock:
@@ -395,10 +440,13 @@ class RoomRegistry:
         # Records change through `enter`, `put` and `remove`; re-storing them all is only a
         # safety net, so it runs every few heartbeats, well inside the rooms' key lifetime.
         beats = failures = 0
+        missing_since: dict[str, float] = {}
         while True:
             await asyncio.sleep(self.config.bus_heartbeat_seconds)
             try:
-                await sync.sweep(self, restore_records=beats % RESTORE_EVERY == 0)
+                # Right after an outage the bus may have lost everything: re-store at once.
+                restore_records = failures > 0 or beats % RESTORE_EVERY == 0
+                await sync.sweep(self, restore_records=restore_records, missing_since=missing_since)
             except Exception as exc:
                 # Once per outage at warning level: the bus is down for every heartbeat alike.
                 failures += 1

@@ -4,6 +4,7 @@ change and the notifications it causes happen without interleaving."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from typing import Any, Protocol
 
@@ -29,6 +30,11 @@ class Outlet(Protocol):
         ...
 
 
+def resume_hash(token: str) -> str:
+    """The digest of a resume token that presence records carry."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class Peer:
     """A participant in a room: local (it has a connection here) or remote (another node)."""
 
@@ -49,6 +55,8 @@ class Peer:
         "hand",
         "screen",
         "resume_token",
+        "resume_hash",
+        "moves",
         "outlet",
         "pending",
         "pending_limit",
@@ -89,6 +97,11 @@ class Peer:
         self.hand = False
         self.screen = False
         self.resume_token = secrets.token_urlsafe(24) if local else None
+        # What the presence record carries instead of the token: another node checks a
+        # returning client's token against it when this node is gone.
+        self.resume_hash = resume_hash(self.resume_token) if self.resume_token else ""
+        # How many times the place moved to another node: the newest holder wins.
+        self.moves = 0
         self.outlet: Outlet | None = None
         self.pending: list[dict[str, Any]] = []
         self.pending_limit = pending_limit
@@ -153,6 +166,12 @@ class Peer:
                 setattr(self, name, value)
         self.status = str(record.get("status", self.status))
         self.role = str(record.get("role", self.role))
+        # A peer that resumed on another node lives there now.
+        self.node = str(record.get("node", self.node))
+        self.resume_hash = str(record.get("resume", self.resume_hash))
+        moves = record.get("moves")
+        if isinstance(moves, int):
+            self.moves = moves
 
     def info(self) -> dict[str, Any]:
         """The public description other peers see."""
@@ -183,7 +202,13 @@ class Peer:
 
     def record(self) -> PeerRecord:
         """The presence record stored on the bus."""
-        return {**self.info(), "status": self.status, "node": self.node}
+        return {
+            **self.info(),
+            "status": self.status,
+            "node": self.node,
+            "resume": self.resume_hash,
+            "moves": self.moves,
+        }
 
     def state(self) -> dict[str, bool]:
         """The media state fields."""
@@ -199,6 +224,14 @@ class Peer:
             self.pending.append(frame)
         else:
             self.overflowed = True
+
+    def take_over(self, *, node: str, token: str) -> None:
+        """Become this node's peer: its process died and its client came back here."""
+        self.local = True
+        self.node = node
+        self.resume_token = token
+        self.moves += 1
+        self.pending = []
 
     def attach(self, outlet: Outlet) -> None:
         """Bind a (new) connection, flush what was kept, stop the grace timer."""

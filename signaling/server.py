@@ -218,6 +218,8 @@ class Session:
                 raise FrameTooLarge(f"frames are limited to {self.config.max_frame} bytes")
             message = m.parse(data)
             await HANDLERS[type(message)](self, message)
+            if isinstance(message, m.Offer | m.Answer | m.Candidate):
+                self.registry.stats.relayed += 1
         except SignalingError as exc:
             self.fail(exc)
         except Exception:
@@ -226,6 +228,7 @@ class Session:
 
     def fail(self, exc: SignalingError) -> None:
         """Reply with an `error` frame; close after repeated abuse."""
+        self.registry.stats.errors[exc.code] += 1
         self.conn.send(frames.error_of(exc))
         if isinstance(exc, ABUSE) and self.abuse.strike():
             self.conn.close(CloseCode.ABUSE, "too many bad messages")
@@ -245,6 +248,7 @@ async def on_join(s: Session, msg: m.Join) -> None:
         s.peer = await s.registry.join(s.room_id, s.identity, s.conn, msg.resume_token)
     except SignalingError as exc:
         exc.msg_id = msg.id
+        s.registry.stats.errors[exc.code] += 1
         s.conn.send(frames.error_of(exc))
         s.conn.close(exc.close_code or CloseCode.FORBIDDEN, exc.code)
 

@@ -38,6 +38,12 @@ def _peer(host: RoomHost, room: Room, op: ops.PeerSeen) -> None:
         return
     peer = room.peers.get(pid)
     if peer is not None and peer.local:
+        moves = record.get("moves")
+        if isinstance(moves, int) and moves > peer.moves:
+            # Its client resumed on another node: let our copy go, announcing nothing.
+            peer.close(CloseCode.REPLACED, "resumed on another server")
+            moved = room.peers[pid] = Peer.from_record(record)
+            moved.room_id = room.room_id
         return
     before = peer.status if peer is not None else None
     if peer is None:
@@ -185,7 +191,13 @@ def hello(host: RoomHost, room: Room) -> None:
 
 
 async def resync(host: RoomHost) -> None:
-    """After a bus reconnect: re-store our peers, ask the others, then reconcile."""
+    """After a bus reconnect: re-store our peers, ask the others, then reconcile.
+
+    After a Redis restart every node's records are gone until that node re-stores them (on
+    its own reconnect, or its next heartbeat); a peer absent from the bus is therefore only
+    taken for gone once it is still absent after two heartbeats, so no one sees a live peer
+    leave and come back.
+    """
     for _ in range(3):
         # The command connections may have dropped with the subscriber: retry once or twice.
         try:
@@ -198,32 +210,72 @@ async def resync(host: RoomHost) -> None:
         host.publish(room.room_id, ops.Hello())
         for peer in room.local():
             host.publish(room.room_id, ops.PeerSeen(peer=peer.record()))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2 * host.config.bus_heartbeat_seconds
     await asyncio.sleep(host.config.resync_settle_seconds)
+    first = True
+    while True:
+        missing = await _reconcile(host)
+        if first:
+            for room in list(host.rooms.values()):
+                for peer in room.local():
+                    if peer.status == ACTIVE:
+                        room.sync(peer)
+            first = False
+        if not missing or loop.time() >= deadline:
+            break
+        await asyncio.sleep(host.config.resync_settle_seconds)
+    for room_id, peer_ids in missing.items():
+        still = host.rooms.get(room_id)
+        for pid in peer_ids:
+            ghost = still.peers.get(pid) if still is not None else None
+            if still is not None and ghost is not None and not ghost.local:
+                host.remove(still, ghost, "timeout")
+
+
+async def _reconcile(host: RoomHost) -> dict[str, list[str]]:
+    """Add the peers the bus knows and we do not; the remote peers it does not know."""
+    missing: dict[str, list[str]] = {}
     for room_id, room in list(host.rooms.items()):
         members = {str(r["peer_id"]): r for r in await host.bus.members(room_id)}
-        for peer in list(room.peers.values()):
-            if not peer.local and peer.peer_id not in members:
-                host.remove(room, peer, "timeout")
+        gone = [p.peer_id for p in room.peers.values() if not p.local and p.peer_id not in members]
+        if gone:
+            missing[room_id] = gone
         for pid, record in members.items():
             if pid not in room.peers and pid not in room.departed:
                 _peer(host, room, ops.PeerSeen(peer=record))
-        for peer in room.local():
-            if peer.status == ACTIVE:
-                room.sync(peer)
+    return missing
 
 
-async def sweep(host: RoomHost, *, restore_records: bool) -> None:
-    """Heartbeat: keep our presence alive and drop peers of nodes that stopped."""
+async def sweep(
+    host: RoomHost, *, restore_records: bool, missing_since: dict[str, float] | None = None
+) -> None:
+    """Heartbeat: keep our presence alive and drop peers of nodes that stopped.
+
+    With ``missing_since`` (kept by the caller between heartbeats), a node must be missing for
+    two heartbeats before its peers are dropped: after a Redis restart a live node's key is
+    back within one.
+    """
     await host.bus.heartbeat(3 * host.config.bus_heartbeat_seconds)
     if restore_records:
         await restore(host)
     nodes = {p.node for r in host.rooms.values() for p in r.peers.values() if not p.local}
     if not nodes:
+        if missing_since is not None:
+            missing_since.clear()
         return
     alive = await host.bus.live_nodes(nodes)
+    dead = nodes - alive
+    if missing_since is not None:
+        now = asyncio.get_running_loop().time()
+        for node in list(missing_since):
+            if node not in dead:
+                del missing_since[node]
+        patience = 2 * host.config.bus_heartbeat_seconds
+        dead = {n for n in dead if now - missing_since.setdefault(n, now) >= patience}
     for room in list(host.rooms.values()):
         for peer in list(room.peers.values()):
-            if not peer.local and peer.node not in alive:
+            if not peer.local and peer.node in dead:
                 host.remove(room, peer, "timeout")
 
 

@@ -16,7 +16,9 @@ from web.app import setup_web
 from web.config import WebConfig
 from web.keys import ice_provider_key, renderer_key
 
+from .health import setup_health
 from .keys import engine_key, settings_key
+from .metrics import setup_metrics
 from .recording import setup_media
 from .room_bridge import RecordsAuthorizer, RecordsEventSink, signaling_config
 from .settings import Settings
@@ -78,6 +80,8 @@ def create_app(settings: Settings) -> web.Application:
     ice = IceServers(sig_config)
     app[ice_provider_key] = ice.for_user
     setup_web(app, config=web_config(settings), sessions=sessions, blobs=blobs)
+    setup_health(app, engine=engine, redis_url=settings.redis_url)
+    setup_metrics(app, token=settings.metrics_token)
     setup_workflow(app, settings=settings, sessions=sessions, hub=events)
     media = setup_media(app, settings=settings, config=sig_config, sessions=sessions, blobs=blobs)
     setup_signaling(

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
+from .ops_cli import CliTools
+from .ops_cli import register as register_ops
 from .settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -168,6 +170,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 blobs=BlobStore(settings.blob_dir),
                 password=password,
                 hash_password=hash_password,
+                history_months=args.history_months,
             )
         finally:
             await engine.dispose()
@@ -323,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="chỉ tạo khi cơ sở dữ liệu trống, nếu không thì in các tài khoản mẫu",
     )
+    demo.add_argument(
+        "--history-months",
+        type=int,
+        default=12,
+        choices=range(0, 37),
+        metavar="0..36",
+        help="số tháng hoạt động trong quá khứ cho trang thống kê (mặc định 12)",
+    )
     demo.set_defaults(func=lambda a: cmd_demo_info(a) if a.info else cmd_demo(a))
 
     user = sub.add_parser("user", help="người dùng")
@@ -350,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", parents=[common], help="kiểm tra chuỗi băm")
     verify.set_defaults(func=cmd_audit_verify)
+
+    register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))
     return parser
 
 

@@ -75,6 +75,9 @@ class MailSender:
         self.backoff = backoff
         self.base_url = base_url
         self._wake = asyncio.Event()
+        # Since the process started, for the metrics.
+        self.sent_total = 0
+        self.failed_total = 0
 
     def wake(self) -> None:
         """Look at the outbox now (something was queued)."""
@@ -119,6 +122,7 @@ class MailSender:
                     )
                     await self._deliver(message)
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    self.failed_total += 1
                     async with self.sessions() as session:
                         retry = await mail_outbox.mark_failed(
                             session=session,
@@ -134,6 +138,7 @@ class MailSender:
                 async with self.sessions() as session:
                     await mail_outbox.mark_sent(session=session, mail_id=mail.id, token=token)
                 sent += 1
+                self.sent_total += 1
 
     async def _deliver(self, message: EmailMessage) -> None:
         smtp = self.smtp

@@ -92,6 +92,9 @@ class Settings:
     scheduler_seconds: float = 30.0
     # The requesting doctor reports the outcome this many days after the final minutes.
     outcome_due_days: int = 7
+    # Prometheus metrics at /metrics: with a token, for `Authorization: Bearer <token>`;
+    # without one, only for requests from this machine that did not pass through a proxy.
+    metrics_token: str = ""
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -8,6 +8,7 @@ from records.blobs import BlobStore
 from records.db import SessionMaker
 
 from . import api, pages
+from .availability import unavailable_middleware
 from .config import WebConfig
 from .errors import error_middleware
 from .keys import blobs_key, config_key, sessions_key
@@ -23,6 +24,7 @@ def setup_web(
     app[blobs_key] = blobs
     # Outermost first: errors wrap everything, so even security refusals get a proper answer.
     app.middlewares.append(error_middleware)
+    app.middlewares.append(unavailable_middleware)
     setup_security(app)
     api.add_routes(app)
     pages.setup_pages(app)

@@ -132,3 +132,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unhandled error on %s %s", request.method, request.path)
         code, message = _HTTP_MESSAGES[500]
         return await _respond(request, 500, code, gettext(request, message))
+
+
+# The one way other middlewares answer with an error (a page or JSON, as the request wants).
+respond_error = _respond

@@ -54,6 +54,11 @@ class Consultation(SQLModel, table=True):
     """A case conference between a requesting facility and a host facility."""
 
     __tablename__ = "consultation"
+    # The activity figures read requests by facility and month.
+    __table_args__ = (
+        sa.Index("ix_consultation_requesting_created", "requesting_facility_id", "created_at"),
+        sa.Index("ix_consultation_created", "created_at"),
+    )
 
     id: uuid.UUID = id_field()
     title: str = Field(max_length=200)
@@ -72,6 +77,8 @@ class Consultation(SQLModel, table=True):
     ended_at: datetime | None = time_field()
     # When the reminder before the start went out (one process sends it, once per time).
     reminded_at: datetime | None = time_field()
+    # When a time was first set: how long the request waited for the coordinator.
+    scheduled_at: datetime | None = time_field()
     created_at: datetime = created_field()
     updated_at: datetime | None = time_field()
 

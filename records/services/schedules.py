@@ -178,6 +178,8 @@ async def schedule(
         await _upsert_participant(
             session, consultation=consultation, user_id=uid, role=role, actor=actor
         )
+    if consultation.scheduled_at is None:
+        consultation.scheduled_at = utcnow()
     if consultation.status == ConsultationStatus.requested:
         await set_status(
             session, consultation=consultation, to=ConsultationStatus.scheduled, actor=actor

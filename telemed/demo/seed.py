@@ -22,6 +22,7 @@ from records.models import (
     Case,
     CaseCreate,
     CaseStatus,
+    Consultation,
     ConsultationRequest,
     ConsultationSchedule,
     Facility,
@@ -47,6 +48,7 @@ from records.services import (
 )
 
 from .files import ct_dicom, ecg_png, lab_report_pdf
+from .history import seed_history
 from .world import (
     CASE_APPENDICITIS,
     CASE_CHEST_PAIN,
@@ -96,8 +98,11 @@ async def seed_demo(
     blobs: BlobStore,
     password: str,
     hash_password: Callable[[str], str],
+    history_months: int = 0,
 ) -> DemoSummary:
-    """Create the demo world in an empty database; Conflict if any facility or user exists."""
+    """Create the demo world in an empty database; Conflict if any facility or user exists.
+
+    ``history_months`` adds that many months of past activity (for the dashboard)."""
     validate_new_password(password, username="")
     summary = DemoSummary()
     async with session_maker() as session:
@@ -191,7 +196,23 @@ async def seed_demo(
         summary.cases = int(
             (await session.execute(select(func.count()).select_from(Case))).scalar_one()
         )
+        await _backdate_requests(session)
+        if history_months:
+            summary.history = await seed_history(
+                session, facilities=fac, people=people, today=today, months=history_months
+            )
     return summary
+
+
+async def _backdate_requests(session: AsyncSession) -> None:
+    """The services stamp a request "now"; a demo session held days ago was asked for before."""
+    rows = (await session.execute(select(Consultation))).scalars().all()
+    for c in rows:
+        if c.scheduled_start is not None and c.scheduled_start < c.created_at:
+            c.created_at = c.scheduled_start - timedelta(days=1, hours=3)
+            c.scheduled_at = c.created_at + timedelta(hours=2)
+            session.add(c)
+    await session.commit()
 
 
 async def _seed_chest_pain(

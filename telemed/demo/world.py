@@ -29,6 +29,8 @@ class DemoSummary:
     cases: int = 0
     consultations: int = 0
     attachments: int = 0
+    # Past consultations drawn for the dashboard (not counted above).
+    history: int = 0
 
 
 # --- the referral line -----------------------------------------------------------------------

@@ -89,7 +89,7 @@ PARAM_KINDS = {
     "facility_id": "facility",
 }
 # Path parameters that name no object, with a value to use.
-VALUE_PARAMS = {"lang": "vi"}
+VALUE_PARAMS = {"lang": "vi", "chart": "months"}
 # Signing in and out, one's own account: no one else's object to reach (only read for leaks).
 OWN_ACCOUNT = frozenset(
     {

@@ -1,7 +1,7 @@
 """Case outcomes: what happened after the consultation, and the overdue notice sent once.
 
 Revision ID: d4e5f6a7b801
-Revises: c1a0e5b7d203
+Revises: d2b8f0a1c301
 Create Date: 2026-12-07 05:13:20.295931
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d4e5f6a7b801"
-down_revision: str | Sequence[str] | None = "c1a0e5b7d203"
+down_revision: str | Sequence[str] | None = "d2b8f0a1c301"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,442 @@
+"""The activity of the referral network, in figures: requests, sessions held and cancelled, how
+long requests wait, emergencies against their target, specialties, attendance and connection
+quality, per requesting facility and local month.
+
+Every figure is aggregated in SQL (no rows come back to Python), so the dashboard stays fast on
+millions of cases. The figures carry no patient data; the list behind a figure does, and goes
+through the consultations' read rule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from .. import access
+from ..actor import Actor
+from ..errors import Forbidden, Invalid
+from ..localtime import LOCAL_TZ
+from ..messages import msg
+from ..models import (
+    Attendance,
+    Case,
+    Consultation,
+    ConsultationCase,
+    ConsultationStatus,
+    Minutes,
+    MinutesStatus,
+    NetworkTestResult,
+    NetworkVerdict,
+    Role,
+    Urgency,
+    User,
+)
+from ..sqltime import hours, month_of
+from . import clamp_page
+
+# Verdicts of a link that cannot carry video.
+POOR = (NetworkVerdict.audio.value, NetworkVerdict.failed.value)
+# The longest period one dashboard covers.
+MAX_MONTHS = 36
+DEFAULT_MONTHS = 12
+DEFAULT_EMERGENCY_TARGET = timedelta(minutes=30)
+
+
+class Figure(StrEnum):
+    """A count the dashboard can drill into."""
+
+    requested = "requested"
+    held = "held"
+    cancelled = "cancelled"
+    emergency = "emergency"
+    emergency_missed = "emergency_missed"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local months, ``first`` to ``last`` inclusive (each as its first day)."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.first.day != 1 or self.last.day != 1:
+            raise Invalid(msg("Khoảng thời gian phải tính theo tháng"))
+        if self.last < self.first:
+            raise Invalid(
+                msg("Tháng kết thúc phải sau tháng bắt đầu"),
+                fields={"until": msg("Tháng kết thúc phải sau tháng bắt đầu")},
+            )
+        if len(self.months()) > MAX_MONTHS:
+            raise Invalid(
+                msg("Khoảng thời gian tối đa %(n)s tháng", n=MAX_MONTHS),
+                fields={"since": msg("Khoảng thời gian tối đa %(n)s tháng", n=MAX_MONTHS)},
+            )
+
+    @classmethod
+    def last_months(cls, n: int = DEFAULT_MONTHS, *, today: date | None = None) -> Period:
+        """The ``n`` months up to and including this one."""
+        day = today or datetime.now(LOCAL_TZ).date()
+        last = day.replace(day=1)
+        first = last
+        for _ in range(n - 1):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return cls(first, last)
+
+    def months(self) -> list[str]:
+        """Every month of the period as ``YYYY-MM``."""
+        out: list[str] = []
+        month = self.first
+        while month <= self.last:
+            out.append(f"{month.year:04d}-{month.month:02d}")
+            month = (month + timedelta(days=32)).replace(day=1)
+        return out
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as [start, end) moments."""
+        end_day = (self.last + timedelta(days=32)).replace(day=1)
+        return (
+            datetime.combine(self.first, time(0), tzinfo=LOCAL_TZ),
+            datetime.combine(end_day, time(0), tzinfo=LOCAL_TZ),
+        )
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """What the dashboard looks at: a period, and optionally one facility and one specialty."""
+
+    period: Period
+    facility_id: uuid.UUID | None = None
+    specialty: str | None = None
+    emergency_target: timedelta = DEFAULT_EMERGENCY_TARGET
+
+    def __post_init__(self) -> None:
+        if self.specialty is not None and not 1 <= len(self.specialty) <= 100:
+            raise Invalid(
+                msg("Chuyên khoa không hợp lệ"),
+                fields={"specialty": msg("Chuyên khoa không hợp lệ")},
+            )
+
+
+@dataclass
+class MonthFigures:
+    """The figures of one requesting facility in one month."""
+
+    facility_id: uuid.UUID
+    month: str
+    requested: int = 0
+    held: int = 0
+    cancelled: int = 0
+    emergency: int = 0
+    emergency_on_target: int = 0
+    to_session_median_h: float | None = None
+    to_session_p90_h: float | None = None
+    to_minutes_median_h: float | None = None
+    to_minutes_p90_h: float | None = None
+    attendees: int = 0
+
+
+@dataclass
+class Activity:
+    """Everything the dashboard shows for a filter."""
+
+    months: list[str]
+    rows: list[MonthFigures]
+    specialties: list[tuple[str, int]] = field(default_factory=list)
+    # facility_id -> (tests, median round trip in ms, share of links that cannot carry video)
+    connection: dict[uuid.UUID, tuple[int, float | None, float]] = field(default_factory=dict)
+
+    def totals(self) -> MonthFigures:
+        """The counts summed over facilities and months (durations are not summable)."""
+        total = MonthFigures(facility_id=uuid.UUID(int=0), month="")
+        for row in self.rows:
+            for name in (
+                "requested",
+                "held",
+                "cancelled",
+                "emergency",
+                "emergency_on_target",
+                "attendees",
+            ):
+                setattr(total, name, getattr(total, name) + getattr(row, name))
+        return total
+
+
+def require_viewer(actor: Actor) -> None:
+    """Admins see the whole network; coordinators the requests to and from their facility."""
+    if actor.is_system or actor.role in (Role.admin, Role.coordinator):
+        return
+    raise Forbidden(msg("Chỉ quản trị viên và điều phối viên xem được thống kê hoạt động"))
+
+
+def _scope(actor: Actor) -> Any:
+    if actor.is_system or actor.role == Role.admin:
+        return sa.true()
+    return sa.or_(
+        col(Consultation.requesting_facility_id) == actor.facility_id,
+        col(Consultation.host_facility_id) == actor.facility_id,
+    )
+
+
+def _emergency() -> Any:
+    """Whether any case of the consultation is an emergency."""
+    return (
+        select(ConsultationCase.consultation_id)
+        .join(Case, col(Case.id) == col(ConsultationCase.case_id))
+        .where(
+            col(ConsultationCase.consultation_id) == col(Consultation.id),
+            col(Case.urgency) == Urgency.emergency,
+        )
+        .exists()
+    )
+
+
+def _conditions(actor: Actor, flt: ActivityFilter) -> list[Any]:
+    start, end = flt.period.bounds()
+    conds: list[Any] = [
+        _scope(actor),
+        col(Consultation.created_at) >= start,
+        col(Consultation.created_at) < end,
+    ]
+    if flt.facility_id is not None:
+        conds.append(Consultation.requesting_facility_id == flt.facility_id)
+    if flt.specialty is not None:
+        conds.append(
+            select(ConsultationCase.consultation_id)
+            .join(Case, col(Case.id) == col(ConsultationCase.case_id))
+            .where(
+                col(ConsultationCase.consultation_id) == col(Consultation.id),
+                col(Case.specialty) == flt.specialty,
+            )
+            .exists()
+        )
+    return conds
+
+
+def _on_target(flt: ActivityFilter) -> Any:
+    waited = hours(Consultation.created_at, Consultation.scheduled_at)
+    return sa.and_(
+        col(Consultation.scheduled_at).is_not(None),
+        waited <= flt.emergency_target.total_seconds() / 3600.0,
+    )
+
+
+def _count(cond: Any) -> Any:
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+async def _counts(
+    session: AsyncSession, actor: Actor, flt: ActivityFilter
+) -> dict[tuple[uuid.UUID, str], MonthFigures]:
+    month = month_of(Consultation.created_at).label("month")
+    emergency = _emergency()
+    attendees = (
+        select(sa.func.count(sa.distinct(col(Attendance.user_id))))
+        .where(col(Attendance.consultation_id) == col(Consultation.id))
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.select(
+            col(Consultation.requesting_facility_id),
+            month,
+            sa.func.count(),
+            _count(Consultation.status == ConsultationStatus.ended),
+            _count(Consultation.status == ConsultationStatus.cancelled),
+            _count(emergency),
+            _count(sa.and_(emergency, _on_target(flt))),
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case(
+                        (col(Consultation.status) == ConsultationStatus.ended, attendees), else_=0
+                    )
+                ),
+                0,
+            ),
+        )
+        .where(*_conditions(actor, flt))
+        .group_by(col(Consultation.requesting_facility_id), month)
+    )
+    out: dict[tuple[uuid.UUID, str], MonthFigures] = {}
+    for fid, mon, req, held, cancelled, emerg, on_target, att in await session.execute(stmt):
+        out[(fid, mon)] = MonthFigures(
+            facility_id=fid,
+            month=mon,
+            requested=int(req),
+            held=int(held or 0),
+            cancelled=int(cancelled or 0),
+            emergency=int(emerg or 0),
+            emergency_on_target=int(on_target or 0),
+            attendees=int(att or 0),
+        )
+    return out
+
+
+async def _percentiles(
+    session: AsyncSession, actor: Actor, flt: ActivityFilter, duration: Any, *, extra: Any = None
+) -> dict[tuple[uuid.UUID, str], tuple[float, float]]:
+    """Median and 90th percentile (nearest rank) of a duration per facility and month."""
+    month = month_of(Consultation.created_at)
+    conds = _conditions(actor, flt) + [duration.is_not(None)]
+    if extra is not None:
+        conds.append(extra)
+    part = (col(Consultation.requesting_facility_id), month)
+    ranked = (
+        sa.select(
+            col(Consultation.requesting_facility_id).label("fid"),
+            month.label("month"),
+            duration.label("d"),
+            sa.func.row_number().over(partition_by=part, order_by=duration).label("rn"),
+            sa.func.count().over(partition_by=part).label("n"),
+        )
+        .where(*conds)
+        .subquery()
+    )
+    stmt = sa.select(
+        ranked.c.fid,
+        ranked.c.month,
+        sa.func.min(sa.case((ranked.c.rn >= 0.5 * ranked.c.n, ranked.c.d))),
+        sa.func.min(sa.case((ranked.c.rn >= 0.9 * ranked.c.n, ranked.c.d))),
+    ).group_by(ranked.c.fid, ranked.c.month)
+    return {
+        (fid, mon): (float(med), float(p90)) for fid, mon, med, p90 in await session.execute(stmt)
+    }
+
+
+def _final_minutes_at() -> Any:
+    return (
+        select(sa.func.min(Minutes.finalized_at))
+        .where(
+            col(Minutes.consultation_id) == col(Consultation.id),
+            col(Minutes.status) == MinutesStatus.final,
+        )
+        .scalar_subquery()
+    )
+
+
+async def _specialties(
+    session: AsyncSession, actor: Actor, flt: ActivityFilter
+) -> list[tuple[str, int]]:
+    stmt = (
+        sa.select(col(Case.specialty), sa.func.count(sa.distinct(col(Consultation.id))))
+        .select_from(Consultation)
+        .join(ConsultationCase, col(ConsultationCase.consultation_id) == col(Consultation.id))
+        .join(Case, col(Case.id) == col(ConsultationCase.case_id))
+        .where(*_conditions(actor, flt))
+        .group_by(Case.specialty)
+        .order_by(sa.func.count(sa.distinct(col(Consultation.id))).desc(), col(Case.specialty))
+    )
+    return [(str(name), int(n)) for name, n in await session.execute(stmt)]
+
+
+async def _connection(
+    session: AsyncSession, actor: Actor, flt: ActivityFilter
+) -> dict[uuid.UUID, tuple[int, float | None, float]]:
+    """Network tests of each facility's staff in the period: count, median RTT, share poor."""
+    start, end = flt.period.bounds()
+    conds: list[Any] = [
+        col(NetworkTestResult.measured_at) >= start,
+        col(NetworkTestResult.measured_at) < end,
+    ]
+    if not (actor.is_system or actor.role == Role.admin):
+        conds.append(User.facility_id == actor.facility_id)
+    if flt.facility_id is not None:
+        conds.append(User.facility_id == flt.facility_id)
+    rtt = col(NetworkTestResult.rtt_ms)
+    ranked = (
+        sa.select(
+            col(User.facility_id).label("fid"),
+            rtt.label("rtt"),
+            col(NetworkTestResult.verdict).label("verdict"),
+            sa.func.row_number().over(partition_by=col(User.facility_id), order_by=rtt).label("rn"),
+            sa.func.count(rtt).over(partition_by=col(User.facility_id)).label("n"),
+        )
+        .join(User, col(User.id) == col(NetworkTestResult.user_id))
+        .where(*conds)
+        .subquery()
+    )
+    stmt = sa.select(
+        ranked.c.fid,
+        sa.func.count(),
+        sa.func.min(
+            sa.case(
+                (sa.and_(ranked.c.rtt.is_not(None), ranked.c.rn >= 0.5 * ranked.c.n), ranked.c.rtt)
+            )
+        ),
+        sa.func.sum(sa.case((ranked.c.verdict.in_(POOR), 1), else_=0)),
+    ).group_by(ranked.c.fid)
+    out: dict[uuid.UUID, tuple[int, float | None, float]] = {}
+    for fid, n, med, poor in await session.execute(stmt):
+        out[fid] = (int(n), None if med is None else float(med), int(poor or 0) / int(n))
+    return out
+
+
+async def activity(*, session: AsyncSession, actor: Actor, flt: ActivityFilter) -> Activity:
+    """The dashboard's figures for a filter, per requesting facility and month."""
+    require_viewer(actor)
+    counts = await _counts(session, actor, flt)
+    to_session = await _percentiles(
+        session, actor, flt, hours(Consultation.created_at, Consultation.scheduled_start)
+    )
+    to_minutes = await _percentiles(
+        session, actor, flt, hours(Consultation.created_at, _final_minutes_at())
+    )
+    for key, row in counts.items():
+        if key in to_session:
+            row.to_session_median_h, row.to_session_p90_h = to_session[key]
+        if key in to_minutes:
+            row.to_minutes_median_h, row.to_minutes_p90_h = to_minutes[key]
+    rows = sorted(counts.values(), key=lambda r: (r.month, str(r.facility_id)))
+    return Activity(
+        months=flt.period.months(),
+        rows=rows,
+        specialties=await _specialties(session, actor, flt),
+        connection=await _connection(session, actor, flt),
+    )
+
+
+async def behind(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    flt: ActivityFilter,
+    figure: Figure,
+    month: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> tuple[list[tuple[Consultation, bool]], int]:
+    """The consultations counted in a figure, newest first: (consultation, readable by actor).
+
+    The figures count what the actor's role oversees; the title and the link are only for
+    consultations the actor may read."""
+    require_viewer(actor)
+    conds = _conditions(actor, flt)
+    if month is not None:
+        if month not in flt.period.months():
+            raise Invalid(msg("Tháng không thuộc khoảng đang xem"))
+        conds.append(month_of(Consultation.created_at) == month)
+    if figure == Figure.held:
+        conds.append(Consultation.status == ConsultationStatus.ended)
+    elif figure == Figure.cancelled:
+        conds.append(Consultation.status == ConsultationStatus.cancelled)
+    elif figure == Figure.emergency:
+        conds.append(_emergency())
+    elif figure == Figure.emergency_missed:
+        conds.append(sa.and_(_emergency(), sa.not_(_on_target(flt))))
+    lim, off = clamp_page(limit, offset)
+    total = (await session.execute(select(sa.func.count()).where(*conds))).scalar_one()
+    readable = access.consultations_filter(actor)
+    rows = await session.execute(
+        select(Consultation, sa.case((readable, True), else_=False))
+        .where(*conds)
+        .order_by(col(Consultation.created_at).desc(), col(Consultation.id))
+        .limit(lim)
+        .offset(off)
+    )
+    return [(c, bool(ok)) for c, ok in rows.all()], int(total)
