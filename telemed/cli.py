@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__
+from . import __version__, archive_cli
 from .ops_cli import CliTools
 from .ops_cli import register as register_ops
 from .settings import ConfigError, Settings, load_settings
@@ -362,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", parents=[common], help="kiểm tra chuỗi băm")
     verify.set_defaults(func=cmd_audit_verify)
 
-    register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))
+    tools = CliTools(_settings, _speaker, _require_schema)
+    register_ops(sub, common, tools)
+    archive_cli.add_parsers(sub, common, tools)
     return parser
 
 

@@ -18,6 +18,7 @@ from ..errors import html_error_key
 from ..i18n import LANG_COOKIE, LANGUAGES, format_filesize, format_value, setup_i18n
 from . import (
     admin,
+    archive,
     attachments,
     auth,
     cases,
@@ -52,6 +53,7 @@ PAGE_MODULES: tuple[ModuleType, ...] = (
     schedule,
     minutes,
     outcomes,
+    archive,
     dashboard,
     admin,
     nettest,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records import access
 from records.actor import Actor
+from records.archive import may_archive
 from records.messages import N_
 from records.models import (
     Attachment,
@@ -106,6 +107,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "recordings": recordings,
         "follow_ups": follow_ups,
         "connection_points": attendance_svc.connection_points(detail.attendance),
+        "may_archive": may_archive(who, detail.consultation),
         "now": utcnow(),
         "consultation": c,
         "may_schedule": detail.can_manage and c.status in schedules.SCHEDULABLE,
