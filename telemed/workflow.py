@@ -94,7 +94,8 @@ class Notifier:
 
 class RoomsObeyRecords:
     """Orders the live rooms after what the records committed: a cancelled consultation's
-    room ends, a withdrawn invitee leaves it, a disabled account leaves every room."""
+    room ends, a reopened one accepts people again, a withdrawn invitee leaves it, a disabled
+    account leaves every room."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
@@ -102,7 +103,11 @@ class RoomsObeyRecords:
     async def __call__(self, event: ev.DomainEvent) -> None:
         """Apply one event to the rooms, on every server process."""
         if not isinstance(
-            event, ev.ConsultationCancelled | ev.InvitationWithdrawn | ev.UserDisabled
+            event,
+            ev.ConsultationCancelled
+            | ev.ConsultationReopened
+            | ev.InvitationWithdrawn
+            | ev.UserDisabled,
         ):
             return
         try:
@@ -111,6 +116,8 @@ class RoomsObeyRecords:
             return  # signalling is not running (a command, a test without it)
         if isinstance(event, ev.ConsultationCancelled):
             await rooms.end_room(event.room_id, reason="cancelled")
+        elif isinstance(event, ev.ConsultationReopened):
+            await rooms.reopen_room(event.room_id)
         elif isinstance(event, ev.InvitationWithdrawn):
             await rooms.expel_user(event.room_id, str(event.user_id), reason="uninvited")
         else:

@@ -39,6 +39,12 @@ class WebConfig:
     # What signed-in actors may read beyond their facility (the follow-up window).
     read_policy: ReadPolicy = field(default_factory=ReadPolicy)
     max_upload_bytes: int = 200 * 1024 * 1024
+    # One upload request carries at most this many files (its declared length is bounded by it).
+    max_files_per_request: int = 20
+    # A request body that sends nothing for this long, or less than the minimum rate after it,
+    # is cut off with 408 (slow-body attacks).
+    body_idle_seconds: float = 30.0
+    body_min_bytes_per_second: float = 1024.0
     join_token_ttl_seconds: int = 300
     default_locale: str = "vi"
     # An emergency request waiting longer than this for a time is flagged on every list.
