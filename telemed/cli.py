@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__, cli_minutes
+from . import __version__, archive_cli, cli_minutes
 from .audit_cli import register as register_audit
 from .ops_cli import CliTools
 from .ops_cli import register as register_ops
@@ -355,7 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_audit(audit_sub, common, CliTools(_settings, _speaker, _require_schema))
     cli_minutes.add_parsers(sub, common, CliTools(_settings, _speaker, _require_schema))
 
-    register_ops(sub, common, CliTools(_settings, _speaker, _require_schema))
+    tools = CliTools(_settings, _speaker, _require_schema)
+    register_ops(sub, common, tools)
+    archive_cli.add_parsers(sub, common, tools)
     return parser
 
 

@@ -43,6 +43,7 @@ from ..models.base import utcnow
 from ..render import DEFAULT_MAX_PIXELS
 from ..sniff import Sniffed, sniff
 from ..vocabulary import label
+from . import retention
 from .attachment_files import checked_kind, extract_meta, json_safe, sanitize_filename
 from .attachment_reads import readable
 from .cases import EDITABLE, add_event
@@ -255,7 +256,9 @@ async def upload(
 async def delete(
     *, session: AsyncSession, blobs: BlobStore, actor: Actor, attachment_id: uuid.UUID
 ) -> Attachment:
-    """Remove an attachment while its case is a draft or submitted; the file goes if unshared."""
+    """Remove an attachment while its case is a draft or submitted, unless retention keeps it
+    (recordings, a session's files, the files of a case with final minutes); the file goes
+    if unshared."""
     attachment, case = await readable(session, actor=actor, attachment_id=attachment_id, write=True)
     if case.status not in EDITABLE:
         raise Conflict(
@@ -264,6 +267,7 @@ async def delete(
                 status=label(CaseStatus(case.status)),
             )
         )
+    await retention.require_deletable(session, attachment)
     sha = attachment.sha256
     await session.delete(attachment)
     case.updated_at = utcnow()

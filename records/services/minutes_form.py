@@ -26,6 +26,7 @@ from ..models import (
     Patient,
     User,
 )
+from . import attendance
 
 # Guests (khách mời) are those invited to listen; everyone else sits as a member.
 GUEST_ROLES = frozenset({ParticipantRole.observer})
@@ -83,10 +84,20 @@ async def present_ids(session: AsyncSession, consultation_id: uuid.UUID) -> list
 
 
 async def attendees(session: AsyncSession, consultation: Consultation) -> list[dict[str, Any]]:
-    """Who was in the room (from attendance), else everyone invited: the draft's first list."""
+    """Who was in the room (from attendance, with every interval they were present), else
+    everyone invited: the draft's first list."""
     everyone = {p["user_id"]: p for p in await people(session, consultation)}
-    present = [str(u) for u in await present_ids(session, consultation.id)]
-    chosen = [everyone[u] for u in present if u in everyone] if present else []
+    chosen = [
+        {
+            **everyone[str(a.user_id)],
+            "intervals": [
+                [i.joined_at.isoformat(), i.left_at.isoformat() if i.left_at else None]
+                for i in a.intervals
+            ],
+        }
+        for a in await attendance.attendance(session, consultation)
+        if str(a.user_id) in everyone
+    ]
     return chosen or list(everyone.values())
 
 

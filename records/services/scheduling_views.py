@@ -18,7 +18,6 @@ from ..actor import Actor
 from ..errors import NotFound
 from ..messages import msg
 from ..models import (
-    Attendance,
     Case,
     CaseStatus,
     Consultation,
@@ -34,6 +33,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
+from . import attendance as attendance_svc
 from . import consultations as consultations_svc
 from . import room_events, schedules, urgency
 from .queues import AgendaItem, facility_names, inbox, items_of, overview
@@ -68,16 +68,6 @@ class ParticipantView:
 
 
 @dataclass(frozen=True, slots=True)
-class AttendanceView:
-    """One stay of one person in the room."""
-
-    person: Person
-    joined_at: datetime
-    left_at: datetime | None
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class ConflictView:
     """Another session that overlaps, for one participant."""
 
@@ -109,7 +99,8 @@ class ConsultationDetail:
     may_cancel: bool
     cases: list[Case] = field(default_factory=list)
     participants: list[ParticipantView] = field(default_factory=list)
-    attendance: list[AttendanceView] = field(default_factory=list)
+    # One row per person who was in the room, with every interval (services.attendance).
+    attendance: list[attendance_svc.Attendee] = field(default_factory=list)
     chat: list[ChatView] = field(default_factory=list)
     conflicts: list[ConflictView] = field(default_factory=list)
     minutes: dict[uuid.UUID, Minutes] = field(default_factory=dict)
@@ -207,26 +198,6 @@ async def participants_of(
     return [(p, who[p.user_id]) for p in parts if p.user_id in who]
 
 
-async def _attendance(session: AsyncSession, consultation_id: uuid.UUID) -> list[AttendanceView]:
-    rows = list(
-        (
-            await session.execute(
-                select(Attendance)
-                .where(Attendance.consultation_id == consultation_id)
-                .order_by(col(Attendance.joined_at))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    who = await people(session, [a.user_id for a in rows])
-    return [
-        AttendanceView(who[a.user_id], a.joined_at, a.left_at, a.reason)
-        for a in rows
-        if a.user_id in who
-    ]
-
-
 async def conflicts_for(
     *,
     session: AsyncSession,
@@ -312,7 +283,7 @@ async def _detail_of(
         )
         for p, person in await participants_of(session, consultation.id)
     ]
-    view.attendance = await _attendance(session, consultation.id)
+    view.attendance = await attendance_svc.attendance(session, consultation)
     if view.cases:
         # The chat goes with the cases: none readable (past the follow-up window), no chat.
         view.chat = [

@@ -84,6 +84,7 @@ async def test_draft_finalize_and_immutability(session: AsyncSession) -> None:
             "facility": "Bệnh viện tỉnh",
             "role": "chair",
             "guest": False,
+            "intervals": [[T0.isoformat(), None]],
         }
     ]
     assert draft.connection_points == ["Bệnh viện tỉnh"]

@@ -8,11 +8,13 @@ from aiohttp import web
 
 from . import (
     attachments,
+    attendance,
     audit,
     auth,
     cases,
     consultations,
     directory,
+    fhir,
     imaging,
     minutes,
     nettest,
@@ -33,6 +35,8 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     consultations.routes,
     minutes.routes,
     outcomes.routes,
+    attendance.routes,
+    fhir.routes,
     directory.routes,
     audit.routes,
     nettest.routes,

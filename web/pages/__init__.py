@@ -18,6 +18,7 @@ from ..errors import html_error_key
 from ..i18n import LANG_COOKIE, LANGUAGES, format_filesize, format_value, setup_i18n
 from . import (
     admin,
+    archive,
     attachments,
     auth,
     cases,
@@ -55,6 +56,7 @@ PAGE_MODULES: tuple[ModuleType, ...] = (
     minutes,
     dashboard,
     outcomes,
+    archive,
     admin,
     nettest,
     notifications,

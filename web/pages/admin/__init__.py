@@ -9,7 +9,7 @@ from records.messages import N_
 from records.models import Role
 
 from ..common import NavItem, add_nav, see_other, url
-from . import audit, facilities, users
+from . import archives, audit, facilities, users
 from .common import require_admin
 
 ADMINS = frozenset({Role.admin})
@@ -27,6 +27,8 @@ def add_routes(app: web.Application) -> None:
     facilities.add_routes(app)
     users.add_routes(app)
     audit.add_routes(app)
+    archives.add_routes(app)
     add_nav(app, NavItem("admin-users", N_("Người dùng"), ADMINS, order=80))
     add_nav(app, NavItem("admin-facilities", N_("Cơ sở y tế"), ADMINS, order=81))
     add_nav(app, NavItem("admin-audit", N_("Nhật ký truy cập"), ADMINS, order=82))
+    add_nav(app, NavItem("admin-archives", N_("Lưu trữ"), ADMINS, order=83))

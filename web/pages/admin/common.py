@@ -17,7 +17,12 @@ from ...keys import sessions_key
 from ...security import require_actor
 
 # What an administration screen is about, by the first path segment after /admin/.
-_ADMIN_OBJECTS = {"facilities": "facility", "users": "user", "audit": "audit"}
+_ADMIN_OBJECTS = {
+    "facilities": "facility",
+    "users": "user",
+    "audit": "audit",
+    "archives": "consultation",
+}
 
 
 async def require_admin(request: web.Request) -> Actor:

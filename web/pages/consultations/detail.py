@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records import access
 from records.actor import Actor
+from records.archive import may_archive
 from records.messages import N_
 from records.models import (
     Attachment,
@@ -22,6 +23,7 @@ from records.models import (
     utcnow,
 )
 from records.services import attachment_reads, reopening, schedules
+from records.services import attendance as attendance_svc
 from records.services import consultations as consultations_svc
 from records.services import network_tests as network_tests_svc
 from records.services import outcomes as outcomes_svc
@@ -69,15 +71,6 @@ async def _recordings(
     ]
 
 
-def _attendance_by_person(detail: views.ConsultationDetail) -> list[dict[str, Any]]:
-    """One row per person, in the order they first came, with each of their stays."""
-    rows: dict[uuid.UUID, dict[str, Any]] = {}
-    for stay in detail.attendance:
-        row = rows.setdefault(stay.person.id, {"person": stay.person, "stays": []})
-        row["stays"].append(stay)
-    return list(rows.values())
-
-
 async def detail_page(request: web.Request) -> web.StreamResponse:
     """A session: status, cases, invitees, conflicts, attendance, chat log and minutes."""
     who = require_actor(request)
@@ -104,8 +97,9 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "network": network,
         "recordings": recordings,
         "follow_ups": follow_ups,
+        "connection_points": attendance_svc.connection_points(detail.attendance),
+        "may_archive": may_archive(who, detail.consultation),
         "now": utcnow(),
-        "attendance": _attendance_by_person(detail),
         "consents": consents,
         "consultation": c,
         "may_reopen": may_reopen,
