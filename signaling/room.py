@@ -274,6 +274,8 @@ class Room:
         # The imaging view being shared (the last `imaging-view` frame), for late joiners;
         # held in memory only, never stored.
         self.imaging: dict[str, Any] | None = None
+        # What the chair put on everyone's stage: {"peer_id", "kind", "by"}, or None.
+        self.spotlight: dict[str, Any] | None = None
         self.closed = False
         self.join_lock = asyncio.Lock()
 
@@ -317,6 +319,9 @@ class Room:
 
     def announce_left(self, peer_id: str, reason: str) -> None:
         """Tell local peers who knew the peer that it left."""
+        if self.spotlight is not None and self.spotlight["peer_id"] == peer_id:
+            # Clients fall back on their own when the tile goes; late joiners must not see it.
+            self.spotlight = None
         for peer in self.local():
             if peer_id in peer.known:
                 peer.known.discard(peer_id)

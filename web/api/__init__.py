@@ -16,6 +16,7 @@ from . import (
     imaging,
     minutes,
     nettest,
+    outcomes,
     patients,
     workflow,
 )
@@ -31,6 +32,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     imaging.routes,
     consultations.routes,
     minutes.routes,
+    outcomes.routes,
     directory.routes,
     audit.routes,
     nettest.routes,

@@ -3,6 +3,7 @@
 
 import { RoomController } from "./controller.js";
 import { setupRoomImaging } from "./imaging.js";
+import { REJOIN_HASH } from "./reopen.js";
 import { testHook } from "./testhook.js";
 import { fmt } from "./ui.js";
 
@@ -42,3 +43,8 @@ function applyNetworkTest(ui, texts) {
 applyNetworkTest(room.ui, config.strings.network);
 setupRoomImaging(root, room.signaling);
 room.start();
+// Back after the session was reopened: join as soon as the camera and microphone are ready.
+if (window.location.hash === REJOIN_HASH) {
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  room.rejoinWhenReady();
+}
