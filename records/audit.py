@@ -210,6 +210,49 @@ async def record_now(
     return event
 
 
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One object an answer showed, and the patient it is about."""
+
+    object_type: str
+    object_id: object
+    patient_id: uuid.UUID | None
+
+
+async def record_reads(
+    session: AsyncSession, *, actor: Actor, reads: Sequence[Read], detail: dict[str, Any]
+) -> None:
+    """Audit what one answer showed: a ``view`` event per object (so a patient's trail holds
+    every list that named them), appended in one batch and one commit, not one per row."""
+    if not reads:
+        return
+    last_seq, last_hash = await _lock_head(session)
+    at = utcnow()
+    safe = _json_safe(detail)
+    events = []
+    for read in reads:
+        last_seq += 1
+        event = AuditEvent(
+            seq=last_seq,
+            at=at,
+            actor_id=actor.user_id,
+            actor_name=actor.username[:64],
+            action="view",
+            object_type=read.object_type[:40],
+            object_id=None if read.object_id is None else str(read.object_id)[:64],
+            patient_id=read.patient_id,
+            client_addr=actor.client_addr[:64] if actor.client_addr else None,
+            outcome="ok",
+            detail=safe,
+            prev_hash=last_hash,
+            hash="",
+        )
+        event.hash = last_hash = content_hash(event)
+        events.append(event)
+    session.add_all(events)
+    await session.commit()
+
+
 async def verify(session: AsyncSession) -> VerifyResult:
     """Walk the chain in seq order; report the first broken link or ok with the count."""
     expected_seq = 1

@@ -14,7 +14,34 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .errors import Invalid
+from .messages import msg
+
 SessionMaker = async_sessionmaker[AsyncSession]
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (tuple, list)):
+        return any(_holds_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(v) for v in value.values())
+    return False
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    # PostgreSQL cannot store U+0000 in text and SQLite's FTS reads it as the end of the query:
+    # text holding one is bad input wherever it came from (a form, a multipart field, a frame).
+    if _holds_nul(parameters):
+        raise Invalid(msg("Văn bản không được chứa ký tự NUL"))
+
+
+def _guard(engine: AsyncEngine) -> AsyncEngine:
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 def is_sqlite(url: str) -> bool:
@@ -40,7 +67,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        return engine
+        return _guard(engine)
     kwargs.setdefault("pool_pre_ping", True)
     # A `search_path` query parameter selects a schema (asyncpg takes it as a server setting).
     parsed = make_url(url)
@@ -52,8 +79,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         settings["search_path"] = str(schema)
         connect_args["server_settings"] = settings
         kwargs["connect_args"] = connect_args
-        return create_async_engine(parsed, **kwargs)
-    return create_async_engine(url, **kwargs)
+        return _guard(create_async_engine(parsed, **kwargs))
+    return _guard(create_async_engine(url, **kwargs))
 
 
 def session_maker(engine: AsyncEngine, *, events: Any = None) -> SessionMaker:

@@ -40,6 +40,13 @@ class Sniffed:
     content_type: str
     label: str
     extension: str
+    # Other extensions people give this type, kept when a name already ends in one.
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """Every extension a name of this type may keep, the usual one first."""
+        return (self.extension, *self.aliases)
 
     @property
     def is_image(self) -> bool:
@@ -59,13 +66,17 @@ class Sniffed:
 
 PDF = Sniffed("application/pdf", "PDF", ".pdf")
 PNG = Sniffed("image/png", "PNG", ".png")
-JPEG = Sniffed("image/jpeg", "JPEG", ".jpg")
+JPEG = Sniffed("image/jpeg", "JPEG", ".jpg", (".jpeg", ".jpe"))
 GIF = Sniffed("image/gif", "GIF", ".gif")
 WEBP = Sniffed("image/webp", "WebP", ".webp")
-DICOM = Sniffed("application/dicom", "DICOM", ".dcm")
-MP4 = Sniffed("video/mp4", "MP4", ".mp4")
+DICOM = Sniffed("application/dicom", "DICOM", ".dcm", (".dicom",))
+MP4 = Sniffed("video/mp4", "MP4", ".mp4", (".m4v",))
 WEBM = Sniffed("video/webm", "WebM", ".webm")
 TEXT = Sniffed("text/plain; charset=utf-8", N_("văn bản"), ".txt")
+
+
+ALL = (PDF, PNG, JPEG, GIF, WEBP, DICOM, MP4, WEBM, TEXT)
+BY_CONTENT_TYPE = {t.content_type: t for t in ALL}
 
 
 def _refuse(message: Message) -> Invalid:

@@ -42,9 +42,12 @@ def web_config(settings: Settings) -> WebConfig:
         token_ttl_hours=settings.token_ttl_hours,
         read_policy=settings.read_policy,
         max_upload_bytes=settings.max_upload_bytes,
+        body_idle_seconds=settings.body_idle_seconds,
+        body_min_bytes_per_second=settings.body_min_bytes_per_second,
         join_token_ttl_seconds=settings.join_token_ttl_seconds,
         default_locale=settings.default_locale,
         emergency_delay_minutes=settings.emergency_schedule_minutes,
+        outcome_due_days=settings.outcome_due_days,
     )
 
 

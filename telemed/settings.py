@@ -50,6 +50,9 @@ class Settings:
     followup_days: int = 30
     # Attachments.
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Request bodies: cut off after this long without a byte, or below this average rate.
+    body_idle_seconds: float = 30.0
+    body_min_bytes_per_second: float = 1024.0
     # Previews rendered in worker processes (records/render): how many at once, the address
     # space and time each may use, and the largest frame decoded (bigger ones are flagged).
     render_workers: int = 2
@@ -93,6 +96,8 @@ class Settings:
     # Prometheus metrics at /metrics: with a token, for `Authorization: Bearer <token>`;
     # without one, only for requests from this machine that did not pass through a proxy.
     metrics_token: str = ""
+    # The requesting doctor reports the outcome this many days after the final minutes.
+    outcome_due_days: int = 7
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -174,6 +179,7 @@ class Settings:
             "reminder_minutes",
             "emergency_schedule_minutes",
             "scheduler_seconds",
+            "outcome_due_days",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")

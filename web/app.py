@@ -12,6 +12,7 @@ from .availability import unavailable_middleware
 from .config import WebConfig
 from .errors import error_middleware
 from .keys import blobs_key, config_key, sessions_key
+from .limits import body_middleware
 from .security import setup_security
 
 
@@ -24,6 +25,7 @@ def setup_web(
     app[blobs_key] = blobs
     # Outermost first: errors wrap everything, so even security refusals get a proper answer.
     app.middlewares.append(error_middleware)
+    app.middlewares.append(body_middleware)
     app.middlewares.append(unavailable_middleware)
     setup_security(app)
     api.add_routes(app)

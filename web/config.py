@@ -39,10 +39,18 @@ class WebConfig:
     # What signed-in actors may read beyond their facility (the follow-up window).
     read_policy: ReadPolicy = field(default_factory=ReadPolicy)
     max_upload_bytes: int = 200 * 1024 * 1024
+    # One upload request carries at most this many files (its declared length is bounded by it).
+    max_files_per_request: int = 20
+    # A request body that sends nothing for this long, or less than the minimum rate after it,
+    # is cut off with 408 (slow-body attacks).
+    body_idle_seconds: float = 30.0
+    body_min_bytes_per_second: float = 1024.0
     join_token_ttl_seconds: int = 300
     default_locale: str = "vi"
     # An emergency request waiting longer than this for a time is flagged on every list.
     emergency_delay_minutes: int = 30
+    # A case's outcome is overdue this many days after its final minutes.
+    outcome_due_days: int = 7
     # Loopback-only deployments without accounts are not supported: every request is identified.
     login_delay_base: float = 0.5
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses, CIDRs).

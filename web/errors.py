@@ -7,6 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.helpers import parse_mimetype
+from aiohttp.http_exceptions import HttpProcessingError
+from pydantic import ValidationError
 
 from records.errors import (
     Conflict,
@@ -19,9 +22,11 @@ from records.errors import (
     TooLarge,
     Unauthenticated,
 )
-from records.messages import N_
+from records.messages import N_, Message, msg
 
 from .i18n import gettext, translate
+from .limits import SlowBody
+from .validation import NUL_CHARACTER, invalid_from
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,7 @@ html_error_key: web.AppKey[HtmlErrorRenderer] = web.AppKey("html_error_renderer"
 
 STATUS: list[tuple[type[RecordsError], int]] = [
     (TooLarge, 413),
+    (SlowBody, 408),
     (Invalid, 400),
     (NotFound, 404),
     (Conflict, 409),
@@ -109,19 +115,46 @@ async def _respond(
     return resp
 
 
+BAD_BODY = N_("Dữ liệu gửi lên không đúng định dạng")
+
+
+def refuse_malformed(request: web.Request) -> None:
+    """Refuse what no handler can read, before any of them (or an access check) runs.
+
+    A NUL in the path or a query parameter (PostgreSQL cannot store it, SQLite's full-text
+    search reads it as the end of the query), and a multipart body without its boundary.
+    """
+    fields: dict[str, Message] = {}
+    if "\x00" in request.path:
+        fields["_"] = msg(NUL_CHARACTER)
+    for key, value in request.query.items():
+        if "\x00" in key or "\x00" in value:
+            fields[key.replace("\x00", "")] = msg(NUL_CHARACTER)
+    if fields:
+        raise Invalid(msg("Tham số không hợp lệ"), fields=fields)
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.lower().lstrip().startswith("multipart/"):
+        if not parse_mimetype(content_type).parameters.get("boundary"):
+            raise Invalid(msg("Dữ liệu multipart thiếu tham số boundary"))
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer domain errors with a 4xx and anything unexpected with a plain 500, never a trace."""
     try:
+        refuse_malformed(request)
         return await handler(request)
+    except ValidationError as exc:
+        # A model checked again inside a service (a value the handler let through).
+        return await _domain_error(request, invalid_from(exc))
+    except HttpProcessingError as exc:
+        # The body's own syntax, found while a handler reads it (a multipart part's headers).
+        if not 400 <= (exc.code or 400) < 500:
+            raise
+        log.info("malformed body on %s %s: %s", request.method, request.path, exc.message)
+        return await _domain_error(request, Invalid(msg(BAD_BODY)))
     except RecordsError as exc:
-        headers = {}
-        if isinstance(exc, StorageFault):
-            log.error("storage fault on %s %s: %s", request.method, request.path, exc.message)
-        if isinstance(exc, Throttled) and exc.retry_after:
-            headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
-        message, fields = error_texts(request, exc)
-        return await _respond(request, status_for(exc), exc.code, message, fields, headers)
+        return await _domain_error(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 101:
             raise
@@ -132,6 +165,25 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unhandled error on %s %s", request.method, request.path)
         code, message = _HTTP_MESSAGES[500]
         return await _respond(request, 500, code, gettext(request, message))
+
+
+async def _domain_error(request: web.Request, exc: RecordsError) -> web.StreamResponse:
+    """A domain error as its status, message and field messages."""
+    headers = {}
+    if isinstance(exc, StorageFault):
+        log.error("storage fault on %s %s: %s", request.method, request.path, exc.message)
+    if isinstance(exc, Throttled) and exc.retry_after:
+        headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+    message, fields = error_texts(request, exc)
+    resp = await _respond(request, status_for(exc), exc.code, message, fields, headers)
+    if isinstance(exc, (TooLarge, SlowBody)) and request.protocol is not None:
+        # The rest of the body is not read (not even drained for a while, as aiohttp would):
+        # the answer is sent and the connection ends.
+        resp.force_close()
+        await resp.prepare(request)
+        await resp.write_eof()
+        request.protocol.force_close()
+    return resp
 
 
 # The one way other middlewares answer with an error (a page or JSON, as the request wants).

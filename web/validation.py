@@ -44,6 +44,7 @@ _VALUE_ERRORS: Mapping[str, str] = {
     "birth_date or birth_year is required": N_("Cần nhập ngày sinh hoặc năm sinh"),
     "birth_year does not match birth_date": N_("Năm sinh không khớp với ngày sinh"),
     "birth_date is in the future": N_("Ngày sinh không thể ở tương lai"),
+    "birth_date is before 1900": N_("Ngày sinh phải từ năm 1900 trở đi"),
     "times must carry a timezone": N_("Thời gian phải có múi giờ"),
     "the session must end after it starts": N_("Giờ kết thúc phải sau giờ bắt đầu"),
     "a session lasts at most 12 hours": N_("Một phiên hội chẩn kéo dài tối đa 12 giờ"),
@@ -57,6 +58,7 @@ _VALUE_ERROR_FIELDS: Mapping[str, str] = {
 }
 
 UNKNOWN_FIELD = N_("Trường không được phép")
+NUL_CHARACTER = N_("Không được chứa ký tự NUL")
 INVALID_INPUT = N_("Dữ liệu nhập chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu")
 NOT_VALID = N_("Giá trị không hợp lệ")
 
@@ -122,6 +124,24 @@ def unknown_fields(
     return {str(key): msg(UNKNOWN_FIELD) for key in data if key not in known}
 
 
+def nul_fields(data: Any, location: str = "") -> dict[str, Message]:
+    """Where strings (keys or values, at any depth) hold a NUL character, which no text may."""
+    found: dict[str, Message] = {}
+    if isinstance(data, str):
+        if "\x00" in data:
+            found[location or "_"] = msg(NUL_CHARACTER)
+    elif isinstance(data, Mapping):
+        for key, value in data.items():
+            where = f"{location}.{key}" if location else str(key)
+            if "\x00" in str(key):
+                found[where] = msg(NUL_CHARACTER)
+            found.update(nul_fields(value, where))
+    elif isinstance(data, (list, tuple)):
+        for i, value in enumerate(data):
+            found.update(nul_fields(value, f"{location}.{i}" if location else str(i)))
+    return found
+
+
 def parse(model: type[M], data: Any, *, ignore: Collection[str] = ()) -> M:
     """Validate input into a model or raise Invalid with field errors (unknown keys included).
 
@@ -129,7 +149,7 @@ def parse(model: type[M], data: Any, *, ignore: Collection[str] = ()) -> M:
     """
     if not isinstance(data, Mapping):
         raise Invalid(msg("Dữ liệu gửi lên phải là một đối tượng JSON"))
-    extra = unknown_fields(model, data, ignore)
+    extra = {**nul_fields(data), **unknown_fields(model, data, ignore)}
     try:
         value = model.model_validate({k: v for k, v in data.items() if k not in ignore})
     except ValidationError as exc:

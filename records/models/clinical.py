@@ -58,6 +58,18 @@ class PatientBase(SQLModel):
     def _upper(cls, v: object) -> object:
         return _insurance_number(v)
 
+    @field_validator("birth_date")
+    @classmethod
+    def _since_1900(cls, v: date | None) -> date | None:
+        return _birth_date(v)
+
+
+def _birth_date(v: date | None) -> date | None:
+    """Birth dates start in 1900, as birth years do (and as the date columns can store)."""
+    if v is not None and v.year < 1900:
+        raise ValueError("birth_date is before 1900")
+    return v
+
 
 def _check_birth(birth_date: date | None, birth_year: int | None) -> None:
     if birth_date is None and birth_year is None:
@@ -96,6 +108,11 @@ class PatientUpdate(SQLModel):
     @classmethod
     def _upper(cls, v: object) -> object:
         return _insurance_number(v)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _since_1900(cls, v: date | None) -> date | None:
+        return _birth_date(v)
 
 
 class Patient(PatientBase, table=True):

@@ -23,25 +23,40 @@ from ..errors import Invalid
 from ..messages import msg
 from ..models import AttachmentKind
 from ..render import DEFAULT_MAX_PIXELS
-from ..sniff import Sniffed
+from ..sniff import BY_CONTENT_TYPE, Sniffed
 
 MAX_FILENAME = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RESERVED = re.compile(r'[<>:"/\\|?*]')
+# What a name's last dotted part must look like to be taken for its extension.
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
 # The flag on the facts of a picture too large to preview.
 NO_PREVIEW = "no_preview"
 TOO_LARGE = "too-large"
 
 
-def sanitize_filename(name: str, *, fallback: str = "tep-dinh-kem") -> str:
-    """A file name safe to store and to send back: no path, no control or reserved characters."""
+def _visible(ch: str) -> bool:
+    # Cc: controls (C0, DEL, C1); Cf: format characters, among them the bidirectional
+    # overrides and isolates (U+202A-U+202E, U+2066-U+2069) that make "x\u202egpj.js" read as
+    # "xsj.jpg", and the zero-width ones.
+    return unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+
+
+def sanitize_filename(
+    name: str, *, fallback: str = "tep-dinh-kem", found: Sniffed | None = None
+) -> str:
+    """A file name safe to store and to send back: no path, no control, bidirectional or
+    reserved characters, and (given the sniffed type) the extension of what the bytes are."""
     name = unicodedata.normalize("NFC", name or "")
     # Browsers on Windows send the full path; keep only the last part.
     name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if _visible(ch))
     name = _RESERVED.sub("_", _CONTROL.sub("", name))
     name = " ".join(name.split()).strip(" .")
     if not name:
         return fallback
+    if found is not None:
+        name = _with_extension(name, found)
     if len(name) > MAX_FILENAME:
         stem, dot, ext = name.rpartition(".")
         if dot and 0 < len(ext) <= 10:
@@ -49,6 +64,22 @@ def sanitize_filename(name: str, *, fallback: str = "tep-dinh-kem") -> str:
         else:
             name = name[:MAX_FILENAME]
     return name
+
+
+def _with_extension(name: str, found: Sniffed) -> str:
+    """The name ending in an extension of the sniffed type: a text file named ket-qua.js is
+    ket-qua.txt, so no double click runs it; a name without an extension gets the usual one."""
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and _EXTENSION.fullmatch(ext):
+        if "." + ext.lower() in found.extensions:
+            return name
+        name = stem.rstrip(" .") or "tep-dinh-kem"
+    return name + found.extension
+
+
+def download_name(filename: str, content_type: str) -> str:
+    """The name a stored file is sent under, cleaned again (rows kept before names were)."""
+    return sanitize_filename(filename, found=BY_CONTENT_TYPE.get(content_type))
 
 
 def checked_kind(kind: AttachmentKind, found: Sniffed) -> AttachmentKind:

@@ -91,14 +91,21 @@ def can_remove(actor: Actor, attachment: Attachment, case: Case) -> bool:
 async def list_for_case(
     *, session: AsyncSession, actor: Actor, case_id: uuid.UUID
 ) -> list[Attachment]:
-    """A case's attachments, oldest first, for anyone who may read the case."""
-    await access.require_case(session=session, actor=actor, case_id=case_id)
+    """A case's attachments, oldest first, for anyone who may read the case; audited."""
+    case = await access.require_case(session=session, actor=actor, case_id=case_id)
     rows = await session.execute(
         select(Attachment)
         .where(Attachment.case_id == case_id)
         .order_by(col(Attachment.uploaded_at), col(Attachment.id))
     )
-    return list(rows.scalars().all())
+    found = list(rows.scalars().all())
+    await audit.record_reads(
+        session,
+        actor=actor,
+        reads=[audit.Read("case", case.id, case.patient_id)],
+        detail={"part": "attachments"},
+    )
+    return found
 
 
 async def get_attachment(

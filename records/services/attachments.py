@@ -179,7 +179,9 @@ async def upload(
         attachment = Attachment(
             case_id=case.id,
             kind=checked_kind(wanted, found),
-            filename=sanitize_filename(filename, fallback="tep-dinh-kem" + found.extension),
+            filename=sanitize_filename(
+                filename, fallback="tep-dinh-kem" + found.extension, found=found
+            ),
             content_type=found.content_type,
             size=pending.size,
             sha256=pending.sha256,

@@ -25,6 +25,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..vocabulary import label
 from . import Page, clamp_page
+from .changes import refuse_nulls
 from .patients import like_escape
 
 EDITABLE = frozenset({CaseStatus.draft, CaseStatus.submitted})
@@ -109,9 +110,7 @@ async def update_case(
             )
         )
     changes = data.model_dump(exclude_unset=True)
-    for key in ("title", "specialty", "urgency"):
-        if key in changes and changes[key] is None:
-            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
+    refuse_nulls(Case, changes)
     for key, value in changes.items():
         setattr(case, key, value)
     case.updated_at = utcnow()
@@ -157,12 +156,19 @@ async def transition(
 
 
 async def history(*, session: AsyncSession, case_id: uuid.UUID, actor: Actor) -> list[CaseEvent]:
-    """A case's history, oldest first."""
-    await access.require_case(session=session, actor=actor, case_id=case_id)
+    """A case's history, oldest first; the read is audited."""
+    case = await access.require_case(session=session, actor=actor, case_id=case_id)
     rows = await session.execute(
         select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.at))
     )
-    return list(rows.scalars().all())
+    events = list(rows.scalars().all())
+    await audit.record_reads(
+        session,
+        actor=actor,
+        reads=[audit.Read("case", case.id, case.patient_id)],
+        detail={"part": "history"},
+    )
+    return events
 
 
 async def list_cases(
@@ -214,4 +220,10 @@ async def list_cases(
     rows = (await session.execute(select(Case).where(col(Case.id).in_(page_ids)))).scalars()
     by_id = {c.id: c for c in rows}
     items = [by_id[i] for i in page_ids if i in by_id]
+    await audit.record_reads(
+        session,
+        actor=actor,
+        reads=[audit.Read("case", c.id, c.patient_id) for c in items],
+        detail={"list": "cases"},
+    )
     return Page(items=items, total=int(total), limit=lim, offset=off)

@@ -15,6 +15,7 @@ from ..messages import msg
 from ..models import Facility, FacilityCreate, FacilityLevel, FacilityUpdate
 from ..text import fold
 from . import Page, clamp_page
+from .changes import refuse_nulls
 
 
 async def _check_parent(
@@ -66,9 +67,7 @@ async def update_facility(
             itself = msg("Cơ sở không thể là tuyến trên của chính nó")
             raise Invalid(itself, fields={"parent_id": itself})
         await _check_parent(session, changes["parent_id"], FacilityLevel(facility.level))
-    for key in ("name",):
-        if key in changes and changes[key] is None:
-            raise Invalid(msg("Tên cơ sở không được để trống"), fields={key: msg("Bắt buộc")})
+    refuse_nulls(Facility, changes)
     for key, value in changes.items():
         setattr(facility, key, value)
     session.add(facility)

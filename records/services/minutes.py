@@ -322,7 +322,7 @@ async def list_minutes(
     """The minutes of a consultation for the cases the actor may read."""
     await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
     rows = await session.execute(
-        select(Minutes)
+        select(Minutes, Case.patient_id)
         .join(Case, col(Case.id) == Minutes.case_id)
         .where(
             Minutes.consultation_id == consultation_id,
@@ -330,4 +330,11 @@ async def list_minutes(
         )
         .order_by(col(Minutes.created_at))
     )
-    return list(rows.scalars().all())
+    found = list(rows.all())
+    await audit.record_reads(
+        session,
+        actor=actor,
+        reads=[audit.Read("minutes", m.id, patient_id) for m, patient_id in found],
+        detail={"list": "minutes"},
+    )
+    return [m for m, _ in found]

@@ -19,6 +19,7 @@ from ..models import Patient, PatientCreate, PatientUpdate, Sex
 from ..models.base import utcnow
 from ..text import fold
 from . import Page, clamp_page
+from .changes import refuse_nulls
 
 # pg_trgm and the FTS5 trigram tokenizer index three-character pieces: a shorter name query
 # cannot narrow the patients through them and is matched by reading the readable patients.
@@ -110,9 +111,7 @@ async def update_patient(
         session=session, actor=actor, patient_id=patient_id, write=True
     )
     changes = data.model_dump(exclude_unset=True)
-    for key in ("full_name", "sex"):
-        if key in changes and changes[key] is None:
-            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
+    refuse_nulls(Patient, changes)
     birth_date = changes.get("birth_date", patient.birth_date)
     birth_year = changes.get("birth_year", patient.birth_year)
     if "birth_date" in changes and changes["birth_date"] is not None:
@@ -249,7 +248,9 @@ async def list_patients(
         ).all()
         if rows or off == 0:
             total = int(rows[0][1]) if rows else 0
-            return Page(items=[r[0] for r in rows], total=total, limit=lim, offset=off)
+            return await _audited(
+                session, actor, Page(items=[r[0] for r in rows], total=total, limit=lim, offset=off)
+            )
     total = (
         await session.execute(select(sa.func.count()).select_from(Patient).where(where))
     ).scalar_one()
@@ -266,4 +267,17 @@ async def list_patients(
         .scalars()
         .all()
     )
-    return Page(items=list(items), total=int(total), limit=lim, offset=off)
+    return await _audited(
+        session, actor, Page(items=list(items), total=int(total), limit=lim, offset=off)
+    )
+
+
+async def _audited(session: AsyncSession, actor: Actor, page: Page[Patient]) -> Page[Patient]:
+    """A page of patients, each of them audited as read in a list (one batch)."""
+    await audit.record_reads(
+        session,
+        actor=actor,
+        reads=[audit.Read("patient", p.id, p.id) for p in page.items],
+        detail={"list": "patients"},
+    )
+    return page

@@ -163,16 +163,17 @@ async def chat_log(
     The chat belongs to the record of its cases: whoever may no longer read any of them (a
     consultant past the follow-up window) may no longer read it either."""
     await access.require_consultation(session=session, actor=actor, consultation_id=consultation_id)
-    open_case = await session.execute(
-        select(ConsultationCase.case_id)
-        .join(Case, col(Case.id) == ConsultationCase.case_id)
-        .where(
-            ConsultationCase.consultation_id == consultation_id,
-            access.cases_filter(actor, utcnow()),
+    open_cases = (
+        await session.execute(
+            select(Case.patient_id)
+            .join(ConsultationCase, col(Case.id) == ConsultationCase.case_id)
+            .where(
+                ConsultationCase.consultation_id == consultation_id,
+                access.cases_filter(actor, utcnow()),
+            )
         )
-        .limit(1)
-    )
-    if open_case.first() is None:
+    ).all()
+    if not open_cases:
         raise await access.deny(
             session,
             actor=actor,
@@ -186,7 +187,16 @@ async def chat_log(
         .where(ChatMessage.consultation_id == consultation_id)
         .order_by(col(ChatMessage.at))
     )
-    return [(message, user.display_name) for message, user in rows.all()]
+    found = [(message, user.display_name) for message, user in rows.all()]
+    # The chat is about the patients of the consultation's cases: a trace for each of them.
+    patients = dict.fromkeys(patient_id for (patient_id,) in open_cases)
+    await audit.record_reads(
+        session,
+        actor=actor,
+        reads=[audit.Read("consultation", consultation_id, p) for p in patients],
+        detail={"part": "chat"},
+    )
+    return found
 
 
 async def require_joinable(

@@ -41,7 +41,16 @@ class Scheduled:
     """A scheduled consultation and the participants' overlapping sessions (a warning)."""
 
     consultation: Consultation
-    conflicts: list[tuple[uuid.UUID, Consultation]] = field(default_factory=list)
+    conflicts: list[Busy] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """A person already busy at the proposed time: in ``consultation`` when the asker may read
+    it, else (another hospital's session) only busy, with no id, title or times."""
+
+    user_id: uuid.UUID
+    consultation: Consultation | None
 
 
 def require_schedulable(consultation: Consultation) -> None:
@@ -106,12 +115,14 @@ async def _demote_old_chair(
 async def find_conflicts(
     *,
     session: AsyncSession,
+    actor: Actor,
     user_ids: list[uuid.UUID],
     start: datetime,
     end: datetime,
     exclude_id: uuid.UUID | None = None,
-) -> list[tuple[uuid.UUID, Consultation]]:
-    """(user, consultation) pairs where a user is already in a session overlapping [start, end)."""
+) -> list[Busy]:
+    """Who is already in a session overlapping [start, end): the sessions the actor may read in
+    full, the others as one "busy" per person."""
     if not user_ids:
         return []
     stmt = (
@@ -127,7 +138,28 @@ async def find_conflicts(
     )
     if exclude_id is not None:
         stmt = stmt.where(Consultation.id != exclude_id)
-    return [(uid, c) for uid, c in (await session.execute(stmt)).all()]
+    pairs = [(uid, c) for uid, c in (await session.execute(stmt)).all()]
+    ids = {c.id for _, c in pairs}
+    readable = set(
+        (
+            await session.execute(
+                select(Consultation.id).where(
+                    col(Consultation.id).in_(ids), access.consultations_filter(actor)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    found: list[Busy] = []
+    busy_only: set[uuid.UUID] = set()
+    for uid, c in pairs:
+        if c.id in readable:
+            found.append(Busy(uid, c))
+        elif uid not in busy_only:
+            busy_only.add(uid)
+            found.append(Busy(uid, None))
+    return found
 
 
 async def schedule(
@@ -213,6 +245,7 @@ async def schedule(
     )
     conflicts = await find_conflicts(
         session=session,
+        actor=actor,
         user_ids=list(everyone),
         start=data.scheduled_start,
         end=data.scheduled_end,

@@ -82,7 +82,8 @@ class ConflictView:
     """Another session that overlaps, for one participant."""
 
     person: Person
-    other: Consultation
+    # None: a session the reader may not read; only that the person is busy is shown.
+    other: Consultation | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,17 +230,23 @@ async def _attendance(session: AsyncSession, consultation_id: uuid.UUID) -> list
 async def conflicts_for(
     *,
     session: AsyncSession,
+    actor: Actor,
     user_ids: list[uuid.UUID],
     start: datetime,
     end: datetime,
     exclude_id: uuid.UUID | None = None,
 ) -> list[ConflictView]:
     """Other sessions of these people that overlap [start, end), with their names."""
-    pairs = await schedules.find_conflicts(
-        session=session, user_ids=user_ids, start=start, end=end, exclude_id=exclude_id
+    found = await schedules.find_conflicts(
+        session=session,
+        actor=actor,
+        user_ids=user_ids,
+        start=start,
+        end=end,
+        exclude_id=exclude_id,
     )
-    who = await people(session, [uid for uid, _ in pairs])
-    return [ConflictView(who[uid], other) for uid, other in pairs if uid in who]
+    who = await people(session, [b.user_id for b in found])
+    return [ConflictView(who[b.user_id], b.consultation) for b in found if b.user_id in who]
 
 
 async def detail(
@@ -320,6 +327,7 @@ async def _detail_of(
     if start is not None and end is not None and status in consultations_svc.BUSY:
         view.conflicts = await conflicts_for(
             session=session,
+            actor=actor,
             user_ids=[p.person.id for p in view.participants],
             start=start,
             end=end,

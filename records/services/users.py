@@ -18,6 +18,7 @@ from ..models import Facility, Role, User, UserCreate, UserUpdate
 from ..text import fold
 from . import Page, clamp_page
 from .accounts import end_sessions_for
+from .changes import refuse_nulls
 
 
 async def _check_facility(session: AsyncSession, facility_id: uuid.UUID) -> None:
@@ -59,9 +60,7 @@ async def update_user(
     if user is None:
         raise NotFound(msg("Không tìm thấy người dùng"))
     changes = data.model_dump(exclude_unset=True)
-    for key in ("full_name", "role", "facility_id", "active"):
-        if key in changes and changes[key] is None:
-            raise Invalid(msg("Trường này không được để trống"), fields={key: msg("Bắt buộc")})
+    refuse_nulls(User, changes)
     if "facility_id" in changes:
         await _check_facility(session, changes["facility_id"])
     if actor.user_id == user.id and changes.get("active") is False:

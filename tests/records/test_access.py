@@ -178,9 +178,7 @@ async def test_filters_never_leak(session: AsyncSession) -> None:
     for actor, expected in ((w.other_doctor, 0), (w.admin, 0), (w.outsider, 0), (w.doctor, 1)):
         n_cases = (
             await session.execute(
-                sa.select(sa.func.count())
-                .select_from(Case)
-                .where(access.cases_filter(actor, now))
+                sa.select(sa.func.count()).select_from(Case).where(access.cases_filter(actor, now))
             )
         ).scalar_one()
         n_pat = (

@@ -97,7 +97,8 @@ async def test_content_type_comes_from_the_bytes(session: AsyncSession, world: W
         session, world, png_bytes(40, 30), kind=AttachmentKind.photo, filename="ecg.pdf"
     )
     assert a.content_type == "image/png" and a.meta == {"width": 40, "height": 30}
-    assert a.filename == "ecg.pdf"
+    # The name follows the bytes: a PNG called .pdf is saved as .png.
+    assert a.filename == "ecg.png"
     t = await upload(
         session,
         world,
@@ -106,6 +107,7 @@ async def test_content_type_comes_from_the_bytes(session: AsyncSession, world: W
         filename="ghi-chu.exe",
     )
     assert t.content_type.startswith("text/plain")
+    assert t.filename == "ghi-chu.txt"
 
 
 async def test_identical_files_are_stored_once(session: AsyncSession, world: World) -> None:
@@ -223,7 +225,7 @@ async def test_file_names_are_sanitised(session: AsyncSession, world: World) -> 
     a = await upload(session, world, PDF, filename="C:\\Users\\bs\\..\\Kết quả <máu>.pdf")
     assert a.filename == "Kết quả _máu_.pdf"
     b = await upload(session, world, PDF, filename="../../etc/passwd")
-    assert b.filename == "passwd"
+    assert b.filename == "passwd.pdf"
     c = await upload(session, world, PDF, filename=" ..\x00 ")
     assert c.filename == "tep-dinh-kem.pdf"
     d = await upload(session, world, PDF, filename="a" * 400 + ".pdf")

@@ -184,8 +184,12 @@ def _database_url(engine: AsyncEngine, schema: str | None) -> str:
 
 async def _telemed(*args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "telemed", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "telemed",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await proc.communicate()
     return int(proc.returncode or 0), out.decode()
@@ -221,9 +225,7 @@ async def test_csv_export_is_admin_only_audited_and_safe_for_spreadsheets(
     fac = await factories.facility(session)
     admin = Actor.of(await factories.user(session, facility=fac, role=Role.admin))
     doctor = Actor.of(await factories.user(session, facility=fac, role=Role.doctor))
-    formula = Actor(
-        user_id=None, username="=HYPERLINK(\"http://x\")", role=None, facility_id=None
-    )
+    formula = Actor(user_id=None, username='=HYPERLINK("http://x")', role=None, facility_id=None)
     await audit.record_now(session, actor=formula, action="login-failed")
     await audit.record_now(session, actor=doctor, action="view", object_type="case")
     with pytest.raises(Forbidden):

@@ -129,7 +129,9 @@ async def test_login_stores_only_a_hash_and_replaces_the_old_session(
     resolved = await auth.resolve_session_cookie(session=session, cookie_value=first.session_id)
     assert resolved is not None and resolved.id == user.id
     second = await auth.login(
-        session=session, username=user.username, password=PASSWORD,
+        session=session,
+        username=user.username,
+        password=PASSWORD,
         replace_session_id=first.session_id,
     )
     assert second.session_id != first.session_id
@@ -198,8 +200,10 @@ async def test_admin_ends_all_sessions_and_disabling_ends_them(session: AsyncSes
     with pytest.raises(Forbidden):
         await auth.end_all_sessions(session=session, user_id=user.id, actor=Actor.of(user))
     denied = (
-        await session.execute(select(AuditEvent).where(AuditEvent.action == "denied"))
-    ).scalars().one()
+        (await session.execute(select(AuditEvent).where(AuditEvent.action == "denied")))
+        .scalars()
+        .one()
+    )
     assert denied.actor_id == user.id and denied.object_id == str(user.id)
     assert denied.detail == {"need": "admin"}
     assert await auth.end_all_sessions(session=session, user_id=user.id, actor=admin) == 3
@@ -221,7 +225,10 @@ async def test_admin_ends_all_sessions_and_disabling_ends_them(session: AsyncSes
 async def test_api_tokens(session: AsyncSession) -> None:
     user = await make_user(session)
     token, expires_at = await auth.token_login(
-        session=session, username=user.username, password=PASSWORD, ttl=timedelta(hours=24),
+        session=session,
+        username=user.username,
+        password=PASSWORD,
+        ttl=timedelta(hours=24),
         client_addr=ADDR,
     )
     assert expires_at - utcnow() > timedelta(hours=23)
@@ -259,8 +266,7 @@ async def test_delay_after_five_failures_same_for_unknown_usernames(session: Asy
             for _ in range(5)
         ]
         assert all(
-            isinstance(e, Unauthenticated) and e.message == auth.BAD_CREDENTIALS
-            for e in answers
+            isinstance(e, Unauthenticated) and e.message == auth.BAD_CREDENTIALS for e in answers
         )
         # Even the right password waits now; the wait doubles with each further failure.
         throttled = await expect_error(
@@ -278,8 +284,10 @@ async def test_delay_after_five_failures_same_for_unknown_usernames(session: Asy
     await unblock(session)
     await auth.login(session=session, username=user.username, password=PASSWORD)
     failed = (
-        await session.execute(select(AuditEvent).where(AuditEvent.action == "login-failed"))
-    ).scalars().all()
+        (await session.execute(select(AuditEvent).where(AuditEvent.action == "login-failed")))
+        .scalars()
+        .all()
+    )
     assert all(e.actor_id is None for e in failed)
     assert all(e.object_id is None for e in failed if e.outcome == "throttled")
     assert [e.outcome for e in failed].count("failed") == 12
@@ -314,7 +322,9 @@ async def test_parallel_guesses_cannot_slip_past_the_delay(
         async with maker() as s:
             return await expect_error(
                 auth.login(
-                    session=s, username=user.username, password=f"doan-mo-{i}",
+                    session=s,
+                    username=user.username,
+                    password=f"doan-mo-{i}",
                     client_addr=f"10.1.0.{i}",
                 )
             )
@@ -380,8 +390,11 @@ async def test_change_own_password(session: AsyncSession) -> None:
     )
     assert isinstance(err, Invalid)
     await auth.change_password(
-        session=session, actor=me, current_password=PASSWORD,
-        new_password="Mật khẩu mới 2025", keep_session_id=keep.session_id,
+        session=session,
+        actor=me,
+        current_password=PASSWORD,
+        new_password="Mật khẩu mới 2025",
+        keep_session_id=keep.session_id,
     )
     assert await auth.resolve_session_cookie(session=session, cookie_value=keep.session_id)
     assert await auth.resolve_session_cookie(session=session, cookie_value=other.session_id) is None
@@ -406,8 +419,10 @@ async def test_admin_resets_a_password(session: AsyncSession) -> None:
     assert await auth.resolve_session_cookie(session=session, cookie_value=s.session_id) is None
     await auth.login(session=session, username=user.username, password="Một mật khẩu khác")
     ops = (
-        await session.execute(select(AuditEvent.detail).where(AuditEvent.action == "admin"))
-    ).scalars().all()
+        (await session.execute(select(AuditEvent.detail).where(AuditEvent.action == "admin")))
+        .scalars()
+        .all()
+    )
     assert {"op": "password-reset"} in ops
 
 

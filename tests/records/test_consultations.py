@@ -131,14 +131,18 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
     await session.commit()
     found = await schedules.find_conflicts(
         session=session,
+        actor=coord,
         user_ids=[spec.id, doc.user_id],
         start=T0,
         end=T0 + timedelta(hours=1),  # type: ignore[list-item]
     )
-    assert [(u, c.id) for u, c in found] == [(spec.id, busy.id)]
+    assert [(b.user_id, b.consultation and b.consultation.id) for b in found] == [
+        (spec.id, busy.id)
+    ]
     assert (
         await schedules.find_conflicts(
             session=session,
+            actor=coord,
             user_ids=[spec.id],
             start=T0 - timedelta(hours=1),
             end=T0 + timedelta(minutes=30),
@@ -162,7 +166,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
             invitees=[spec.id],
         ),
     )
-    assert {u for u, _ in result.conflicts} == {chair.id, spec.id}
+    assert {b.user_id for b in result.conflicts} == {chair.id, spec.id}
 
     extra = await factories.user(session, facility=prov, role=Role.specialist)
     await schedules.invite(
@@ -174,9 +178,7 @@ async def test_conflicts_and_invitations(session: AsyncSession) -> None:
     )
     mine = await consultations.list_consultations(session=session, actor=Actor.of(extra), mine=True)
     assert [x.id for x in mine.items] == [c.id]
-    await schedules.uninvite(
-        session=session, consultation_id=c.id, user_id=extra.id, actor=coord
-    )
+    await schedules.uninvite(session=session, consultation_id=c.id, user_id=extra.id, actor=coord)
     with pytest.raises(NotFound):
         await consultations.get_consultation(
             session=session, consultation_id=c.id, actor=Actor.of(extra)

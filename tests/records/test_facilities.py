@@ -93,10 +93,16 @@ async def test_refused_writes_are_audited(session: AsyncSession) -> None:
             session=session, facility_id=fac.id, data=FacilityUpdate(name="Đổi tên"), actor=doctor
         )
     denied = (
-        await session.execute(
-            select(AuditEvent).where(AuditEvent.action == "denied").order_by(col(AuditEvent.seq))
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "denied")
+                .order_by(col(AuditEvent.seq))
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     assert [(e.actor_id, e.object_type, e.object_id, e.outcome, e.detail) for e in denied] == [
         (doctor.user_id, "facility", None, "denied", {"need": "admin"}),
         (doctor.user_id, "facility", str(fac.id), "denied", {"need": "admin"}),

@@ -48,7 +48,10 @@ def _event(body: bytes) -> tuple[icalendar.Calendar, icalendar.Event]:
 def test_event_is_in_ho_chi_minh_time_with_its_timezone() -> None:
     c = _consultation()
     body = consultation_calendar(
-        c, sequence=0, host_name="BVĐK tỉnh Bình Phước", url="https://telemed.example/c/1",
+        c,
+        sequence=0,
+        host_name="BVĐK tỉnh Bình Phước",
+        url="https://telemed.example/c/1",
         attendees=[
             CalendarAttendee("TS.BS. Lê Hoa", "hoa@bv.vn", chair=True),
             CalendarAttendee("BS. Không Thư", None),
@@ -98,7 +101,10 @@ async def test_sequence_follows_reschedules_and_cancel(session: AsyncSession) ->
     patient = await factories.patient(session, facility=district)
     case = await factories.case(session, patient=patient, author=doctor)
     c = await factories.consultation(
-        session, host=province, requesting=district, cases=[case],
+        session,
+        host=province,
+        requesting=district,
+        cases=[case],
         status=ConsultationStatus.requested,
     )
     boss = Actor.of(coordinator)
@@ -106,9 +112,12 @@ async def test_sequence_follows_reschedules_and_cancel(session: AsyncSession) ->
 
     async def schedule(at: datetime) -> None:
         await schedules.schedule(
-            session=session, consultation_id=c.id, actor=boss,
+            session=session,
+            consultation_id=c.id,
+            actor=boss,
             data=ConsultationSchedule(
-                scheduled_start=at, scheduled_end=at + timedelta(hours=1),
+                scheduled_start=at,
+                scheduled_end=at + timedelta(hours=1),
                 chair_id=coordinator.id,
             ),
         )

@@ -50,8 +50,9 @@ GOOD = {"rtt_ms": 40.0, "jitter_ms": 5.0, "loss_pct": 0.0, "bitrate_kbps": 900.0
         ({**GOOD, "loss_pct": 40.0}, NetworkVerdict.failed),
     ],
 )
-def test_verdict_follows_the_figures(figures: dict[str, float | None],
-                                     verdict: NetworkVerdict) -> None:
+def test_verdict_follows_the_figures(
+    figures: dict[str, float | None], verdict: NetworkVerdict
+) -> None:
     assert svc.verdict_for(**figures) == verdict
 
 
@@ -78,20 +79,31 @@ async def test_results_are_stored_with_the_servers_verdict(session: AsyncSession
     assert await svc.list_mine(session=session, actor=other) == []
 
     assert doctor.user_id is not None and other.user_id is not None
-    latest = await svc.latest_for_users(session=session, actor=coordinator,
-                                        user_ids=[doctor.user_id, other.user_id])
+    latest = await svc.latest_for_users(
+        session=session, actor=coordinator, user_ids=[doctor.user_id, other.user_id]
+    )
     assert set(latest) == {doctor.user_id}
     assert latest[doctor.user_id].measured_at >= first.measured_at
     with pytest.raises(Forbidden):
         await svc.latest_for_users(session=session, actor=other, user_ids=[doctor.user_id])
     own = await svc.latest_for_users(session=session, actor=doctor, user_ids=[doctor.user_id])
     assert set(own) == {doctor.user_id}
-    audited = (await session.execute(
-        select(AuditEvent).where(AuditEvent.object_type == "network_test")
-        .order_by(col(AuditEvent.seq)))).scalars().all()
+    audited = (
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.object_type == "network_test")
+                .order_by(col(AuditEvent.seq))
+            )
+        )
+        .scalars()
+        .all()
+    )
     # Two results stored, one refusal (the colleague asking for the doctor's result).
     assert [(e.action, e.actor_id) for e in audited] == [
-        ("create", doctor.user_id), ("create", doctor.user_id), ("denied", other.user_id)
+        ("create", doctor.user_id),
+        ("create", doctor.user_id),
+        ("denied", other.user_id),
     ]
 
 
@@ -103,29 +115,46 @@ async def test_the_chair_sees_the_verdicts_of_the_invitees(session: AsyncSession
     presenter = await factories.user(session, facility=requesting)
     stranger = await factories.user(session, facility=host, role=Role.specialist)
     consultation = await factories.consultation(
-        session, host=host, requesting=requesting, chair=chair,
-        participants={invited.id: ParticipantRole.specialist,
-                      presenter.id: ParticipantRole.presenter},
+        session,
+        host=host,
+        requesting=requesting,
+        chair=chair,
+        participants={
+            invited.id: ParticipantRole.specialist,
+            presenter.id: ParticipantRole.presenter,
+        },
     )
     other_session = await factories.consultation(
-        session, host=host, requesting=requesting, chair=invited,
+        session,
+        host=host,
+        requesting=requesting,
+        chair=invited,
         participants={stranger.id: ParticipantRole.specialist},
     )
     for person in (chair, invited, presenter, stranger):
-        await svc.record_result(session=session, actor=Actor.of(person),
-                                data=NetworkTestCreate.model_validate({**GOOD, "verdict": "video"}))
+        await svc.record_result(
+            session=session,
+            actor=Actor.of(person),
+            data=NetworkTestCreate.model_validate({**GOOD, "verdict": "video"}),
+        )
     people = [chair.id, invited.id, presenter.id]
 
-    seen = await svc.latest_for_users(session=session, actor=Actor.of(chair), user_ids=people,
-                                      consultation_id=consultation.id)
+    seen = await svc.latest_for_users(
+        session=session, actor=Actor.of(chair), user_ids=people, consultation_id=consultation.id
+    )
     assert set(seen) == set(people)
     assert {r.verdict for r in seen.values()} == {NetworkVerdict.video}
 
-    async def refused(actor: Actor, user_ids: list[uuid.UUID],
-                      consultation_id: uuid.UUID | None, error: type[Exception]) -> None:
+    async def refused(
+        actor: Actor,
+        user_ids: list[uuid.UUID],
+        consultation_id: uuid.UUID | None,
+        error: type[Exception],
+    ) -> None:
         with pytest.raises(error):
-            await svc.latest_for_users(session=session, actor=actor, user_ids=user_ids,
-                                       consultation_id=consultation_id)
+            await svc.latest_for_users(
+                session=session, actor=actor, user_ids=user_ids, consultation_id=consultation_id
+            )
 
     # Without naming the consultation, or for someone not invited to it, the chair is refused;
     await refused(Actor.of(chair), people, None, Forbidden)
@@ -136,9 +165,17 @@ async def test_the_chair_sees_the_verdicts_of_the_invitees(session: AsyncSession
     await refused(Actor.of(stranger), [chair.id], consultation.id, NotFound)
     # Chairing another consultation gives nothing here.
     await refused(Actor.of(invited), [presenter.id], other_session.id, Forbidden)
-    events = (await session.execute(
-        select(AuditEvent).where(AuditEvent.action == "denied")
-        .order_by(col(AuditEvent.seq)))).scalars().all()
+    events = (
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "denied")
+                .order_by(col(AuditEvent.seq))
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert [(e.actor_id, e.object_id, e.detail) for e in events] == [
         (chair.id, None, {"need": "read-others"}),
         (chair.id, str(consultation.id), {"need": "read-others"}),
@@ -185,35 +222,68 @@ async def test_consents_and_recordings_go_into_the_record(
     chair = await factories.user(session, facility=hospital, role=Role.specialist)
     patient = await factories.patient(session, facility=home)
     case = await factories.case(session, patient=patient, author=doctor)
-    consultation = await factories.consultation(session, host=hospital, requesting=home,
-                                                cases=[case], chair=chair)
+    consultation = await factories.consultation(
+        session, host=hospital, requesting=home, cases=[case], chair=chair
+    )
     blobs = BlobStore(tmp_path / "blobs")
     inner = MemoryEventSink()
     sink = MediaEventSink(inner, sessions=session_maker(engine), blobs=blobs)
     now = datetime.now(UTC)
     room = consultation.room_id
     for offset, user, accept in ((0, chair, True), (1, doctor, False)):
-        await sink.publish(RecordingConsent(room_id=room, user_id=str(user.id), peer_id="p1",
-                                            time=now + timedelta(seconds=offset),
-                                            name=user.full_name, accept=accept))
+        await sink.publish(
+            RecordingConsent(
+                room_id=room,
+                user_id=str(user.id),
+                peer_id="p1",
+                time=now + timedelta(seconds=offset),
+                name=user.full_name,
+                accept=accept,
+            )
+        )
     stored = await recording_consents.consents_for(
-        session=session, actor=Actor.of(chair), consultation_id=consultation.id)
+        session=session, actor=Actor.of(chair), consultation_id=consultation.id
+    )
     assert [(c.user_id, c.accept) for c in stored] == [(chair.id, True), (doctor.id, False)]
     with pytest.raises(NotFound):
-        await recording_consents.record_consent(session=session, room_id="nope",
-                                                user_id=chair.id, accept=True, at=now)
+        await recording_consents.record_consent(
+            session=session, room_id="nope", user_id=chair.id, accept=True, at=now
+        )
 
     clip = tmp_path / "chair.mp4"
     _clip(clip, 2.0)
-    recorded = RecordedFile(peer_id="p1", user_id=str(chair.id), name=chair.full_name,
-                            facility=hospital.name, path=clip, started=now,
-                            ended=now + timedelta(seconds=2), duration=2.0, audio=True,
-                            video=True)
-    await sink.publish(RecordingFinished(room_id=room, user_id=None, peer_id=None, time=now,
-                                         started=now, ended=now + timedelta(seconds=2),
-                                         files=(recorded,)))
-    rows = (await session.execute(
-        select(Attachment).where(Attachment.consultation_id == consultation.id))).scalars().all()
+    recorded = RecordedFile(
+        peer_id="p1",
+        user_id=str(chair.id),
+        name=chair.full_name,
+        facility=hospital.name,
+        path=clip,
+        started=now,
+        ended=now + timedelta(seconds=2),
+        duration=2.0,
+        audio=True,
+        video=True,
+    )
+    await sink.publish(
+        RecordingFinished(
+            room_id=room,
+            user_id=None,
+            peer_id=None,
+            time=now,
+            started=now,
+            ended=now + timedelta(seconds=2),
+            files=(recorded,),
+        )
+    )
+    rows = (
+        (
+            await session.execute(
+                select(Attachment).where(Attachment.consultation_id == consultation.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert len(rows) == 1
     attachment = rows[0]
     assert attachment.kind == AttachmentKind.recording and attachment.case_id == case.id
@@ -224,6 +294,9 @@ async def test_consents_and_recordings_go_into_the_record(
         assert {s.type for s in container.streams} == {"audio", "video"}
     assert not clip.exists()
     # Every event still reaches the application's own sink.
-    assert [type(e) for e in inner.events] == [RecordingConsent, RecordingConsent,
-                                               RecordingFinished]
+    assert [type(e) for e in inner.events] == [
+        RecordingConsent,
+        RecordingConsent,
+        RecordingFinished,
+    ]
     assert uuid.UUID(str(attachment.id))

@@ -104,7 +104,11 @@ async def test_search_pages_add_up_and_reach_invited_patients(session: AsyncSess
     specialist_user = await factories.user(session, facility=host)
     specialist = Actor.of(specialist_user)
     names = [
-        "Nguyễn Văn Anh", "Lê Nguyễn Văn", "Nguyễn Văn An", "Nguyễn Vinh", "Phạm Nguyễn Văn Ánh"
+        "Nguyễn Văn Anh",
+        "Lê Nguyễn Văn",
+        "Nguyễn Văn An",
+        "Nguyễn Vinh",
+        "Phạm Nguyễn Văn Ánh",
     ]
     made = [
         await factories.patient(session, facility=fac, full_name=n, mrn=f"NV-{i}")
@@ -114,7 +118,10 @@ async def test_search_pages_add_up_and_reach_invited_patients(session: AsyncSess
 
     full = await patients.list_patients(session=session, actor=doc, q="nguyen van")
     assert [p.full_name for p in full.items] == [
-        "Lê Nguyễn Văn", "Nguyễn Văn An", "Nguyễn Văn Anh", "Phạm Nguyễn Văn Ánh"
+        "Lê Nguyễn Văn",
+        "Nguyễn Văn An",
+        "Nguyễn Văn Anh",
+        "Phạm Nguyễn Văn Ánh",
     ]
     assert full.total == 4
     paged: list[object] = []
@@ -131,7 +138,10 @@ async def test_search_pages_add_up_and_reach_invited_patients(session: AsyncSess
     own = await patients.list_patients(session=session, actor=specialist, q="nguyen van")
     assert [p.full_name for p in own.items] == ["Nguyễn Văn Hải"]
     await factories.consultation(
-        session, host=host, requesting=fac, cases=[case],
+        session,
+        host=host,
+        requesting=fac,
+        cases=[case],
         participants={specialist_user.id: ParticipantRole.specialist},
     )
     page = await patients.list_patients(session=session, actor=specialist, q="nguyen van")

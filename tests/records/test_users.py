@@ -106,10 +106,16 @@ async def test_every_refusal_is_audited(session: AsyncSession) -> None:
     with pytest.raises(Forbidden):
         await users.list_users(session=session, actor=spec)
     denied = (
-        await session.execute(
-            select(AuditEvent).where(AuditEvent.action == "denied").order_by(col(AuditEvent.seq))
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "denied")
+                .order_by(col(AuditEvent.seq))
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     assert [(e.actor_id, e.object_type, e.object_id, e.detail) for e in denied] == [
         (doctor.user_id, "user", None, {"need": "admin"}),
         (doctor.user_id, "user", str(target.id), {"need": "admin"}),

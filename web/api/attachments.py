@@ -12,12 +12,13 @@ from urllib.parse import quote, unquote
 import orjson
 from aiohttp import BodyPartReader, web
 
-from records.errors import Invalid, RangeNotSatisfiable, RecordsError
-from records.messages import N_, msg, one_of
+from records.errors import Invalid, RangeNotSatisfiable, RecordsError, TooLarge
+from records.messages import N_, msg, nmsg, one_of
 from records.models import Attachment, AttachmentKind, AttachmentPublic
 from records.services import attachment_previews as previews
 from records.services import attachment_reads as reads
 from records.services import attachments as svc
+from records.services.attachment_files import download_name
 from records.services.attachment_reads import ByteRange, PartChooser
 
 from ..errors import error_body
@@ -35,9 +36,11 @@ RANGE_REFUSED = N_("Khoảng dữ liệu yêu cầu nằm ngoài kích thước 
 
 
 def content_disposition(kind: str, filename: str) -> str:
-    """A Content-Disposition header safe for any file name (RFC 6266 / 5987)."""
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    """A Content-Disposition header safe for any file name (RFC 6266, RFC 5987 ``filename*``)."""
+    ascii_name = "".join(
+        ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\;%' else "_" for ch in filename
+    )
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def part_filename(part: BodyPartReader) -> str:
@@ -86,7 +89,7 @@ async def upload(request: web.Request) -> web.Response:
     reader = await request.multipart()
     kind: AttachmentKind | None = None
     description = ""
-    created = []
+    created: list[Attachment] = []
     limit = request.app[config_key].max_upload_bytes
     async with sessions(request)() as session:
         while True:
@@ -107,6 +110,13 @@ async def upload(request: web.Request) -> web.Response:
             elif part.name == "description":
                 description = await _text(part)
             elif part.name == "file":
+                if len(created) >= request.app[config_key].max_files_per_request:
+                    most = request.app[config_key].max_files_per_request
+                    raise TooLarge(
+                        nmsg(
+                            "Mỗi lần gửi tối đa %(num)d tệp", "Mỗi lần gửi tối đa %(num)d tệp", most
+                        )
+                    )
                 if kind is None:
                     raise Invalid(
                         msg("Cần chọn loại tài liệu trước khi gửi tệp"),
@@ -268,7 +278,9 @@ async def stream_attachment(
     attachment, part = download.attachment, download.part
     headers = {
         "Content-Type": attachment.content_type,
-        "Content-Disposition": content_disposition(disposition(attachment), attachment.filename),
+        "Content-Disposition": content_disposition(
+            disposition(attachment), download_name(attachment.filename, attachment.content_type)
+        ),
         "ETag": etag_of(attachment),
         "Accept-Ranges": "bytes",
     }

@@ -11,7 +11,6 @@ from sqlmodel import Field, SQLModel
 
 from records import access
 from records.models import (
-    Consultation,
     ConsultationPublic,
     ConsultationRequest,
     ConsultationSchedule,
@@ -54,26 +53,29 @@ class ConflictQuery(SQLModel):
 
 
 class ConflictPublic(SQLModel):
-    """One overlapping session of an invitee."""
+    """An invitee busy at the proposed time; the session itself only when the caller may read it
+    (another hospital's session is just "busy": no id, title or times)."""
 
     user_id: uuid.UUID
-    consultation_id: uuid.UUID
-    title: str
-    scheduled_start: datetime | None
-    scheduled_end: datetime | None
+    busy: bool = True
+    consultation_id: uuid.UUID | None = None
+    title: str | None = None
+    scheduled_start: datetime | None = None
+    scheduled_end: datetime | None = None
 
 
-def conflict_items(found: list[tuple[uuid.UUID, Consultation]]) -> list[ConflictPublic]:
-    """Overlapping sessions as the API shows them."""
+def conflict_items(found: list[schedules.Busy]) -> list[ConflictPublic]:
+    """Overlapping sessions as the API shows them: busy only, for those the caller may not read."""
     return [
         ConflictPublic(
-            user_id=user_id,
-            consultation_id=c.id,
-            title=c.title,
-            scheduled_start=c.scheduled_start,
-            scheduled_end=c.scheduled_end,
+            user_id=b.user_id,
+            busy=True,
+            consultation_id=b.consultation.id if b.consultation else None,
+            title=b.consultation.title if b.consultation else None,
+            scheduled_start=b.consultation.scheduled_start if b.consultation else None,
+            scheduled_end=b.consultation.scheduled_end if b.consultation else None,
         )
-        for user_id, c in found
+        for b in found
     ]
 
 
@@ -312,6 +314,7 @@ async def conflicts(request: web.Request) -> web.Response:
         )
         found = await schedules.find_conflicts(
             session=session,
+            actor=actor(request),
             user_ids=data.user_ids,
             start=data.start,
             end=data.end,

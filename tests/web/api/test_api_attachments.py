@@ -246,8 +246,9 @@ async def test_ranges_are_audited_once_per_viewing(api: Api, engine: AsyncEngine
     assert await _downloads(engine, first["id"]) == [(doctor, "ok")]
     # The whole file is always audited; another file has its own event.
     assert (await api.get(url)).status == 200
-    assert (await api.get(f"/api/v1/attachments/{second['id']}",
-                          headers={"Range": "bytes=5-"})).status == 206
+    assert (
+        await api.get(f"/api/v1/attachments/{second['id']}", headers={"Range": "bytes=5-"})
+    ).status == 206
     assert await _downloads(engine, first["id"]) == [(doctor, "ok"), (doctor, "ok")]
     assert await _downloads(engine, second["id"]) == [(doctor, "ok")]
 
@@ -255,13 +256,12 @@ async def test_ranges_are_audited_once_per_viewing(api: Api, engine: AsyncEngine
     async with session_maker(engine)() as s:
         cutoff = utcnow() - RANGE_AUDIT_WINDOW - timedelta(minutes=1)
         await s.execute(
-            sa.update(AuditEvent)
-            .where(col(AuditEvent.object_id) == second["id"])
-            .values(at=cutoff)
+            sa.update(AuditEvent).where(col(AuditEvent.object_id) == second["id"]).values(at=cutoff)
         )
         await s.commit()
-    assert (await api.get(f"/api/v1/attachments/{second['id']}",
-                          headers={"Range": "bytes=5-"})).status == 206
+    assert (
+        await api.get(f"/api/v1/attachments/{second['id']}", headers={"Range": "bytes=5-"})
+    ).status == 206
     assert await _downloads(engine, second["id"]) == [(doctor, "ok"), (doctor, "ok")]
 
 

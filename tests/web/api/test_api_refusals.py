@@ -37,9 +37,7 @@ async def test_a_doctor_calling_admin_endpoints_is_refused_and_audited(
 
     target = api.world.users["specialist"]
     (await api.patch(f"/api/v1/users/{target.id}", json={"active": False})).error(403)
-    assert (await _denied(engine))[1:] == [
-        (doctor.id, "user", str(target.id), {"need": "admin"})
-    ]
+    assert (await _denied(engine))[1:] == [(doctor.id, "user", str(target.id), {"need": "admin"})]
     assert (await _count(engine, Facility), await _count(engine, User)) == (facilities, users)
     # The admin's own call is not a refusal.
     await api.ok("POST", "/api/v1/facilities", 201, json=body, user="admin")
@@ -62,6 +60,4 @@ async def test_role_checks_of_pages_are_audited(
 ) -> None:
     reply = await api.get(path, user=user, headers={"Accept": "text/html"})
     assert reply.status == 403, (path, reply.status)
-    assert await _denied(engine) == [
-        (api.world.users[user].id, object_type, None, {"need": need})
-    ]
+    assert await _denied(engine) == [(api.world.users[user].id, object_type, None, {"need": need})]

@@ -5,6 +5,7 @@ ended by mistake."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -13,16 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records import access
 from records.actor import Actor
 from records.messages import N_
-from records.models import Attachment, AttachmentKind, ConsultationStatus, NetworkTestResult
-from records.models.base import utcnow
+from records.models import (
+    Attachment,
+    AttachmentKind,
+    ConsultationStatus,
+    NetworkTestResult,
+    utcnow,
+)
 from records.services import attachment_reads, reopening, schedules
 from records.services import consultations as consultations_svc
 from records.services import network_tests as network_tests_svc
+from records.services import outcomes as outcomes_svc
 from records.services import recording_review as review
 from records.services import scheduling_views as views
 
 from ...i18n import gettext
-from ...keys import sessions_key
+from ...keys import config_key, sessions_key
 from ...security import require_actor
 from ..common import flash, parse_id, render, see_other, url
 from ..forms import form_values
@@ -86,12 +93,20 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         may_reopen = reopening.reopenable(c, utcnow()) and await reopening.may_reopen(
             session=session, actor=who, consultation=c
         )
+        follow_ups = await outcomes_svc.for_consultation(
+            session=session,
+            consultation_id=consultation_id,
+            actor=who,
+            due=timedelta(days=request.app[config_key].outcome_due_days),
+        )
     context = {
         "detail": detail,
         "network": network,
         "recordings": recordings,
         "attendance": _attendance_by_person(detail),
         "consents": consents,
+        "follow_ups": follow_ups,
+        "now": utcnow(),
         "consultation": c,
         "may_reopen": may_reopen,
         "may_schedule": detail.can_manage and c.status in schedules.SCHEDULABLE,

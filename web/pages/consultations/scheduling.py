@@ -211,6 +211,7 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:
             present = [p.person.id for p in detail.participants]
             context["conflicts"] = conflicts = await views.conflicts_for(
                 session=session,
+                actor=who,
                 user_ids=list(dict.fromkeys([data.chair_id, *data.invitees, *present])),
                 start=data.scheduled_start,
                 end=data.scheduled_end,

@@ -12,6 +12,8 @@
 // microphone in `stream`, the shared screen in `screen`), "connection" ({peerId, state}),
 // "closed" ({peerId}).
 
+import { preferRedundantAudio, raiseAudio, tuneVideoParams } from "./adapt.js";
+
 const RESTART_AFTER_DISCONNECT_MS = 4000;
 const POLITE_RESTART_DELAY_MS = 2500;
 
@@ -57,6 +59,7 @@ class PeerLink {
     const m = this.manager;
     const init = { direction: "sendrecv" };
     this.audio = this.pc.addTransceiver(m.tracks.audio || "audio", init);
+    preferRedundantAudio(this.audio);
     this.video = this.pc.addTransceiver(m.tracks.video || "video", {
       direction: m.audioOnly ? "inactive" : "sendrecv",
     });
@@ -81,6 +84,7 @@ class PeerLink {
     if (this.audio && this.audio.direction !== "stopped") {
       if (this.audio.sender.track !== m.tracks.audio) await this.audio.sender.replaceTrack(m.tracks.audio);
       this.audio.direction = "sendrecv";
+      preferRedundantAudio(this.audio);
     }
     for (const [t, track] of [[this.video, m.tracks.video], [this.screen, m.tracks.screen]]) {
       if (!t || t.direction === "stopped") continue;
@@ -294,6 +298,7 @@ export class PeerManager extends EventTarget {
   }
 
   async _applyLimits(link) {
+    if (link.audio && !link.closed) raiseAudio(link.audio.sender).catch((err) => this._log("audio", err));
     await applyScreenParameters(link);
     const t = link.video;
     if (!t || link.closed) return;
@@ -308,6 +313,7 @@ export class PeerManager extends EventTarget {
     if (this.limits.maxBitrate) enc.maxBitrate = this.limits.maxBitrate;
     else delete enc.maxBitrate;
     enc.scaleResolutionDownBy = Math.max(1, this.limits.scale || 1);
+    tuneVideoParams(params, sender.track);
     try {
       await sender.setParameters(params);
     } catch (err) {
