@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint typecheck bench lock clean
+.PHONY: install run test test-quick lint typecheck bench netem lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ typecheck: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Calls over shaped links (root: network namespaces, tc, nft; coturn): docs/rural-links.md.
+netem: install
+	$(BIN)/python -m bench.links.matrix
 
 # Re-pin the dependencies after changing pyproject.toml (needs the network to PyPI).
 lock: install

@@ -61,6 +61,14 @@ class ConsultationCancelled(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConsultationReopened(DomainEvent):
+    """A session ended by mistake was reopened; its room accepts people again."""
+
+    consultation_id: uuid.UUID
+    room_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Invited(DomainEvent):
     """Someone was invited to a consultation after it was scheduled."""
 

@@ -18,6 +18,7 @@ from .models import (
     ConsultationStatus,
     FacilityLevel,
     NetworkVerdict,
+    OutcomeKind,
     ParticipantRole,
     Role,
     Sex,
@@ -86,6 +87,14 @@ VOCABULARY: Mapping[str, Mapping[str, str]] = {
         NetworkVerdict.audio: N_("Chỉ đủ cho âm thanh"),
         NetworkVerdict.failed: N_("Không kết nối được"),
     },
+    "outcome_kind": {
+        OutcomeKind.followed: N_("Điều trị theo hướng hội chẩn"),
+        OutcomeKind.changed: N_("Thay đổi hướng điều trị"),
+        OutcomeKind.transferred: N_("Chuyển tuyến"),
+        OutcomeKind.improved: N_("Khỏi, đỡ, giảm"),
+        OutcomeKind.died: N_("Tử vong"),
+        OutcomeKind.other: N_("Khác"),
+    },
     "audit_action": {
         "login": N_("Đăng nhập"),
         "login-failed": N_("Đăng nhập thất bại"),
@@ -111,6 +120,7 @@ VOCABULARY: Mapping[str, Mapping[str, str]] = {
         "facility": N_("Cơ sở y tế"),
         "minutes": N_("Biên bản"),
         "network_test": N_("Kiểm tra đường truyền"),
+        "outcome": N_("Kết quả sau hội chẩn"),
         "patient": N_("Bệnh nhân"),
         "user": N_("Người dùng"),
     },
@@ -126,6 +136,7 @@ _BY_ENUM: Mapping[type[StrEnum], str] = {
     AttachmentKind: "attachment_kind",
     FacilityLevel: "facility_level",
     NetworkVerdict: "network_verdict",
+    OutcomeKind: "outcome_kind",
 }
 
 

@@ -236,6 +236,21 @@ def move_to_lobby(host: RoomHost, room: Room, user_id: str, by: str | None) -> N
     room.lobby_update()
 
 
+def spotlight(host: RoomHost, peer: Peer, peer_id: str | None, kind: str) -> None:
+    """Moderator: put a peer's camera or screen on everyone's stage, or take it off."""
+    room = _moderator(host, peer)
+    if peer_id is not None:
+        _target(room, peer_id)
+    set_spotlight(room, peer_id, kind, peer.peer_id)
+    host.publish(room.room_id, ops.Spotlight(peer_id=peer_id, kind=kind, by=peer.peer_id))
+
+
+def set_spotlight(room: Room, peer_id: str | None, kind: str, by: str | None) -> None:
+    """Remember the room's spotlight and show it to this node's peers."""
+    room.spotlight = {"peer_id": peer_id, "kind": kind, "by": by} if peer_id else None
+    room.broadcast(frames.spotlight(peer_id, kind=kind, by=by))
+
+
 async def end(host: RoomHost, peer: Peer) -> None:
     """End the session for everyone."""
     room = _moderator(host, peer)

@@ -78,6 +78,10 @@ class Bus(Protocol):
         """Mark the room ended for `ttl` seconds and forget its presence."""
         ...
 
+    async def reopen(self, room_id: str) -> None:
+        """Lift the room's end: joins are accepted again."""
+        ...
+
     async def set_recording(self, room_id: str, on: bool) -> None:
         """Store the room's recording flag."""
         ...
@@ -199,6 +203,10 @@ class LocalBus:
         """Mark ended and forget presence."""
         self.hub.ended[room_id] = time.monotonic() + ttl
         self.hub.rooms.pop(room_id, None)
+
+    async def reopen(self, room_id: str) -> None:
+        """Forget the end."""
+        self.hub.ended.pop(room_id, None)
 
     async def set_recording(self, room_id: str, on: bool) -> None:
         """Store the flag."""

@@ -18,6 +18,9 @@ class SignalingConfig:
     transport_max_frame: int = 1024 * 1024
     rate_per_second: float = 30.0
     rate_burst: int = 60
+    # `spotlight` changes everyone's screen: a moderator gets a few per second at most.
+    spotlight_per_second: float = 2.0
+    spotlight_burst: int = 5
     abuse_limit: int = 50
     abuse_window_seconds: float = 60.0
     send_queue: int = 512

@@ -31,6 +31,7 @@ def welcome(
     recording: bool,
     max_peers: int,
     grace_seconds: float,
+    spotlight: Frame | None = None,
 ) -> Frame:
     """`welcome`: the peer is in the room; who else is, and how to reach them."""
     return {
@@ -46,6 +47,7 @@ def welcome(
         "recording": recording,
         "max_peers": max_peers,
         "grace_seconds": grace_seconds,
+        "spotlight": spotlight,
     }
 
 
@@ -154,6 +156,12 @@ def ended(by: str | None, reason: str | None = None) -> Frame:
     if reason is not None:
         frame["reason"] = reason
     return frame
+
+
+def spotlight(peer_id: str | None, *, kind: str, by: str | None) -> Frame:
+    """`spotlight`: a moderator (`by`) put one peer's camera or screen on everyone's stage;
+    `peer_id` None takes it off."""
+    return {"type": "spotlight", "peer_id": peer_id, "kind": kind, "by": by}
 
 
 # recording

@@ -17,6 +17,7 @@ MAX_SDP = 60_000
 MAX_CANDIDATE = 2_048
 MAX_CHAT = 2_000
 MEDIA_KINDS = ("audio", "video")
+SPOTLIGHT_KINDS = ("camera", "screen")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,15 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class Spotlight:
+    """Moderator: show one peer's camera or screen on everyone's stage (`peer_id` None clears)."""
+
+    peer_id: str | None
+    kind: str = "camera"
+    id: MsgId = None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingConsent:
     """A participant's answer to `recording-consent-request` (may change it later)."""
 
@@ -167,6 +177,7 @@ ClientMessage = (
     | SendToLobby
     | End
     | Record
+    | Spotlight
     | RecordingConsent
 )
 
@@ -240,6 +251,13 @@ def _kind(data: Mapping[str, Any], msg_id: MsgId) -> str:
     return str(kind)
 
 
+def _spot_kind(data: Mapping[str, Any], msg_id: MsgId) -> str:
+    kind = data.get("kind", "camera")
+    if kind not in SPOTLIGHT_KINDS:
+        raise BadMessage("field 'kind' must be 'camera' or 'screen'", msg_id=msg_id)
+    return str(kind)
+
+
 def _text(data: Mapping[str, Any], msg_id: MsgId) -> str:
     text = _str(data, "text", MAX_CHAT, msg_id)
     if not text.strip():
@@ -271,6 +289,7 @@ PARSERS: dict[str, Parser] = {
     "send-to-lobby": lambda d, i: SendToLobby(_str(d, "peer_id", MAX_ID, i), i),
     "end": lambda d, i: End(i),
     "record": lambda d, i: Record(_bool(d, "on", i), i),
+    "spotlight": lambda d, i: Spotlight(_opt_str(d, "peer_id", MAX_ID, i), _spot_kind(d, i), i),
     "recording-consent": lambda d, i: RecordingConsent(_bool(d, "accept", i), i),
 }
 

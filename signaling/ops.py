@@ -56,6 +56,16 @@ class RecordingSwitched:
 
 
 @dataclass(frozen=True, slots=True)
+class Spotlight:
+    """A moderator put a peer's camera or screen on everyone's stage (`peer_id` None: off)."""
+
+    name: ClassVar[str] = "spotlight"
+    peer_id: str | None = None
+    kind: str = "camera"
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Hello:
     """The sender lost the bus for a while: re-announce your peers and resync your clients."""
 
@@ -139,6 +149,7 @@ Op = (
     | Admit
     | Deny
     | Replace
+    | Spotlight
 )
 
 OPS: dict[str, type[Op]] = {
@@ -157,6 +168,7 @@ OPS: dict[str, type[Op]] = {
         Admit,
         Deny,
         Replace,
+        Spotlight,
     )
 }
 _FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in OPS.values()}

@@ -55,6 +55,10 @@ class RoomControl(Protocol):
         """End the room for everyone (`ended`); nobody may join it any more."""
         ...
 
+    async def reopen_room(self, room_id: str) -> None:
+        """Accept joins again to an ended room (its session was reopened)."""
+        ...
+
     async def expel_user(self, room_id: str, user_id: str, *, reason: str) -> None:
         """Remove a user from the room (`kicked`); they may not come back while it lives."""
         ...

@@ -234,6 +234,10 @@ class RedisBus:
         await self.redis.set(keys[2], "1", px=max(1, int(ttl * 1000)))
         await self.redis.delete(keys[0], keys[1], keys[3])
 
+    async def reopen(self, room_id: str) -> None:
+        """Forget the end."""
+        await self.redis.delete(self._keys(room_id)[2])
+
     async def set_recording(self, room_id: str, on: bool) -> None:
         """Store the flag."""
         key = self._keys(room_id)[3]

@@ -125,6 +125,10 @@ class RoomRegistry:
         """End a room from the application: everyone gets `ended`, joins are refused."""
         await actions.end_room(self, room_id, reason=reason)
 
+    async def reopen_room(self, room_id: str) -> None:
+        """Accept joins again to a room that was ended (the application reopened its session)."""
+        await self.bus.reopen(room_id)
+
     async def expel_user(self, room_id: str, user_id: str, *, reason: str) -> None:
         """Remove a user from a room at once (`kicked` with the reason) and bar them from it."""
         await actions.expel_user(self, room_id, user_id, reason=reason)
@@ -305,6 +309,7 @@ class RoomRegistry:
             recording=room.recording,
             max_peers=self.config.max_peers,
             grace_seconds=self.config.grace_seconds,
+            spotlight=room.spotlight,
         )
 
     def _resume(self, room: Room, identity: Identity, outlet: Outlet, token: str) -> Peer | None:

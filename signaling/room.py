@@ -271,6 +271,8 @@ class Room:
         self.recording = False
         # Recording consent decisions of this recording, by peer id; cleared when it starts.
         self.consents: dict[str, bool] = {}
+        # What the chair put on everyone's stage: {"peer_id", "kind", "by"}, or None.
+        self.spotlight: dict[str, Any] | None = None
         self.closed = False
         self.join_lock = asyncio.Lock()
 
@@ -314,6 +316,9 @@ class Room:
 
     def announce_left(self, peer_id: str, reason: str) -> None:
         """Tell local peers who knew the peer that it left."""
+        if self.spotlight is not None and self.spotlight["peer_id"] == peer_id:
+            # Clients fall back on their own when the tile goes; late joiners must not see it.
+            self.spotlight = None
         for peer in self.local():
             if peer_id in peer.known:
                 peer.known.discard(peer_id)

@@ -167,7 +167,18 @@ Handler = Callable[["Session", Any], Awaitable[None]]
 class Session:
     """One authorized socket: reads frames, dispatches them, and turns errors into replies."""
 
-    __slots__ = ("ws", "registry", "config", "room_id", "identity", "conn", "peer", "rate", "abuse")
+    __slots__ = (
+        "ws",
+        "registry",
+        "config",
+        "room_id",
+        "identity",
+        "conn",
+        "peer",
+        "rate",
+        "spot_rate",
+        "abuse",
+    )
 
     def __init__(
         self,
@@ -185,6 +196,7 @@ class Session:
         self.conn = Connection(ws, config)
         self.peer: Peer | None = None
         self.rate = RateLimiter(config.rate_per_second, config.rate_burst)
+        self.spot_rate = RateLimiter(config.spotlight_per_second, config.spotlight_burst)
         self.abuse = AbuseCounter(config.abuse_limit, config.abuse_window_seconds)
 
     async def run(self) -> None:
@@ -291,6 +303,12 @@ async def on_ping(s: Session, msg: m.Ping) -> None:
     s.conn.send(frames.pong(msg.id))
 
 
+def _spotlight(s: Session, msg: m.Spotlight, peer: Peer) -> None:
+    if not s.spot_rate.allow():
+        raise RateLimited("the spotlight changes too often")
+    actions.spotlight(s.registry, peer, msg.peer_id, msg.kind)
+
+
 def _leave(s: Session, msg: m.Leave, peer: Peer) -> None:
     room = actions.room_of(s.registry, peer)
     s.registry.remove(room, peer, "left", code=CloseCode.NORMAL, close_reason="left")
@@ -318,5 +336,6 @@ HANDLERS: dict[type, Handler] = {
     m.SendToLobby: _with_id(lambda s, msg, p: actions.send_to_lobby(s.registry, p, msg.peer_id)),
     m.End: _with_id(lambda s, msg, p: actions.end(s.registry, p)),
     m.Record: _with_id(lambda s, msg, p: actions.record(s.registry, p, msg.on)),
+    m.Spotlight: _with_id(_spotlight),
     m.RecordingConsent: _with_id(lambda s, msg, p: actions.consent(s.registry, p, msg.accept)),
 }

@@ -49,6 +49,10 @@ def _peer(host: RoomHost, room: Room, op: ops.PeerSeen) -> None:
     if peer is None:
         peer = room.peers[pid] = Peer.from_record(record)
         peer.room_id = room.room_id
+        spot = room.spotlight
+        if spot is not None and _local(room, str(spot["by"])) is not None:
+            # A node new to the room learns the spotlight from the node of the one who set it.
+            host.publish(room.room_id, ops.Spotlight(**spot))
     else:
         changed = peer.state() != {k: record.get(k) for k in peer.state()}
         peer.update(record)
@@ -102,6 +106,10 @@ def _recording(host: RoomHost, room: Room, op: ops.RecordingSwitched) -> None:
     media = host.media
     if media is not None:
         host.spawn(media.start(room.room_id) if op.on else media.stop(room.room_id))
+
+
+def _spotlight(host: RoomHost, room: Room, op: ops.Spotlight) -> None:
+    actions.set_spotlight(room, op.peer_id, op.kind, op.by)
 
 
 def _hello(host: RoomHost, room: Room, op: ops.Hello) -> None:
@@ -178,6 +186,7 @@ HANDLERS: dict[type[ops.Op], Handler] = {
     ops.Admit: _admit,
     ops.Deny: _deny,
     ops.Replace: _replace,
+    ops.Spotlight: _spotlight,
 }
 
 

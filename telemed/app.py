@@ -47,6 +47,7 @@ def web_config(settings: Settings) -> WebConfig:
         join_token_ttl_seconds=settings.join_token_ttl_seconds,
         default_locale=settings.default_locale,
         emergency_delay_minutes=settings.emergency_schedule_minutes,
+        outcome_due_days=settings.outcome_due_days,
     )
 
 

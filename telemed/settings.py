@@ -98,6 +98,8 @@ class Settings:
     # Prometheus metrics at /metrics: with a token, for `Authorization: Bearer <token>`;
     # without one, only for requests from this machine that did not pass through a proxy.
     metrics_token: str = ""
+    # The requesting doctor reports the outcome this many days after the final minutes.
+    outcome_due_days: int = 7
     # Demo/test conveniences.
     default_locale: str = "vi"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -179,6 +181,7 @@ class Settings:
             "reminder_minutes",
             "emergency_schedule_minutes",
             "scheduler_seconds",
+            "outcome_due_days",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")

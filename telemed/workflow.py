@@ -1,6 +1,7 @@
 """The workflow between the calls, wired: what the records announce becomes notifications
 (pushed live to open pages, e-mailed through the outbox) and orders to the live rooms; the
-reminder before each session; and the background tasks' lifetime."""
+reminder before each session and the notice of an overdue outcome; and the background
+tasks' lifetime."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from records import events as ev
 from records.db import SessionMaker
 from records.models import Notification
-from records.services import notify_events
+from records.services import notify_events, outcomes
 from signaling.server import get_registry
 from web.push import LocalPush, PushHub, push_key
 
@@ -72,10 +73,29 @@ class Notifier:
             )
         await self.deliver(created)
 
+    async def outcomes_due(self) -> None:
+        """Notify the outcomes that became overdue (once each, whichever process comes first)."""
+        async with self.sessions() as session:
+            created = await outcomes.notify_overdue(
+                session=session,
+                due=timedelta(days=self.settings.outcome_due_days),
+                default_language=self.settings.default_locale,
+                email=self.email,
+            )
+        await self.deliver(created)
+
+    async def scheduled(self) -> None:
+        """The periodic checks: reminders before sessions, then overdue outcomes."""
+        try:
+            await self.remind()
+        finally:
+            await self.outcomes_due()
+
 
 class RoomsObeyRecords:
     """Orders the live rooms after what the records committed: a cancelled consultation's
-    room ends, a withdrawn invitee leaves it, a disabled account leaves every room."""
+    room ends, a reopened one accepts people again, a withdrawn invitee leaves it, a disabled
+    account leaves every room."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
@@ -85,6 +105,7 @@ class RoomsObeyRecords:
         if not isinstance(
             event,
             ev.ConsultationCancelled
+            | ev.ConsultationReopened
             | ev.InvitationWithdrawn
             | ev.UserDisabled
             | ev.Invited
@@ -97,6 +118,8 @@ class RoomsObeyRecords:
             return  # signalling is not running (a command, a test without it)
         if isinstance(event, ev.ConsultationCancelled):
             await rooms.end_room(event.room_id, reason="cancelled")
+        elif isinstance(event, ev.ConsultationReopened):
+            await rooms.reopen_room(event.room_id)
         elif isinstance(event, ev.InvitationWithdrawn):
             await rooms.expel_user(event.room_id, str(event.user_id), reason="uninvited")
         elif isinstance(event, ev.Invited):
@@ -132,7 +155,7 @@ def setup_workflow(
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         if isinstance(push, RedisPush):
             await push.start()
-        tasks = [asyncio.create_task(_every(settings.scheduler_seconds, notifier.remind))]
+        tasks = [asyncio.create_task(_every(settings.scheduler_seconds, notifier.scheduled))]
         if mailer_key in app:
             tasks.append(asyncio.create_task(app[mailer_key].run()))
         try:

@@ -49,6 +49,8 @@ class WebConfig:
     default_locale: str = "vi"
     # An emergency request waiting longer than this for a time is flagged on every list.
     emergency_delay_minutes: int = 30
+    # A case's outcome is overdue this many days after its final minutes.
+    outcome_due_days: int = 7
     # Loopback-only deployments without accounts are not supported: every request is identified.
     login_delay_base: float = 0.5
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses, CIDRs).

@@ -63,6 +63,13 @@ from .notifications import (
     NotificationPreference,
     NotificationPublic,
 )
+from .outcomes import (
+    CaseOutcome,
+    CaseOutcomePublic,
+    OutcomeCreate,
+    OutcomeKind,
+    OutcomeReminder,
+)
 from .people import (
     Facility,
     FacilityCreate,
@@ -82,6 +89,11 @@ __all__ = [
     "CASE_TRANSITIONS",
     "EMAIL_BY_DEFAULT",
     "CaseMessage",
+    "CaseOutcome",
+    "CaseOutcomePublic",
+    "OutcomeCreate",
+    "OutcomeKind",
+    "OutcomeReminder",
     "EmailOutbox",
     "InvitationAnswer",
     "InvitationResponse",

@@ -345,7 +345,18 @@ async def _connection(
         col(NetworkTestResult.measured_at) < end,
     ]
     if not (actor.is_system or actor.role == Role.admin):
-        conds.append(User.facility_id == actor.facility_id)
+        # A coordinator sees the links of the centres that asked their facility in the period.
+        asking = select(Consultation.requesting_facility_id).where(
+            col(Consultation.host_facility_id) == actor.facility_id,
+            col(Consultation.created_at) >= start,
+            col(Consultation.created_at) < end,
+        )
+        conds.append(
+            sa.or_(
+                col(User.facility_id) == actor.facility_id,
+                col(User.facility_id).in_(asking),
+            )
+        )
     if flt.facility_id is not None:
         conds.append(User.facility_id == flt.facility_id)
     rtt = col(NetworkTestResult.rtt_ms)

@@ -108,6 +108,7 @@ async def demo_server(data_dir: Path) -> AsyncIterator[Demo]:
             blobs=BlobStore(settings.blob_dir),
             password=DEMO_PASSWORD,
             hash_password=hash_password,
+            history_months=12,
         )
         async with session_maker(engine)() as s:
             consultations = (await s.execute(select(Consultation))).scalars().all()
@@ -222,6 +223,8 @@ async def guide(browser: Browser, demo: Demo, out: Path) -> list[Path]:
     monday = tomorrow - timedelta(days=tomorrow.weekday())
     await coordinator.goto(f"{base}/schedule?week={monday.isoformat()}")
     await save(coordinator, "agenda")
+    await coordinator.goto(f"{base}/dashboard")
+    await save(coordinator, "dashboard", full_page=True)
 
     await room_screens(browser, demo, save)
 

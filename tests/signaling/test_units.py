@@ -58,6 +58,7 @@ def test_bus_operations_keep_their_wire_form() -> None:
         ops.Deny(to="p1", by="p2"), ops.Replace(to="p1"),
         ops.Ended(by=None, reason="cancelled"), ops.Kick(user_id="u1", reason="uninvited"),
         ops.ToLobby(user_id="u1", by="p2"), ops.Disconnect(user_id="u1", reason="disabled"),
+        ops.Spotlight(peer_id="p1", kind="screen", by="p2"), ops.Spotlight(by="p2"),
     ]
     assert {type(op) for op in samples} == set(ops.OPS.values())
     for op in samples:

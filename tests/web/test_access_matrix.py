@@ -344,6 +344,7 @@ def bodies(own: World, ref: Ref) -> dict[str, Any]:
             "end": end.isoformat(),
         },
         "api-minutes-save": {"summary": "Ghi đè biên bản"},
+        "api-outcome-record": {"kind": "died", "outcome_date": utcnow().date().isoformat()},
         "api-consultation-invitation": {"accept": False, "reason": "Chen vào"},
         "api-case-thread-post": {"text": "Chen vào trao đổi"},
         "api-cases-create": {
@@ -361,6 +362,7 @@ def bodies(own: World, ref: Ref) -> dict[str, Any]:
         "case-status": {"to": "closed"},
         "patient-update": {"full_name": "Tên đã bị sửa", "mrn": "BN-SUA", "sex": "female"},
         "minutes-submit": {"summary": "Ghi đè biên bản", "action": "save"},
+        "outcome-submit": {"kind": "died", "outcome_date": utcnow().date().isoformat()},
         "consultation-invitation": {"answer": "decline", "reason": "Chen vào"},
         "case-thread-post": {"text": "Chen vào trao đổi"},
         "case-create": {

@@ -15,6 +15,7 @@ from . import (
     directory,
     minutes,
     nettest,
+    outcomes,
     patients,
     workflow,
 )
@@ -29,6 +30,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     attachments.routes,
     consultations.routes,
     minutes.routes,
+    outcomes.routes,
     directory.routes,
     audit.routes,
     nettest.routes,

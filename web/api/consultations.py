@@ -18,7 +18,7 @@ from records.models import (
     ParticipantRole,
 )
 from records.services import consultations as svc
-from records.services import join_tokens, room_events, schedules
+from records.services import join_tokens, reopening, room_events, schedules
 
 from ..keys import config_key, ice_provider_key
 from .common import (
@@ -227,6 +227,25 @@ async def cancel(request: web.Request) -> web.Response:
     consultation_id = path_uuid(request)
     async with sessions(request)() as session:
         await svc.cancel(session=session, consultation_id=consultation_id, actor=actor(request))
+    return json(await _public(request, consultation_id))
+
+
+@routes.route(
+    "POST",
+    "/api/v1/consultations/{id}/reopen",
+    name="api-consultation-reopen",
+    summary="Reopen a session ended by mistake, within its scheduled time (chair or host "
+    "coordinator)",
+    response=ConsultationPublic,
+    errors=(401, 403, 404, 409),
+)
+async def reopen(request: web.Request) -> web.Response:
+    """Reopen an ended consultation."""
+    consultation_id = path_uuid(request)
+    async with sessions(request)() as session:
+        await reopening.reopen(
+            session=session, consultation_id=consultation_id, actor=actor(request)
+        )
     return json(await _public(request, consultation_id))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records import access
 from records.actor import Actor
 from records.errors import Conflict, Invalid, NotFound, RecordsError
+from records.localtime import to_local
 from records.messages import N_, msg
 from records.models import (
     CASE_TRANSITIONS,
@@ -20,13 +22,16 @@ from records.models import (
     CaseEvent,
     CaseStatus,
     CaseUpdate,
+    OutcomeKind,
     Patient,
     Role,
     Urgency,
+    utcnow,
 )
 from records.services import attachment_reads
 from records.services import attachments as attachments_svc
 from records.services import cases as cases_svc
+from records.services import outcomes as outcomes_svc
 from records.services import patients as patients_svc
 from records.services import users as users_svc
 
@@ -229,29 +234,49 @@ async def case_create(request: web.Request) -> web.StreamResponse:
 
 
 async def case_detail(request: web.Request) -> web.StreamResponse:
-    """A case file: summary, attachments with upload, status and history."""
+    """A case file: summary, attachments with upload, status, outcome and history."""
     actor = require_actor(request)
     case_id = parse_id(request.match_info["id"], NOT_FOUND)
     async with request.app[sessions_key]() as session:
-        case = await cases_svc.get_case(session=session, case_id=case_id, actor=actor)
-        patient: Patient | None
-        try:
-            patient = await patients_svc.get_patient(
-                session=session, patient_id=case.patient_id, actor=actor
-            )
-        except RecordsError:
-            patient = None
-        attachments = await attachment_reads.list_for_case(
-            session=session, actor=actor, case_id=case.id
+        context = await detail_context(request, session, actor, case_id)
+    return await render(request, "cases/detail.html", context)
+
+
+async def detail_context(
+    request: web.Request,
+    session: AsyncSession,
+    actor: Actor,
+    case_id: uuid.UUID,
+    outcome_form: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What the case page shows; ``outcome_form`` re-shows a rejected outcome report."""
+    case = await cases_svc.get_case(session=session, case_id=case_id, actor=actor)
+    patient: Patient | None
+    try:
+        patient = await patients_svc.get_patient(
+            session=session, patient_id=case.patient_id, actor=actor
         )
-        history = await _history(session, actor, case)
+    except RecordsError:
+        patient = None
+    attachments = await attachment_reads.list_for_case(
+        session=session, actor=actor, case_id=case.id
+    )
+    history = await _history(session, actor, case)
+    due = timedelta(days=request.app[config_key].outcome_due_days)
+    follow_ups = await outcomes_svc.for_case(session=session, case_id=case.id, actor=actor, due=due)
     can_write = access.can_write_clinical(actor, case.facility_id)
     status = CaseStatus(case.status)
-    context = {
+    return {
         "case": case,
         "patient": patient,
         "attachments": attachments,
         "history": history,
+        "follow_ups": follow_ups,
+        "can_report_outcome": can_write,
+        "outcome_kinds": list(OutcomeKind),
+        "outcome_form": outcome_form or {},
+        "now": utcnow(),
+        "today": to_local(utcnow()).date().isoformat(),
         "can_edit": can_write and status in cases_svc.EDITABLE,
         "can_upload": can_write and status in attachments_svc.UPLOADABLE,
         "transitions": (
@@ -267,7 +292,6 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             else None
         ),
     }
-    return await render(request, "cases/detail.html", context)
 
 
 def _values_of(case: Case) -> dict[str, str]:

@@ -12,6 +12,7 @@ from records.models import Case, Consultation, ConsultationStatus, Role
 from records.models.base import utcnow
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
+from records.services import outcomes as outcomes_svc
 from records.services import scheduling_views as views
 
 from ..keys import config_key, sessions_key
@@ -61,6 +62,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     waiting: list[views.AgendaItem] = []
     recent: list[Case] = []
     upcoming: list[Consultation] = []
+    overdue: list[outcomes_svc.Overdue] = []
     async with request.app[sessions_key]() as session:
         if actor.role != Role.admin:
             upcoming = await consultations_svc.upcoming_for(
@@ -76,10 +78,17 @@ async def home(request: web.Request) -> web.StreamResponse:
                 )
             page = await cases_svc.list_cases(session=session, actor=actor, limit=RECENT_CASES)
             recent = page.items
+            overdue = await outcomes_svc.overdue_for(
+                session=session,
+                actor=actor,
+                now=now,
+                due=timedelta(days=request.app[config_key].outcome_due_days),
+            )
     context = {
         "sessions": session_views(request, upcoming, now),
         "waiting": waiting,
         "recent_cases": recent,
+        "overdue_outcomes": overdue,
         "now": now,
     }
     return await render(request, "home/index.html", context)

@@ -14,7 +14,7 @@ from records.errors import RecordsError
 from records.localtime import LOCAL_TZ
 from records.messages import N_
 from records.models import Attachment, AttachmentKind, Case, Consultation
-from records.services import attachment_previews, attachment_reads, room_events
+from records.services import attachment_previews, attachment_reads, reopening, room_events
 from records.services import cases as cases_svc
 from records.services import consultations as consultations_svc
 from records.services import patients as patients_svc
@@ -130,6 +130,9 @@ async def room_page(request: web.Request) -> web.StreamResponse:
             actor=who,
         )
         cases = await _case_views(request, session, who, consultation)
+        may_reopen = await reopening.may_reopen(
+            session=session, actor=who, consultation=consultation
+        )
     user = request[user_key]
     me = {
         "name": user.display_name if user is not None else "",
@@ -142,6 +145,11 @@ async def room_page(request: web.Request) -> web.StreamResponse:
         "me": me,
         "joinUrl": url(request, "api-consultation-join", id=cid),
         "chatUrl": url(request, "api-consultation-chat", id=cid),
+        "statusUrl": url(request, "api-consultation", id=cid),
+        "reopenUrl": url(request, "api-consultation-reopen", id=cid) if may_reopen else None,
+        "scheduledEnd": consultation.scheduled_end.isoformat()
+        if consultation.scheduled_end
+        else None,
     }
     consultation_url = url(request, "consultation", id=cid)
     # The network test sends the user back here when done.

@@ -1,10 +1,12 @@
 """A session's page: status, cases, invitees with their network tests, conflicts, attendance,
-chat log, minutes and recordings; and the two actions on it, cancel and uninvite."""
+chat log, minutes and recordings; and the actions on it: cancel, uninvite, and reopen a session
+ended by mistake."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,14 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from records import access
 from records.actor import Actor
 from records.messages import N_
-from records.models import Attachment, AttachmentKind, ConsultationStatus, NetworkTestResult
-from records.services import attachment_reads, schedules
+from records.models import (
+    Attachment,
+    AttachmentKind,
+    ConsultationStatus,
+    NetworkTestResult,
+    utcnow,
+)
+from records.services import attachment_reads, reopening, schedules
 from records.services import consultations as consultations_svc
 from records.services import network_tests as network_tests_svc
+from records.services import outcomes as outcomes_svc
 from records.services import scheduling_views as views
 
 from ...i18n import gettext
-from ...keys import sessions_key
+from ...keys import config_key, sessions_key
 from ...security import require_actor
 from ..common import flash, parse_id, render, see_other, url
 from ..forms import form_values
@@ -84,12 +93,24 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         detail = await views.detail(session=session, actor=who, consultation_id=consultation_id)
         network = await _network_tests(session, who, detail)
         recordings = await _recordings(request, session, who, detail)
-    c = detail.consultation
+        c = detail.consultation
+        may_reopen = reopening.reopenable(c, utcnow()) and await reopening.may_reopen(
+            session=session, actor=who, consultation=c
+        )
+        follow_ups = await outcomes_svc.for_consultation(
+            session=session,
+            consultation_id=consultation_id,
+            actor=who,
+            due=timedelta(days=request.app[config_key].outcome_due_days),
+        )
     context = {
         "detail": detail,
         "network": network,
         "recordings": recordings,
+        "follow_ups": follow_ups,
+        "now": utcnow(),
         "consultation": c,
+        "may_reopen": may_reopen,
         "may_schedule": detail.can_manage and c.status in schedules.SCHEDULABLE,
         "has_calendar": c.scheduled_start is not None and c.status != ConsultationStatus.requested,
         "duration_minutes": int((c.scheduled_end - c.scheduled_start).total_seconds() // 60)
@@ -122,6 +143,22 @@ async def cancel_submit(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def reopen_submit(request: web.Request) -> web.StreamResponse:
+    """Reopen a session ended by mistake and go back into its room."""
+    who = require_actor(request)
+    consultation_id = parse_id(request.match_info["id"], NOT_FOUND)
+    async with request.app[sessions_key]() as session:
+        await reopening.reopen(session=session, consultation_id=consultation_id, actor=who)
+    response = see_other(url(request, "room", id=str(consultation_id)))
+    flash(
+        request,
+        response,
+        gettext(request, "Đã mở lại phiên; mọi người có thể vào lại phòng"),
+        "info",
+    )
+    return response
+
+
 async def uninvite_submit(request: web.Request) -> web.StreamResponse:
     """Withdraw one invitation (not the chair's)."""
     who = require_actor(request)
@@ -140,6 +177,7 @@ def add_routes(app: web.Application) -> None:
     """Register a session's page and its actions."""
     app.router.add_get("/consultations/{id}", detail_page, name="consultation")
     app.router.add_post("/consultations/{id}/cancel", cancel_submit, name="consultation-cancel")
+    app.router.add_post("/consultations/{id}/reopen", reopen_submit, name="consultation-reopen")
     app.router.add_post(
         "/consultations/{id}/participants/{user_id}/remove",
         uninvite_submit,

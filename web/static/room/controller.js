@@ -7,6 +7,8 @@ import { LocalMedia } from "./local.js";
 import { NetworkMonitor } from "./network.js";
 import { PeerManager } from "./peers.js";
 import { joinInfo, SignalingClient } from "./signaling.js";
+import { Reopening } from "./reopen.js";
+import { shortcut, tileKey } from "./stage.js";
 import { describe } from "./stats.js";
 import { fmt, RoomUI } from "./ui.js";
 
@@ -28,10 +30,12 @@ export class RoomController {
     this.roster = new Map(); // remote peers: peer_id -> peer object
     this.presence = []; // presence events as seen here, oldest first
     this.selfShown = { track: null, stream: null }; // our tile's stream, kept to avoid flicker
+    this.selfScreen = { track: null, stream: null }; // our shared screen's tile stream
     this.lastError = null; // why the session may end: kicked, ended, denied, room-full…
     this.joining = false;
 
     this.ui = new RoomUI(root, this.S);
+    this.reopening = new Reopening({ config, csrf, strings: this.S });
     this.signaling = new SignalingClient(joinInfo(config.joinUrl, csrf));
     const send = (frame) => this.signaling.send(frame);
     this.peers = new PeerManager(send);
@@ -74,6 +78,20 @@ export class RoomController {
     this.local.preview();
   }
 
+  /** Join once the preview has opened (coming back into a reopened session). */
+  rejoinWhenReady() {
+    const button = document.getElementById("join-button");
+    let tries = 0;
+    const timer = setInterval(() => {
+      // Without any working device the page waits for the person, as on a first visit.
+      if (this.joining || this.root.dataset.state !== "prejoin" || ++tries > 60) clearInterval(timer);
+      else if (!button.disabled) {
+        clearInterval(timer);
+        this.act("join");
+      }
+    }, 300);
+  }
+
   isModerator() {
     return Boolean(this.self && this.self.role === "moderator");
   }
@@ -96,7 +114,20 @@ export class RoomController {
       this.selfShown = { track: shown, stream: shown ? new MediaStream([shown]) : null };
     }
     this.ui.setTileStream(this.self.peer_id, this.selfShown.stream);
+    const screen = this.local.screen;
+    if (screen !== this.selfScreen.track) {
+      this.selfScreen = { track: screen, stream: screen ? new MediaStream([screen]) : null };
+    }
+    this.ui.setScreenTile(this.self, this.selfScreen.stream, { self: true });
     this.renderPeople();
+  }
+
+  /** A remote peer's shared screen gets a tile while its state says it shares. */
+  syncScreen(peerId) {
+    const peer = this.roster.get(peerId);
+    if (!peer) return;
+    const link = this.peers.get(peerId);
+    this.ui.setScreenTile(peer, peer.screen && link ? link.screenStream : null);
   }
 
   renderPeople() {
@@ -116,13 +147,16 @@ export class RoomController {
     const n = Math.max(1, this.roster.size);
     const lowbw = this.local.lowbw;
     let limits;
-    if (this.local.screen) limits = { maxBitrate: lowbw ? 300000 : 1200000, scale: 1 };
-    else if (lowbw) limits = { maxBitrate: 150000, scale: 2 };
-    else limits = { maxBitrate: Math.max(250000, Math.min(800000, 1600000 / n)), scale: 1 };
+    // While sharing, the screen gets most of the uplink and the camera becomes a thumbnail.
+    const screenBitrate = lowbw ? 300000 : Math.max(500000, Math.min(1500000, 2400000 / n));
+    if (this.local.screen) limits = { maxBitrate: lowbw ? 100000 : 200000, scale: 2, screenBitrate };
+    else if (lowbw) limits = { maxBitrate: 150000, scale: 2, screenBitrate };
+    else limits = { maxBitrate: Math.max(250000, Math.min(800000, 1600000 / n)), scale: 1, screenBitrate };
     const cur = this.peers.limits;
-    if (cur.maxBitrate !== limits.maxBitrate || cur.scale !== limits.scale) {
+    if (cur.maxBitrate !== limits.maxBitrate || cur.scale !== limits.scale || cur.screenBitrate !== screenBitrate) {
       this.peers.setVideoLimits(limits);
-      this.consent.setLimits(limits);
+      // The recorder gets the screen while we share (see LocalMedia.setScreen).
+      this.consent.setLimits(this.local.screen ? { maxBitrate: screenBitrate, scale: 1 } : limits);
     }
   }
 
@@ -132,6 +166,7 @@ export class RoomController {
     const link = this.peers.get(peer.peer_id);
     if (link) this.ui.setTileStream(peer.peer_id, link.stream);
     this.ui.setTileConnecting(peer.peer_id, !link || link.pc.connectionState !== "connected");
+    this.syncScreen(peer.peer_id);
   }
 
   dropPeer(peerId) {
@@ -192,6 +227,7 @@ export class RoomController {
     this.ui.setView("call");
     this.ui.setBanner(null);
     this.consent.setState(Boolean(msg.recording));
+    this.ui.stage.setSpotlight(msg.spotlight || null);
     this.sendState();
     this.monitor.start();
   }
@@ -233,6 +269,8 @@ export class RoomController {
     const canRejoin = [E.left, E.replaced, E.error, E.full, E.notOpen].includes(reason);
     this.ui.hideToast();
     this.ui.showEnded(reason.title, reason.text, canRejoin);
+    // Ended by the chair (not cancelled): it may be reopened while its time lasts.
+    if (reason === E.ended) this.reopening.ended();
     this.ui.setStatus("");
   }
 
@@ -296,8 +334,15 @@ export class RoomController {
       const wasHand = peer.hand;
       Object.assign(peer, { audio: detail.audio, video: detail.video, hand: detail.hand, screen: detail.screen });
       ui.upsertTile(peer);
+      this.syncScreen(peer.peer_id);
       this.renderPeople();
       if (peer.hand && !wasHand) ui.toast(fmt(S.raisedHand, { name: peer.name }));
+    });
+    on("spotlight", (detail) => {
+      ui.stage.setSpotlight(detail);
+      const who = detail.peer_id === signaling.peerId ? this.self : this.roster.get(detail.peer_id);
+      if (who) ui.toast(fmt(detail.kind === "screen" ? S.spotlightScreenOn : S.spotlightOn, { name: who.name }));
+      else if (!detail.peer_id) ui.toast(S.spotlightOff);
     });
     on("chat", (detail) => this.chat.add(detail, detail.from === signaling.peerId));
     on("lobby-update", (detail) => {
@@ -332,7 +377,9 @@ export class RoomController {
   _listenToMedia() {
     const { peers, monitor, ui } = this;
     peers.addEventListener("track", ({ detail }) => {
-      if (this.roster.has(detail.peerId)) ui.setTileStream(detail.peerId, detail.stream);
+      if (!this.roster.has(detail.peerId)) return;
+      ui.setTileStream(detail.peerId, detail.stream);
+      this.syncScreen(detail.peerId);
     });
     peers.addEventListener("connection", ({ detail }) => {
       ui.setTileConnecting(detail.peerId, detail.state !== "connected");
@@ -352,7 +399,11 @@ export class RoomController {
     const { ui, local, signaling } = this;
     ui.onDeviceChange((kind, deviceId) => local.changeDevice(kind, deviceId));
     ui.addEventListener("tab", ({ detail }) => { if (detail.tab === "chat") this.chat.markRead(); });
-    ui.addEventListener("action", ({ detail }) => this.act(detail.action, detail.peerId));
+    ui.addEventListener("action", ({ detail }) => this.act(detail.action, detail.peerId, detail.kind));
+    document.addEventListener("keydown", (ev) => {
+      const hit = this.root.dataset.state === "call" ? shortcut(ev, ui.stage) : null;
+      if (hit) this.act(hit.action, hit.peerId, hit.kind);
+    });
     window.addEventListener("pagehide", () => {
       // Leave at once so the others do not wait for the grace period.
       if (signaling.state !== "closed" && signaling.state !== "idle") signaling.leave();
@@ -360,7 +411,7 @@ export class RoomController {
   }
 
   /** A button of the page (data-action). */
-  act(action, peerId) {
+  act(action, peerId, kind = null) {
     const { ui, local, signaling, S } = this;
     const who = peerId ? this.roster.get(peerId) : null;
     switch (action) {
@@ -373,9 +424,19 @@ export class RoomController {
       case "toggle-hand": return local.toggleHand();
       case "toggle-lowbw": return local.setLowBandwidth(!local.lowbw);
       case "toggle-audio-only": return local.setAudioOnly(!local.audioOnly);
-      case "toggle-side": return ui.toggleSide();
+      case "toggle-side": return ui.toggleSide(true);
+      case "pin": return peerId ? ui.stage.pin(tileKey(peerId, kind || "camera")) : undefined;
+      case "spotlight":
+        if (!this.isModerator() || !peerId) return undefined;
+        // The same tile again takes it off everyone's stage.
+        return signaling.send(ui.stage.isSpotlit(peerId, kind || "camera")
+          ? { type: "spotlight", peer_id: null }
+          : { type: "spotlight", peer_id: peerId, kind: kind || "camera" });
+      case "toggle-layout": ui.stage.toggleLayout(); return ui.setLayoutControl(ui.stage.layout);
+      case "fullscreen": return ui.stage.fullscreen();
       case "leave": return signaling.leave();
       case "rejoin": return window.location.reload();
+      case "reopen": return this.reopening.reopen();
       case "toggle-record": return this.consent.toggle();
       case "consent-accept": return this.consent.answer(true);
       case "consent-decline": return this.consent.answer(false);

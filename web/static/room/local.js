@@ -56,14 +56,14 @@ export class LocalMedia {
     };
   }
 
-  /** The picture on our own tile: the screen we share, else the camera when it is on. */
+  /** The picture on our own tile: the camera when it is on (the screen has a tile of its own). */
   shown() {
-    return this.screen || (this.camOn ? this.video : null);
+    return this.camOn ? this.video : null;
   }
 
-  /** What we would send to the recorder now. */
+  /** What we would send to the recorder now: the screen while we share, else the camera. */
   recorderTracks() {
-    return { audio: this.peers.tracks.audio, video: this.audioOnly ? null : this.peers.tracks.video };
+    return { audio: this.peers.tracks.audio, video: this.audioOnly ? null : this.screen || this.peers.tracks.video };
   }
 
   /** Send this track (or nothing) to everyone, the recorder included when we consented. */
@@ -89,10 +89,16 @@ export class LocalMedia {
     this.room.sendState();
   }
 
+  /** Send the camera to everyone; to the recorder only while we do not share a screen. */
+  async sendCamera(track) {
+    if (this.screen) await this.peers.setTrack("video", track);
+    else await this.send("video", track);
+  }
+
   async setCamera(on) {
     if (!on) {
       this.camOn = false;
-      if (!this.screen) await this.send("video", null);
+      await this.sendCamera(null);
       media.stopTrack(this.video);
       this.video = null;
     } else {
@@ -103,7 +109,7 @@ export class LocalMedia {
         return;
       }
       this.camOn = true;
-      if (!this.screen) await this.send("video", this.video);
+      await this.sendCamera(this.video);
     }
     this.room.sendState();
   }
@@ -119,11 +125,14 @@ export class LocalMedia {
       }
       this.screen = track;
       track.addEventListener("ended", () => { if (this.screen === track) this.setScreen(false); });
-      await this.send("video", track);
+      // The screen goes beside the camera; the recorder gets the screen instead of the camera.
+      await this.peers.setTrack("screen", track);
+      await this.consent.setTrack("video", track, { audioOnly: this.audioOnly });
     } else {
       const track = this.screen;
       this.screen = null;
-      await this.send("video", this.camOn ? this.video : null);
+      await this.peers.setTrack("screen", null);
+      await this.consent.setTrack("video", this.camOn ? this.video : null, { audioOnly: this.audioOnly });
       media.stopTrack(track);
     }
     this.room.applyLimits();
@@ -147,7 +156,7 @@ export class LocalMedia {
     this.root.classList.toggle("audio-only", on);
     this.monitor.resetWeak();
     this.peers.setAudioOnly(on);
-    this.consent.replaceTrack("video", on ? null : this.peers.tracks.video);
+    this.consent.replaceTrack("video", on ? null : this.screen || this.peers.tracks.video);
     this.room.sendState();
   }
 

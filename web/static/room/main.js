@@ -2,6 +2,7 @@
 // the advice of the last network test, and opens the preview.
 
 import { RoomController } from "./controller.js";
+import { REJOIN_HASH } from "./reopen.js";
 import { testHook } from "./testhook.js";
 import { fmt } from "./ui.js";
 
@@ -40,3 +41,8 @@ function applyNetworkTest(ui, texts) {
 
 applyNetworkTest(room.ui, config.strings.network);
 room.start();
+// Back after the session was reopened: join as soon as the camera and microphone are ready.
+if (window.location.hash === REJOIN_HASH) {
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  room.rejoinWhenReady();
+}

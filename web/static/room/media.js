@@ -77,12 +77,12 @@ export async function openLocal({ audioId = "", videoId = "", wantVideo = true }
 /** A screen, window or tab to share; resolves to a video track (throws when refused). */
 export async function openScreen() {
   const s = await navigator.mediaDevices.getDisplayMedia({
-    video: { frameRate: { ideal: 10, max: 15 } },
+    video: { frameRate: { ideal: 10, max: 15 }, width: { max: 1920 }, height: { max: 1080 } },
     audio: false,
   });
   const track = s.getVideoTracks()[0];
-  // Imaging and lab reports: keep detail sharp rather than motion smooth.
-  if ("contentHint" in track) track.contentHint = "detail";
+  // Imaging and lab reports: keep detail sharp rather than motion smooth ("text" for documents).
+  if ("contentHint" in track) track.contentHint = track.getSettings().displaySurface === "browser" ? "text" : "detail";
   return track;
 }
 

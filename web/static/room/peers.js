@@ -5,10 +5,14 @@
 // renegotiation (ICE restart, audio-only) uses perfect negotiation where the peer with the
 // smaller peer_id is "impolite" (its offer wins a collision) and the other one rolls back.
 //
-// Every connection carries exactly one audio and one video transceiver, both sendrecv; camera,
-// screen and "camera off" only swap the sender's track (replaceTrack), so they need no
-// renegotiation. Events: "track" ({peerId, stream}), "connection" ({peerId, state}),
+// Every connection carries exactly three transceivers, all sendrecv, in this order: audio, the
+// camera and the shared screen (a second video, so the presenter stays visible while sharing).
+// Camera on/off and starting or stopping a share only swap a sender's track (replaceTrack), so
+// they need no renegotiation. Events: "track" ({peerId, stream, screen}: the camera and
+// microphone in `stream`, the shared screen in `screen`), "connection" ({peerId, state}),
 // "closed" ({peerId}).
+
+import { preferRedundantAudio, raiseAudio, tuneVideoParams } from "./adapt.js";
 
 const RESTART_AFTER_DISCONNECT_MS = 4000;
 const POLITE_RESTART_DELAY_MS = 2500;
@@ -22,10 +26,12 @@ class PeerLink {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.stream = new MediaStream();
+    this.screenStream = new MediaStream();
     this.queue = Promise.resolve();
     this.restartTimer = null;
     this.audio = null; // RTCRtpTransceiver
     this.video = null;
+    this.screen = null;
     this.closed = false;
     this.pc = new RTCPeerConnection({ iceServers: manager.iceServers });
     this._wire();
@@ -40,9 +46,10 @@ class PeerLink {
       }
     });
     pc.addEventListener("track", (ev) => {
-      if (!this.stream.getTrackById(ev.track.id)) this.stream.addTrack(ev.track);
       this._learnTransceivers();
-      this.manager._emit("track", { peerId: this.peerId, stream: this.stream });
+      const into = ev.transceiver && ev.transceiver === this.screen ? this.screenStream : this.stream;
+      if (!into.getTrackById(ev.track.id)) into.addTrack(ev.track);
+      this.manager._emit("track", { peerId: this.peerId, stream: this.stream, screen: this.screenStream });
     });
     pc.addEventListener("connectionstatechange", () => this._onConnectionState());
   }
@@ -52,7 +59,11 @@ class PeerLink {
     const m = this.manager;
     const init = { direction: "sendrecv" };
     this.audio = this.pc.addTransceiver(m.tracks.audio || "audio", init);
+    preferRedundantAudio(this.audio);
     this.video = this.pc.addTransceiver(m.tracks.video || "video", {
+      direction: m.audioOnly ? "inactive" : "sendrecv",
+    });
+    this.screen = this.pc.addTransceiver(m.tracks.screen || "video", {
       direction: m.audioOnly ? "inactive" : "sendrecv",
     });
   }
@@ -61,7 +72,8 @@ class PeerLink {
     for (const t of this.pc.getTransceivers()) {
       const kind = t.receiver.track.kind;
       if (kind === "audio" && !this.audio) this.audio = t;
-      if (kind === "video" && !this.video) this.video = t;
+      else if (kind === "video" && !this.video) this.video = t;
+      else if (kind === "video" && !this.screen && t !== this.video) this.screen = t;
     }
   }
 
@@ -72,11 +84,18 @@ class PeerLink {
     if (this.audio && this.audio.direction !== "stopped") {
       if (this.audio.sender.track !== m.tracks.audio) await this.audio.sender.replaceTrack(m.tracks.audio);
       this.audio.direction = "sendrecv";
+      preferRedundantAudio(this.audio);
     }
-    if (this.video && this.video.direction !== "stopped") {
-      if (this.video.sender.track !== m.tracks.video) await this.video.sender.replaceTrack(m.tracks.video);
-      this.video.direction = m.audioOnly ? "inactive" : "sendrecv";
+    for (const [t, track] of [[this.video, m.tracks.video], [this.screen, m.tracks.screen]]) {
+      if (!t || t.direction === "stopped") continue;
+      if (t.sender.track !== track) await t.sender.replaceTrack(track);
+      t.direction = m.audioOnly ? "inactive" : "sendrecv";
     }
+  }
+
+  /** Our transceiver for a kind of track: audio, video (the camera) or screen. */
+  transceiver(kind) {
+    return kind === "audio" ? this.audio : kind === "screen" ? this.screen : this.video;
   }
 
   async _offer() {
@@ -157,6 +176,27 @@ class PeerLink {
   }
 }
 
+/**
+ * The screen sender's parameters: a shared screen carries text and images, so it keeps its
+ * resolution and lets its frame rate drop, within its own bitrate (limits.screenBitrate).
+ */
+async function applyScreenParameters(link) {
+  const t = link.screen;
+  if (!t || link.closed || !link.pc.currentLocalDescription) return;
+  const maxBitrate = link.manager.limits.screenBitrate || 1500000;
+  const params = t.sender.getParameters();
+  if (!params.encodings || params.encodings.length === 0) params.encodings = [{}];
+  if (params.degradationPreference === "maintain-resolution"
+      && params.encodings[0].maxBitrate === maxBitrate) return;
+  params.degradationPreference = "maintain-resolution";
+  params.encodings[0].maxBitrate = maxBitrate;
+  try {
+    await t.sender.setParameters(params);
+  } catch (err) {
+    link.manager._log("screen parameters", err);
+  }
+}
+
 export class PeerManager extends EventTarget {
   /** @param {(frame: object) => void} send sends a signalling frame. */
   constructor(send) {
@@ -165,7 +205,7 @@ export class PeerManager extends EventTarget {
     this.selfId = "";
     this.iceServers = [];
     this.links = new Map();
-    this.tracks = { audio: null, video: null };
+    this.tracks = { audio: null, video: null, screen: null };
     this.audioOnly = false;
     this.limits = { maxBitrate: null, scale: 1 };
     this.debug = false;
@@ -235,12 +275,12 @@ export class PeerManager extends EventTarget {
     for (const id of [...this.links.keys()]) this.remove(id);
   }
 
-  /** Send this track (or nothing) as our audio or video on every connection. */
+  /** Send this track (or nothing) as our audio, video (camera) or screen on every connection. */
   async setTrack(kind, track) {
     this.tracks[kind] = track;
     const jobs = [];
     for (const link of this.links.values()) {
-      const t = kind === "audio" ? link.audio : link.video;
+      const t = link.transceiver(kind);
       if (t && t.sender.track !== track && t.direction !== "stopped") {
         jobs.push(t.sender.replaceTrack(track).catch((err) => this._log("replaceTrack", err)));
       }
@@ -248,13 +288,18 @@ export class PeerManager extends EventTarget {
     await Promise.all(jobs);
   }
 
-  /** Cap our outgoing video: maxBitrate in bit/s (null: no cap), scale >= 1 divides resolution. */
-  async setVideoLimits({ maxBitrate = null, scale = 1 } = {}) {
-    this.limits = { maxBitrate, scale };
+  /**
+   * Cap our outgoing video: maxBitrate in bit/s (null: no cap), scale >= 1 divides the camera's
+   * resolution; screenBitrate caps the shared screen.
+   */
+  async setVideoLimits({ maxBitrate = null, scale = 1, screenBitrate = null } = {}) {
+    this.limits = { maxBitrate, scale, screenBitrate };
     await Promise.all([...this.links.values()].map((link) => this._applyLimits(link)));
   }
 
   async _applyLimits(link) {
+    if (link.audio && !link.closed) raiseAudio(link.audio.sender).catch((err) => this._log("audio", err));
+    await applyScreenParameters(link);
     const t = link.video;
     if (!t || link.closed) return;
     const sender = t.sender;
@@ -268,6 +313,7 @@ export class PeerManager extends EventTarget {
     if (this.limits.maxBitrate) enc.maxBitrate = this.limits.maxBitrate;
     else delete enc.maxBitrate;
     enc.scaleResolutionDownBy = Math.max(1, this.limits.scale || 1);
+    tuneVideoParams(params, sender.track);
     try {
       await sender.setParameters(params);
     } catch (err) {
@@ -279,9 +325,9 @@ export class PeerManager extends EventTarget {
   setAudioOnly(on) {
     this.audioOnly = on;
     for (const link of this.links.values()) {
-      if (link.video && link.video.direction !== "stopped") {
+      for (const t of [link.video, link.screen]) {
         // Changing direction renegotiates (perfect negotiation decides who offers).
-        link.video.direction = on ? "inactive" : "sendrecv";
+        if (t && t.direction !== "stopped") t.direction = on ? "inactive" : "sendrecv";
       }
     }
   }

@@ -3,6 +3,7 @@
 // carrying data-action, so the wiring lives in controller.js.
 
 import { renderLobby, renderPeople, titleOf } from "./people.js";
+import { Stage, tileKey } from "./stage.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,9 +23,16 @@ export class RoomUI extends EventTarget {
     super();
     this.root = root;
     this.S = strings;
-    this.grid = $("room-grid");
+    this.box = $("room-grid");
+    this.strip = $("room-strip");
     this.tileTemplate = $("room-tile-template");
-    this.tiles = new Map();
+    this.tiles = new Map(); // by tile key (see stage.js)
+    // On a phone the side panel is a sheet over the call: closed until asked for.
+    if (window.matchMedia("(max-width: 800px), (max-height: 500px)").matches) {
+      root.classList.add("side-hidden");
+      $("control-side").setAttribute("aria-pressed", "false");
+    }
+    this.stage = new Stage({ box: this.box, stage: $("room-stage"), strip: this.strip, tiles: this.tiles, strings });
     this.speaking = null;
     this.toastTimer = null;
     root.addEventListener("click", (ev) => {
@@ -32,7 +40,12 @@ export class RoomUI extends EventTarget {
       if (!el || !root.contains(el) || el.disabled) return;
       if (el.tagName === "SELECT" || el.tagName === "INPUT") return;
       ev.preventDefault();
-      const detail = { action: el.dataset.action, peerId: el.dataset.peerId || null, tab: el.dataset.tab || null };
+      const detail = {
+        action: el.dataset.action,
+        peerId: el.dataset.peerId || null,
+        tab: el.dataset.tab || null,
+        kind: el.dataset.kind || null,
+      };
       if (detail.action === "tab") this.showTab(detail.tab);
       this.dispatchEvent(new CustomEvent("action", { detail }));
     });
@@ -161,26 +174,39 @@ export class RoomUI extends EventTarget {
 
   // ---- tiles -------------------------------------------------------------------------------
 
+  _newTile(key, peerId, kind) {
+    const tile = this.tileTemplate.content.firstElementChild.cloneNode(true);
+    tile.dataset.key = key;
+    tile.dataset.kind = kind;
+    for (const b of tile.querySelectorAll(".tile-action")) {
+      b.dataset.peerId = peerId;
+      b.dataset.kind = kind;
+    }
+    this.tiles.set(key, tile);
+    this.strip.appendChild(tile);
+    return tile;
+  }
+
   /** Add or refresh a participant's tile. */
   upsertTile(peer, { self = false } = {}) {
     let tile = this.tiles.get(peer.peer_id);
     if (!tile) {
-      tile = this.tileTemplate.content.firstElementChild.cloneNode(true);
+      tile = this._newTile(peer.peer_id, peer.peer_id, "camera");
       tile.dataset.peerId = peer.peer_id;
       if (self) {
         tile.classList.add("tile-self");
         tile.querySelector("video").muted = true;
+        this.stage.selfId = peer.peer_id;
       }
-      this.tiles.set(peer.peer_id, tile);
-      if (self) this.grid.prepend(tile);
-      else this.grid.appendChild(tile);
-      this.grid.dataset.count = String(this.tiles.size);
+      this.stage.render();
     }
     const name = peer.name + (self ? ` ${this.S.you}` : "");
+    tile.dataset.name = peer.name;
+    tile.setAttribute("aria-label", name);
     tile.querySelector(".tile-name").textContent = name;
     tile.querySelector(".tile-initials").textContent = initials(peer.name);
     tile.querySelector(".tile-meta").textContent = [titleOf(peer), peer.facility].filter(Boolean).join(" · ");
-    const showsVideo = peer.video !== false || Boolean(peer.screen);
+    const showsVideo = peer.video !== false;
     tile.classList.toggle("is-muted", peer.audio === false);
     tile.classList.toggle("has-video", showsVideo && Boolean(tile.dataset.stream));
     tile.classList.toggle("video-off", !showsVideo);
@@ -189,7 +215,39 @@ export class RoomUI extends EventTarget {
     tile.classList.toggle("is-moderator", peer.role === "moderator");
     tile.dataset.audio = String(peer.audio !== false);
     tile.dataset.video = String(showsVideo);
+    this.stage._label(peer.peer_id, tile);
     return tile;
+  }
+
+  /** Show a participant's shared screen as a tile of its own (stream null removes it). */
+  setScreenTile(peer, stream, { self = false } = {}) {
+    const key = tileKey(peer.peer_id, "screen");
+    let tile = this.tiles.get(key);
+    if (!stream) {
+      if (tile) this.removeTile(key);
+      return;
+    }
+    if (!tile) {
+      tile = this._newTile(key, peer.peer_id, "screen");
+      tile.dataset.screenOf = peer.peer_id;
+      tile.classList.add("tile-screen");
+      if (self) tile.classList.add("tile-self-screen");
+      tile.querySelector("video").muted = true;
+      this.stage.setScreen(key, true);
+      // A shared screen needs the width: fold the side panel once, unless it was chosen.
+      if (!self && !this.sideChosen && this.sideVisible() && window.innerWidth < 1600) {
+        this.toggleSide();
+        this.toast(this.S.sideFolded);
+      }
+    }
+    const name = fmt(self ? this.S.ownScreen : this.S.screenOf, { name: peer.name });
+    tile.dataset.name = name;
+    tile.setAttribute("aria-label", name);
+    tile.querySelector(".tile-name").textContent = name;
+    tile.querySelector(".tile-initials").textContent = "";
+    tile.dataset.video = "true";
+    this.setTileStream(key, stream);
+    this.stage.render();
   }
 
   setTileStream(peerId, stream) {
@@ -207,13 +265,16 @@ export class RoomUI extends EventTarget {
     if (tile) tile.classList.toggle("is-connecting", connecting);
   }
 
-  removeTile(peerId) {
-    const tile = this.tiles.get(peerId);
+  /** Remove a tile by key; a peer's camera tile takes its screen tile with it. */
+  removeTile(key) {
+    if (!key.endsWith(":screen") && this.tiles.has(tileKey(key, "screen"))) this.removeTile(tileKey(key, "screen"));
+    const tile = this.tiles.get(key);
     if (!tile) return;
     tile.querySelector("video").srcObject = null;
     tile.remove();
-    this.tiles.delete(peerId);
-    this.grid.dataset.count = String(this.tiles.size);
+    this.tiles.delete(key);
+    if (key.endsWith(":screen")) this.stage.setScreen(key, false);
+    this.stage.render();
   }
 
   clearTiles() {
@@ -227,6 +288,7 @@ export class RoomUI extends EventTarget {
     this.speaking = peerId;
     const tile = this.tiles.get(peerId);
     if (tile) tile.classList.add("is-speaking");
+    this.stage.setSpeaker(peerId);
   }
 
   setQuality(peerId, level, title) {
@@ -260,7 +322,8 @@ export class RoomUI extends EventTarget {
     return !this.root.classList.contains("side-hidden");
   }
 
-  toggleSide() {
+  toggleSide(chosen = false) {
+    if (chosen) this.sideChosen = true;
     this.root.classList.toggle("side-hidden");
     $("control-side").setAttribute("aria-pressed", String(this.sideVisible()));
   }
@@ -327,10 +390,24 @@ export class RoomUI extends EventTarget {
     const S = this.S;
     this._control("control-audio", !audio, audio ? S.micTurnOff : S.micTurnOn, !hasMic);
     this._control("control-video", !video, video ? S.camTurnOff : S.camTurnOn, !hasCamera || audioOnly);
-    this._control("control-screen", screen, screen ? S.shareStop : S.shareStart, !canShare || audioOnly);
+    // Stopping a share is always possible, even after falling back to audio only.
+    this._control("control-screen", screen, screen ? S.shareStop : S.shareStart, !canShare || (audioOnly && !screen));
+    // A device that cannot share its screen (phones) is not offered the button at all.
+    $("control-screen").hidden = !canShare;
+    // Nor one that cannot show an element on the whole screen (iPhone).
+    $("control-fullscreen").hidden = !document.fullscreenEnabled;
+    this.setLayoutControl(this.stage.layout);
     this._control("control-hand", hand, hand ? S.handDown : S.handUp, false);
     this._control("control-lowbw", lowbw, S.lowBandwidth, false);
     this._control("control-audio-only", audioOnly, S.audioOnly, false);
+  }
+
+  /** The layout button says which layout a press gives. */
+  setLayoutControl(layout) {
+    const el = $("control-layout");
+    if (!el) return;
+    el.setAttribute("aria-pressed", String(layout === "grid"));
+    el.textContent = layout === "grid" ? this.S.layoutStage : this.S.layoutGrid;
   }
 
   _control(id, pressed, label, disabled) {
