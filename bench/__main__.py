@@ -2,7 +2,7 @@
 
 Each part has its own module with options for the full set:
 ``bench.relay``, ``bench.call_setup``, ``bench.records_api``, ``bench.media``, ``bench.render``,
-``bench.imaging``
+``bench.imaging``, ``bench.dashboard``
 (see their ``--help``).
 Benchmarks print figures and never fail the build: a part that cannot run says why.
 """
@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from . import call_setup, imaging, media, records_api, relay, render
+from . import call_setup, dashboard, imaging, media, records_api, relay, render
 from .common import say
 
 QUICK: list[tuple[str, Callable[[Sequence[str]], int], list[str]]] = [
@@ -28,6 +28,11 @@ QUICK: list[tuple[str, Callable[[Sequence[str]], int], list[str]]] = [
     ("records", records_api.main, ["--patients", "20000", "--requests", "20", "--upload-mb", "50"]),
     ("previews of large DICOM frames", render.main, []),
     ("the study viewer on a district link", imaging.main, ["--slices", "40", "--runs", "5"]),
+    (
+        "activity dashboard",
+        dashboard.main,
+        ["--patients", "20000", "--requests", "5", "--runs", "2"],
+    ),
 ]
 
 
