@@ -11,6 +11,12 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# The services the tests use (each test works in a schema or key prefix of its own).
+PG_URL = os.environ.get(
+    "TELEMED_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TELEMED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
 
 def require(available: bool, missing: str) -> None:
     """Skip the test when something is `missing` here; fail it in CI."""
@@ -41,3 +47,14 @@ def host_address() -> str | None:
         except OSError:
             return None
     return None if address.startswith("127.") else address
+
+
+def require_service(url: str, default_port: int, name: str) -> None:
+    """Skip when a service is down on a developer machine; fail in CI, where it must run."""
+    require(reachable(url, default_port), f"{name} is not reachable at {url}")
+
+
+def schema_url(schema: str) -> str:
+    """The PostgreSQL test URL restricted to one schema."""
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}search_path={schema}"

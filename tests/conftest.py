@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from ci import host_address, reachable, require
+from ci import PG_URL, REDIS_URL, host_address, require, require_service, schema_url
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
@@ -16,16 +15,6 @@ from sqlmodel import SQLModel
 import records.models  # noqa: F401  (registers every table)
 from records.db import create_engine, session_maker
 from records.render import Renderer, RenderLimits
-
-PG_URL = os.environ.get(
-    "TELEMED_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("TELEMED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def require_service(url: str, default_port: int, name: str) -> None:
-    """Skip when a service is down on a developer machine; fail in CI, where it must run."""
-    require(reachable(url, default_port), f"{name} is not reachable at {url}")
 
 
 async def make_engine(kind: str, tmp_path: Path) -> tuple[AsyncEngine, str | None]:
@@ -40,12 +29,6 @@ async def make_engine(kind: str, tmp_path: Path) -> tuple[AsyncEngine, str | Non
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     await admin.dispose()
     return create_engine(schema_url(schema)), schema
-
-
-def schema_url(schema: str) -> str:
-    """The PostgreSQL test URL restricted to one schema."""
-    sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}search_path={schema}"
 
 
 async def drop_engine(engine: AsyncEngine, schema: str | None) -> None:

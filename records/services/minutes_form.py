@@ -55,6 +55,9 @@ async def _roles(session: AsyncSession, consultation: Consultation) -> dict[uuid
     roles = {uid: str(role) for uid, role in rows.all()}
     if consultation.chair_id is not None:
         roles[consultation.chair_id] = str(ParticipantRole.chair)
+    # Someone the room admitted without an invitation (the host's coordinator) was there too.
+    for present in await attendance.attendance(session, consultation):
+        roles.setdefault(present.user_id, str(present.role))
     return roles
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from ci import PG_URL, require_service, schema_url
 from sqlalchemy import text
 
 from records.actor import Actor
@@ -24,7 +25,6 @@ from records.integrity import check
 from records.models import AttachmentKind, FacilityLevel
 from records.services import attachments
 from tests import factories
-from tests.conftest import PG_URL, require_service, schema_url
 from tests.telemed.test_cli import REPO, Cli
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n"

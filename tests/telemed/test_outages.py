@@ -17,6 +17,7 @@ import aiohttp
 import factories
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from ci import PG_URL, require_service
 from dbtools import sqlite_database
 from redis.asyncio.connection import parse_url
 from sqlalchemy import func, select, text
@@ -30,7 +31,6 @@ from records.models import FacilityLevel, Patient
 from records.services.auth import create_api_token
 from telemed.app import create_app
 from telemed.settings import Settings
-from tests.conftest import PG_URL, require_service
 
 PASSWORD = "Hội-chẩn-2026-an-toàn"
 PATIENT = {"mrn": "BN-NGAT-1", "full_name": "Lò Văn Sáu", "sex": "male", "birth_year": 1961}
