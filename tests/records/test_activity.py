@@ -34,7 +34,7 @@ from records.models import (
 )
 from records.passwords import hash_password
 from records.services import activity
-from records.services.activity import ActivityFilter, Figure, Period
+from records.services.activity_filters import ActivityFilter, Figure, Period
 from telemed.demo import seed_demo
 
 

@@ -21,7 +21,13 @@ from records.messages import N_
 from records.models import Facility, Role
 from records.services import activity as activity_svc
 from records.services import facilities as facilities_svc
-from records.services.activity import Activity, ActivityFilter, Figure, MonthFigures, Period
+from records.services.activity_filters import (
+    Activity,
+    ActivityFilter,
+    Figure,
+    MonthFigures,
+    Period,
+)
 
 from ..i18n import gettext, localizer
 from ..keys import config_key, sessions_key
