@@ -316,17 +316,28 @@ def _composition(
         )
         for a in present
     ] or [f"{p.get('name', '')} ({p.get('facility', '')})" for p in minutes.attendees]
-    conclusion = minutes.conclusion + (f" (ICD-10 {minutes.icd10})" if minutes.icd10 else "")
+    codes = minutes.icd10_codes or ([minutes.icd10] if minutes.icd10 else [])
+    diagnosis = minutes.conclusion + (f" (ICD-10 {', '.join(codes)})" if codes else "")
+    # One answer per question of the case, as the form puts them, then the diagnosis.
+    answers = [
+        f"{i}. {item.get('question', '')}: {item.get('answer', '')}"
+        for i, item in enumerate(minutes.conclusions, start=1)
+    ]
     sections = [
         _section(
             "Thành phần tham dự",
             attending,
             [role_of_user[a.user_id] for a in present if a.user_id in role_of_user],
         ),
-        _section("Tóm tắt bệnh án", [minutes.summary]),
+        _section("Lý do hội chẩn", [minutes.reason]),
+        _section("Tóm tắt tiền sử, diễn biến, kết quả và điều trị", [minutes.summary]),
         _section("Ý kiến thảo luận", [minutes.findings]),
-        _section("Kết luận", [conclusion], [condition] if condition else None),
-        _section("Hướng xử trí", [minutes.treatment_plan]),
+        _section(
+            "Kết luận",
+            [*answers, f"Chẩn đoán: {diagnosis}" if answers else diagnosis],
+            [condition] if condition else None,
+        ),
+        _section("Hướng điều trị và chăm sóc", [minutes.treatment_plan]),
     ]
     if outcomes:
         sections.append(
@@ -360,7 +371,9 @@ def _composition(
         "encounter": r.ref(r.derived_id("encounter", c.id, case.id)),
         "date": (minutes.finalized_at or minutes.updated_at or minutes.created_at).isoformat(),
         "author": authors,
-        "title": f"Biên bản hội chẩn: {c.title}",
+        "title": f"Biên bản hội chẩn số {minutes.number}: {c.title}"
+        if minutes.number
+        else f"Biên bản hội chẩn: {c.title}",
         "custodian": r.ref(c.host_facility_id),
         "section": sections,
     }

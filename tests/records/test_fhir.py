@@ -125,12 +125,13 @@ async def test_the_demo_consultation_exports_as_a_valid_document(demo: AsyncSess
         composition = by_kind["Composition"][0]
         assert composition["status"] == "final" and composition["attester"][0]["mode"] == "legal"
         titles = [s["title"] for s in composition["section"]]
-        assert titles[:5] == [
+        assert titles[:6] == [
             "Thành phần tham dự",
-            "Tóm tắt bệnh án",
+            "Lý do hội chẩn",
+            "Tóm tắt tiền sử, diễn biến, kết quả và điều trị",
             "Ý kiến thảo luận",
             "Kết luận",
-            "Hướng xử trí",
+            "Hướng điều trị và chăm sóc",
         ]
         assert "Kết quả sau hội chẩn" in titles
         assert "Chuyển Bệnh viện Chợ Rẫy" in str(composition["section"])
