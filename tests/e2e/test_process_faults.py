@@ -137,10 +137,11 @@ async def _grows(counter: dict[str, int], key: str, timeout: float = 30) -> None
 
 async def test_a_killed_process_loses_no_one_from_the_call(servers: Servers) -> None:
     first, second = servers.ports
-    async with signed_in(first, "cs.timmach") as chair_http, signed_in(
-        second, "bs.chonthanh"
-    ) as doctor_http:
-        listed = await (await chair_http.get("/api/v1/consultations")).json()
+    async with (
+        signed_in(first, "cs.timmach") as chair_http,
+        signed_in(second, "bs.chonthanh") as doctor_http,
+    ):
+        listed = await (await chair_http.get("/api/v1/consultations?status=scheduled")).json()
         consultation_id = next(c["id"] for c in listed["items"] if c["status"] == "scheduled")
         chair = await join(chair_http, consultation_id)
         chair.welcome = await chair.expect("welcome")
@@ -182,7 +183,7 @@ async def test_a_killed_process_loses_no_one_from_the_call(servers: Servers) -> 
 def _multipart(boundary: str, size: int) -> bytes:
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nlab\r\n'
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
         f'filename="xet-nghiem.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
     ).encode()
     body = b"%PDF-1.4\n" + os.urandom(size) + b"\n%%EOF\n"

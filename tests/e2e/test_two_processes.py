@@ -81,7 +81,10 @@ def servers(tmp_path: Path, redis_url: str) -> Iterator[tuple[int, int]]:
             out = (tmp_path / f"serve-{port}.log").open("w")
             proc = subprocess.Popen(
                 [PYTHON, "-m", "telemed", "serve", "--port", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
             out.close()
             procs.append(proc)
@@ -108,9 +111,7 @@ async def signed_in(port: int, username: str) -> AsyncIterator[aiohttp.ClientSes
         )
         assert resp.status == 201, await resp.text()
         token = (await resp.json())["token"]
-    async with aiohttp.ClientSession(
-        base, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
+    async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
 
@@ -127,9 +128,11 @@ async def join(client: aiohttp.ClientSession, consultation_id: str) -> Client:
 
 async def test_peers_on_two_servers_exchange_media(servers: tuple[int, int]) -> None:
     first, second = servers
-    async with signed_in(first, "cs.timmach") as chair_http, \
-            signed_in(second, "bs.chonthanh") as doctor_http:
-        listed = await (await chair_http.get("/api/v1/consultations")).json()
+    async with (
+        signed_in(first, "cs.timmach") as chair_http,
+        signed_in(second, "bs.chonthanh") as doctor_http,
+    ):
+        listed = await (await chair_http.get("/api/v1/consultations?status=scheduled")).json()
         scheduled = [c for c in listed["items"] if c["status"] == "scheduled"]
         assert scheduled, listed
         consultation_id = scheduled[0]["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -11,12 +12,16 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from webtools import PASSWORD, password_hash
 
+from records.db import session_maker
 from records.models import Facility, FacilityLevel, Role, User
 from records.services import auth as auth_svc
 
 Client = TestClient[web.Request, web.Application]
+# The body that signs the minutes as a user given the test password by `signers`.
+SIGN = {"password": PASSWORD}
 # The test servers' upload limit: small enough that a test can send one byte too many.
 MAX_UPLOAD = 256 * 1024
 
@@ -240,3 +245,14 @@ class Api:
             json=body,
         )
         return result
+
+
+async def signers(api: Api, engine: AsyncEngine, *names: str) -> None:
+    """Give these users of the world the test password (the API world signs in by token)."""
+    async with session_maker(engine)() as session:
+        for name in names:
+            user = await session.get(User, uuid.UUID(api.world.id(name)))
+            assert user is not None
+            user.password_hash = password_hash()
+            session.add(user)
+        await session.commit()

@@ -7,27 +7,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
-from apitools import Api
+from apitools import SIGN, Api, signers
 from sqlalchemy.ext.asyncio import AsyncEngine
-from webtools import PASSWORD, password_hash
 
 from records.db import session_maker
-from records.models import Minutes, User
+from records.models import Minutes
 from telemed.app import create_app
 from telemed.settings import Settings
-
-SIGN = {"password": PASSWORD}
-
-
-async def signers(api: Api, engine: AsyncEngine, *names: str) -> None:
-    """Give these users of the world the test password (the API world signs in by token)."""
-    async with session_maker(engine)() as session:
-        for name in names:
-            user = await session.get(User, uuid.UUID(api.world.id(name)))
-            assert user is not None
-            user.password_hash = password_hash()
-            session.add(user)
-        await session.commit()
 
 
 async def test_draft_save_finalize_then_immutable(api: Api, engine: AsyncEngine) -> None:

@@ -3,13 +3,15 @@ the consultants, refused with a clear 4xx otherwise."""
 
 from __future__ import annotations
 
-from apitools import Api
+from apitools import SIGN, Api, signers
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from records.localtime import to_local
 from records.models.base import utcnow
 
 
-async def test_outcome_reported_and_read_back(api: Api) -> None:
+async def test_outcome_reported_and_read_back(api: Api, engine: AsyncEngine) -> None:
+    await signers(api, engine, "specialist")
     patient = await api.patient()
     case = await api.case(patient["id"])
     consultation = await api.scheduled(case["id"])
@@ -18,10 +20,17 @@ async def test_outcome_reported_and_read_back(api: Api) -> None:
     today = to_local(utcnow()).date().isoformat()
     body = {"kind": "transferred", "outcome_date": today, "note": "Chuyển Bệnh viện Chợ Rẫy"}
 
-    await api.ok("PUT", minutes, user="specialist", json={"conclusion": "Đau thắt ngực"})
+    draft = await api.ok("GET", minutes, user="specialist")
+    answered = [{**q, "answer": "Có"} for q in draft["conclusions"]]
+    await api.ok(
+        "PUT",
+        minutes,
+        user="specialist",
+        json={"conclusion": "Đau thắt ngực", "conclusions": answered},
+    )
     # Before the minutes are final there is nothing to report on.
     (await api.post(url, user="doctor", json=body)).error(409, "conflict")
-    await api.ok("POST", f"{minutes}/finalize", user="specialist")
+    await api.ok("POST", f"{minutes}/finalize", user="specialist", json=SIGN)
 
     for bad, field in (
         ({**body, "kind": "vanished"}, "kind"),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import factories
-from pagetools import running_site
+from minutestools import sign
+from pagetools import PASSWORD, running_site
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from records.actor import Actor
@@ -38,9 +39,7 @@ async def test_archive_download_for_the_record_keepers_only(
                 data=MinutesUpdate(conclusion="Viêm phổi cộng đồng"),
                 actor=Actor.of(specialist),
             )
-            await minutes_svc.finalize(
-                session=s, consultation_id=c.id, case_id=case.id, actor=Actor.of(specialist)
-            )
+            await sign(s, c.id, case.id, Actor.of(specialist), password=PASSWORD)
         url = f"/consultations/{c.id}/archive.zip"
 
         await site.login("coordinator")
