@@ -314,10 +314,15 @@ async def list_consultations(
     start: datetime | None = None,
     end: datetime | None = None,
     mine: bool = False,
+    newest_first: bool = False,
     limit: int | None = None,
     offset: int | None = None,
 ) -> Page[Consultation]:
-    """Consultations the actor may see; ``start``/``end`` bound the scheduled start (agenda)."""
+    """Consultations the actor may see; ``start``/``end`` bound the scheduled start (agenda).
+
+    Soonest scheduled first (the agenda's order), or with ``newest_first`` the latest by
+    scheduled start, else by request time (an overview that must not fill up with last year).
+    """
     lim, off = clamp_page(limit, offset)
     conds: list[Any] = [access.consultations_filter(actor)]
     if status is not None:
@@ -339,18 +344,23 @@ async def list_consultations(
     total = (
         await session.execute(select(sa.func.count()).select_from(Consultation).where(where))
     ).scalar_one()
+    if newest_first:
+        order: tuple[Any, ...] = (
+            sa.func.coalesce(
+                col(Consultation.scheduled_start), col(Consultation.created_at)
+            ).desc(),
+            col(Consultation.id),
+        )
+    else:
+        order = (
+            col(Consultation.scheduled_start).is_(None),
+            col(Consultation.scheduled_start),
+            col(Consultation.created_at).desc(),
+        )
     items = (
         (
             await session.execute(
-                select(Consultation)
-                .where(where)
-                .order_by(
-                    col(Consultation.scheduled_start).is_(None),
-                    col(Consultation.scheduled_start),
-                    col(Consultation.created_at).desc(),
-                )
-                .limit(lim)
-                .offset(off)
+                select(Consultation).where(where).order_by(*order).limit(lim).offset(off)
             )
         )
         .scalars()

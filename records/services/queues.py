@@ -17,6 +17,10 @@ from ..models.base import utcnow
 from . import consultations as consultations_svc
 from . import urgency
 
+_COMING = frozenset({ConsultationStatus.scheduled, ConsultationStatus.live})
+_PAST = frozenset({ConsultationStatus.ended, ConsultationStatus.cancelled})
+_SHOWN = 200
+
 
 @dataclass(frozen=True, slots=True)
 class AgendaItem:
@@ -93,11 +97,23 @@ async def overview(
     delay: timedelta = urgency.DEFAULT_EMERGENCY_DELAY,
 ) -> list[AgendaItem]:
     """The latest consultations the actor may see (at most 200), with facility names and
-    urgency; requests still waiting come first, emergencies first among them."""
+    urgency: requests still waiting (emergencies first), then what is coming soonest first, then
+    the past, latest first."""
     page = await consultations_svc.list_consultations(
-        session=session, actor=actor, status=status, limit=200
+        session=session, actor=actor, status=status, newest_first=True, limit=_SHOWN
     )
-    found = await items_of(session, page.items, delay)
+    chosen = list(page.items)
+    if status is None:
+        # Requests waiting are the work still to do: however old, they are never crowded out.
+        requests = await consultations_svc.list_consultations(
+            session=session, actor=actor, status=ConsultationStatus.requested, limit=_SHOWN
+        )
+        seen = {c.id for c in requests.items}
+        chosen = list(requests.items) + [c for c in chosen if c.id not in seen]
+    found = await items_of(session, chosen[:_SHOWN], delay)
     waiting = [i for i in found if i.consultation.status == ConsultationStatus.requested]
     waiting.sort(key=lambda i: urgency.queue_key(i.consultation, i.urgency))
-    return waiting + [i for i in found if i.consultation.status != ConsultationStatus.requested]
+    coming = [i for i in found if i.consultation.status in _COMING]
+    coming.sort(key=lambda i: i.consultation.scheduled_start or i.consultation.created_at)
+    past = [i for i in found if i.consultation.status in _PAST]
+    return waiting + coming + past
