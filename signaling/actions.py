@@ -15,6 +15,7 @@ from signaling.errors import (
     NotInRoom,
     NotModerator,
     NotMovable,
+    NotPresenter,
     NotRecording,
     RecorderFailed,
 )
@@ -139,6 +140,8 @@ def imaging_view(host: RoomHost, peer: Peer, study: str, view: dict[str, Any] | 
     """Share the sender's view of a study with the room (None stops); the last one is kept
     in memory for whoever joins later, and never stored."""
     room = _active(host, peer)
+    if not peer.may_present:
+        raise NotPresenter("only the presenter or the chair may share images with the room")
     frame = frames.imaging_view(sender=peer.peer_id, name=peer.name, study=study, view=view)
     room.imaging = frame if view is not None else None
     room.broadcast(frame, exclude=peer.peer_id)

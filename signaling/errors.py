@@ -91,6 +91,12 @@ class NotModerator(SignalingError):
     code = "forbidden"
 
 
+class NotPresenter(SignalingError):
+    """Only the case's presenter or a moderator may share images with the room."""
+
+    code = "forbidden"
+
+
 class NotMovable(SignalingError):
     """A moderator cannot be sent to the lobby (nor can the sender itself)."""
 

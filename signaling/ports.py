@@ -24,6 +24,8 @@ class Identity:
     title: str = ""
     user_role: str = ""
     moderator: bool = False
+    # Presents a case (the requesting doctor): may share images with the room, as moderators may.
+    presenter: bool = False
     needs_admission: bool = False
 
 

@@ -47,6 +47,7 @@ class Peer:
         "title",
         "user_role",
         "role",
+        "presenter",
         "status",
         "node",
         "local",
@@ -76,6 +77,7 @@ class Peer:
         title: str = "",
         user_role: str = "",
         role: str = PARTICIPANT,
+        presenter: bool = False,
         status: str = ACTIVE,
         node: str,
         local: bool,
@@ -89,6 +91,7 @@ class Peer:
         self.title = title
         self.user_role = user_role
         self.role = role
+        self.presenter = presenter
         self.status = status
         self.node = node
         self.local = local
@@ -123,6 +126,7 @@ class Peer:
             title=identity.title,
             user_role=identity.user_role,
             role=role,
+            presenter=identity.presenter,
             status=status,
             node=node,
             local=True,
@@ -140,6 +144,7 @@ class Peer:
             title=str(record.get("title", "")),
             user_role=str(record.get("user_role", "")),
             role=str(record.get("role", PARTICIPANT)),
+            presenter=record.get("presenter") is True,
             status=str(record.get("status", ACTIVE)),
             node=str(record["node"]),
             local=False,
@@ -152,6 +157,11 @@ class Peer:
     def moderator(self) -> bool:
         """Whether this peer may admit, deny, mute, kick, end and record."""
         return self.role == MODERATOR
+
+    @property
+    def may_present(self) -> bool:
+        """Whether this peer may share its view of the case's images with the room."""
+        return self.moderator or self.presenter
 
     @property
     def connected(self) -> bool:
@@ -183,6 +193,7 @@ class Peer:
             "title": self.title,
             "user_role": self.user_role,
             "role": self.role,
+            "presenter": self.presenter,
             "audio": self.audio,
             "video": self.video,
             "hand": self.hand,

@@ -80,6 +80,7 @@ class RecordsAuthorizer:
             title=user.title,
             user_role=str(user.role),
             moderator=entry.moderator,
+            presenter=entry.presenter,
             needs_admission=entry.needs_admission,
         )
 

@@ -16,8 +16,16 @@ from sqlmodel import col, select
 from .. import access
 from ..actor import Actor, ReadPolicy
 from ..errors import NotFound
-from ..models import Attendance, Consultation, ConsultationStatus, Facility, User
+from ..models import (
+    Attendance,
+    Consultation,
+    ConsultationStatus,
+    Facility,
+    ParticipantRole,
+    User,
+)
 from . import join_tokens
+from .attendance import role_of
 from .auth import resolve_session_cookie
 
 
@@ -39,6 +47,8 @@ class RoomEntry:
     facility_name: str
     moderator: bool
     needs_admission: bool
+    # Presents a case: may share images with the room (moderators may too).
+    presenter: bool = False
 
 
 async def _user_id(
@@ -88,12 +98,13 @@ async def admit(
         return RoomRefusal.signed_out
     if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
         return RoomRefusal.ended
+    invited = access.invited_as(row[3])
     try:
         role = await access.require_room_role(
             session=session,
             actor=Actor.of(user, policy=policy),
             consultation=consultation,
-            invited=access.invited_as(row[3]),
+            invited=invited,
         )
     except NotFound:
         # The refusal is already in the audit trail.
@@ -103,6 +114,8 @@ async def admit(
         user=user,
         facility_name=row[2] or "",
         moderator=moderator,
+        presenter=role_of(consultation, user, {user.id: invited[0]} if invited else {})
+        == ParticipantRole.presenter,
         needs_admission=consultation.requires_admission
         and not moderator
         and not await admitted_before(session, consultation=consultation, user_id=user.id),

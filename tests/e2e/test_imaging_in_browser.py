@@ -197,6 +197,8 @@ async def test_the_room_follows_the_presenters_slice_and_window(
     banner = spec.locator(".viewer-follow span")
     await banner.wait_for()
     assert "Đang theo dõi hình ảnh của" in await banner.inner_text()
+    # An invited specialist follows; only the presenter and the chair may lead.
+    assert await spec.locator("[data-imaging=share]").is_hidden()
 
     box = await chair.locator(".room-imaging canvas.viewer-canvas").bounding_box()
     assert box is not None

@@ -28,6 +28,7 @@ async def test_tokens_admit_the_invited_in_their_role_once(session: AsyncSession
     chair = await factories.user(session, facility=host, role=Role.specialist)
     guest = await factories.user(session, facility=host, role=Role.specialist)
     stranger = await factories.user(session, facility=host, role=Role.specialist)
+    doctor = await factories.user(session, facility=home, role=Role.doctor)
     room = (
         await factories.consultation(
             session,
@@ -50,6 +51,10 @@ async def test_tokens_admit_the_invited_in_their_role_once(session: AsyncSession
     token = await _ticket(session, guest.id, room)
     entry = await enter(guest.id, token)
     assert isinstance(entry, RoomEntry) and not entry.moderator and entry.needs_admission
+    assert not entry.presenter
+    # The requesting facility's doctor presents the case: they may lead the images.
+    entry = await enter(doctor.id)
+    assert isinstance(entry, RoomEntry) and entry.presenter and not entry.moderator
     assert await enter(guest.id, token) == RoomRefusal.bad_token
     assert await enter(stranger.id) == RoomRefusal.not_invited
     unknown = await admit(

@@ -1,7 +1,8 @@
 // Images viewed together in the call: a study from the case file opens in a viewer over the
-// stage; its presenter shares the view (series, slice, window, zoom/pan, measurements) through
-// the signalling server as `imaging-view` messages, a few a second at most, and the others
-// follow it live until they step out ("Tự xem") and back in ("Theo dõi lại").
+// stage; the case's presenter or the chair shares the view (series, slice, window, zoom/pan,
+// measurements) through the signalling server as `imaging-view` messages, a few a second at
+// most, and the others follow it live until they step out ("Tự xem") and back in
+// ("Theo dõi lại").
 
 import { Viewer } from "../imaging/viewer.js";
 
@@ -121,6 +122,12 @@ export function setupRoomImaging(root, signaling) {
     state.sharing = false;
     shareButton.setAttribute("aria-pressed", "false");
     panel.hidden = true;
+  });
+  // Only the case's presenter and the chair may lead; the others follow (the server refuses too).
+  shareButton.hidden = true;
+  signaling.addEventListener("welcome", ({ detail }) => {
+    const me = detail.self || {};
+    shareButton.hidden = !(me.role === "moderator" || me.presenter === true);
   });
   signaling.addEventListener("imaging-view", ({ detail }) => follow(detail));
   signaling.addEventListener("peer-left", ({ detail }) => {
