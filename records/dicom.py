@@ -224,6 +224,18 @@ def _rescale(ds: Dataset) -> tuple[float, float]:
         return 1.0, 0.0
 
 
+def shrink_factor(rows: int, cols: int, max_size: int) -> int:
+    """The side of the blocks `shrink` averages (1: the frame is kept as it is)."""
+    factor = min(max(rows, cols) // max_size, rows, cols)
+    return factor if factor >= 2 else 1
+
+
+def shrunk_size(rows: int, cols: int, max_size: int) -> tuple[int, int]:
+    """The rows and columns `shrink` gives a frame of this size."""
+    factor = shrink_factor(rows, cols, max_size)
+    return rows // factor, cols // factor
+
+
 def shrink(values: NDArray[Any], max_size: int) -> NDArray[Any]:
     """Average square blocks of pixels so the longer side ends between max_size and twice it.
 
@@ -233,7 +245,7 @@ def shrink(values: NDArray[Any], max_size: int) -> NDArray[Any]:
     returned as it is.
     """
     rows, cols = values.shape[:2]
-    factor = min(max(rows, cols) // max_size, rows, cols)
+    factor = shrink_factor(rows, cols, max_size)
     if factor < 2:
         return values
     height, width = rows // factor, cols // factor

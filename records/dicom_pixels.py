@@ -30,6 +30,8 @@ MAGIC = b"TMPX"
 HEAD = struct.Struct("<4sHHIIff")
 INT16, UINT16, RGB8 = 1, 2, 3
 MAX_SIZE = 2048
+# The first pass of a slice: shown while the full one is on its way over a slow link.
+FIRST_PASS_SIZE = 256
 VERSION = 2
 
 
@@ -45,7 +47,7 @@ def _undecodable(syntax: object) -> Invalid:
 
 def _gray(pixels: NDArray[Any], max_size: int) -> tuple[NDArray[Any], int]:
     rows, cols = pixels.shape
-    factor = max(1, min(max(rows, cols) // max_size, rows, cols))
+    factor = dicom.shrink_factor(rows, cols, max_size)
     data = dicom.shrink(pixels, max_size) if factor >= 2 else pixels
     if factor >= 2:
         data = np.rint(data)
@@ -55,6 +57,11 @@ def _gray(pixels: NDArray[Any], max_size: int) -> tuple[NDArray[Any], int]:
     if lo >= 0 and hi <= 65535:
         return data.astype("<u2"), UINT16
     raise Invalid(msg("Ảnh DICOM có giá trị điểm ảnh ngoài phạm vi 16 bit"))
+
+
+def packed_size(rows: int, columns: int, max_size: int = MAX_SIZE) -> tuple[int, int]:
+    """The rows and columns of a frame of this size once packed."""
+    return dicom.shrunk_size(rows, columns, max_size)
 
 
 def pack(path: Path, *, frame: int = 0, max_size: int = MAX_SIZE) -> tuple[bytes, dict[str, Any]]:

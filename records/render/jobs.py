@@ -98,11 +98,12 @@ class DicomSlice(Job):
     path: Path
     frame: int = 0
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_size: int = dicom_pixels.MAX_SIZE
 
     def run(self) -> Rendered:
         """Check the frame's size, then decode and pack it."""
         width, height = dicom.frame_size(self.path)
         if width * height > self.max_pixels:
             raise Invalid(too_large_message(width, height))
-        data, facts = dicom_pixels.pack(self.path, frame=self.frame)
+        data, facts = dicom_pixels.pack(self.path, frame=self.frame, max_size=self.max_size)
         return Rendered(data, "application/vnd.telemed.pixels+gzip", facts)

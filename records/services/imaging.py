@@ -96,9 +96,10 @@ async def get_study(
     raise NotFound(msg(NOT_FOUND))
 
 
-def _ext(frame: int) -> str:
+def _ext(frame: int, first_pass: bool = False) -> str:
     # The packing's version is in the name: frames packed the old way are not served.
-    return f"f{frame}.v{dicom_pixels.VERSION}.px.gz"
+    size = ".s" + str(dicom_pixels.FIRST_PASS_SIZE) if first_pass else ""
+    return f"f{frame}{size}.v{dicom_pixels.VERSION}.px.gz"
 
 
 async def slice_pixels(
@@ -109,8 +110,13 @@ async def slice_pixels(
     actor: Actor,
     attachment_id: uuid.UUID,
     frame: int,
+    first_pass: bool = False,
 ) -> Pixels:
-    """One frame of a DICOM attachment, packed for the viewer; the study view is audited."""
+    """One frame of a DICOM attachment, packed for the viewer; the study view is audited.
+
+    ``first_pass``: averaged down to at most twice FIRST_PASS_SIZE a side (a quarter of a CT
+    slice's bytes), for the viewer to show while the full frame arrives.
+    """
     attachment, case = await readable(session, actor=actor, attachment_id=attachment_id)
     if attachment.content_type != "application/dicom":
         raise Invalid(msg(NOT_DICOM))
@@ -119,7 +125,8 @@ async def slice_pixels(
         raise NotFound(msg(NOT_FOUND))
     uid = str((attachment.meta or {}).get("study_uid") or UNKNOWN_UID)
     await _audit_view(session, actor=actor, case=case, study=study_id(case.id, uid), uid=uid)
-    cached = blobs.read_preview(attachment.sha256, _ext(frame))
+    ext = _ext(frame, first_pass)
+    cached = blobs.read_preview(attachment.sha256, ext)
     if cached is not None:
         return Pixels(cached, attachment.sha256, frame)
     reason = previews.note(blobs=blobs, limits=renderer.limits, attachment=attachment)
@@ -127,11 +134,12 @@ async def slice_pixels(
         raise Invalid(reason)
     await blobs.verify(attachment.sha256, size=attachment.size)
     path = blobs.path_for(attachment.sha256)
-    job = DicomSlice(path, frame=frame, max_pixels=renderer.limits.max_pixels)
+    max_size = dicom_pixels.FIRST_PASS_SIZE if first_pass else dicom_pixels.MAX_SIZE
+    job = DicomSlice(path, frame=frame, max_pixels=renderer.limits.max_pixels, max_size=max_size)
     try:
         done = await renderer.run(job)
     except RenderError as exc:
         previews.remember(blobs, attachment.sha256, renderer.limits, exc)
         raise
-    blobs.write_preview(attachment.sha256, _ext(frame), done.data)
+    blobs.write_preview(attachment.sha256, ext, done.data)
     return Pixels(done.data, attachment.sha256, frame)

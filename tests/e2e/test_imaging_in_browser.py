@@ -132,6 +132,50 @@ async def test_a_zipped_ct_study_is_one_study_and_the_viewer_reads_it(
     await ctx.close()
 
 
+async def test_a_large_slice_shows_its_first_pass_before_the_full_frame(
+    browser: Browser, pages: Pages, world: World, tmp_path: Path
+) -> None:
+    ctx = await new_context(browser)
+    page = pages.add("doctor", await ctx.new_page())
+    # Every state the viewer paints in, in order, from the first one.
+    await page.add_init_script(
+        """new MutationObserver((changes) => {
+             for (const c of changes) {
+               const v = c.target.dataset.painted;
+               if (v && (window.painted ||= []).at(-1) !== v) window.painted.push(v);
+             }
+           }).observe(document, {subtree: true, attributes: true,
+                                 attributeFilter: ["data-painted"]});"""
+    )
+    await log_in(page, world, world.doctor)
+    case_id = await case_of(page, world)
+    study = ct_study(
+        slices=(3,), syntaxes=SYNTAXES[:1], rows=512, columns=512, who=Who("", "", "")
+    )
+    archive = tmp_path / "large.zip"
+    archive.write_bytes(zipped(study.files))
+    await page.goto(f"{world.base_url}/cases/{case_id}")
+    async with page.expect_navigation(timeout=120_000):
+        await page.set_input_files("#upload-files", str(archive))
+    sid = study_id(uuid.UUID(case_id), study.study_uid)
+    await page.goto(f"{world.base_url}/cases/{case_id}/studies/{sid}")
+    await page.wait_for_selector(".viewer[data-ready=true][data-painted=full]")
+    assert await page.evaluate("window.painted") == ["first", "full"]
+    # The full frame replaced the first pass: the soft tissue at 512 × 512 coordinates.
+    assert await grey_at(page, 256, 256) == expected_grey(40, 40, 400)
+    shown = await page.evaluate("[telemedViewer.shown.width, telemedViewer.shown.firstPass]")
+    assert shown == [512, None]
+    # The first pass was fetched once, for the slice on screen only; its neighbours came whole.
+    await page.wait_for_selector(".viewer[data-loaded='3']", state="attached")
+    fetched = await page.evaluate(
+        "performance.getEntriesByType('resource').map((e) => e.name)"
+        ".filter((n) => n.includes('/frames/'))"
+    )
+    assert len([n for n in fetched if "size=first" in n]) == 1
+    assert len([n for n in fetched if "size=first" not in n]) == 3
+    await ctx.close()
+
+
 async def test_a_folder_of_another_patient_asks_before_it_is_stored(
     browser: Browser, pages: Pages, world: World, tmp_path: Path
 ) -> None:

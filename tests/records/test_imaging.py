@@ -160,6 +160,25 @@ def test_every_transfer_syntax_packs_to_the_exact_stored_values(
     assert facts["factor"] == 1.0
 
 
+def test_a_first_pass_is_the_block_average_at_a_quarter_of_the_samples(tmp_path: Path) -> None:
+    ds = ct_slice(
+        study_uid="1.2", series_uid="1.3", series_number=1, instance=1, z=3, rows=512, columns=512
+    )
+    path = tmp_path / "a.dcm"
+    path.write_bytes(to_bytes(ds))
+    full = gzip.decompress(dicom_pixels.pack(path)[0])
+    small, facts = dicom_pixels.pack(path, max_size=dicom_pixels.FIRST_PASS_SIZE)
+    raw = gzip.decompress(small)
+    _, _, kind, width, height, slope, intercept = dicom_pixels.HEAD.unpack(raw[:24])
+    assert (kind, width, height, facts["factor"]) == (dicom_pixels.INT16, 256, 256, 2.0)
+    assert [height, width] == list(dicom_pixels.packed_size(512, 512, 256))
+    assert dicom_pixels.packed_size(512, 512) == (512, 512)
+    stored = planes(full[24:]).reshape(512, 512).astype(np.float64)
+    means = stored.reshape(256, 2, 256, 2).mean(axis=(1, 3))
+    assert np.array_equal(planes(raw[24:]).reshape(256, 256), np.rint(means).astype(np.int16))
+    assert len(raw) - 24 == (len(full) - 24) // 4
+
+
 def test_a_jpeg_baseline_file_decodes(tmp_path: Path) -> None:
     import imagecodecs
     from pydicom.encaps import encapsulate
@@ -359,6 +378,19 @@ async def test_pixels_are_cached_audited_once_and_hidden_from_other_facilities(
             )
             assert gzip.decompress(px.data)[:4] == b"TMPX"
     assert world.renderer.stats.jobs == 3  # once per content, whoever asks
+    # The first pass is packed and cached on its own: asked twice, made once.
+    for _ in range(2):
+        rough = await svc.slice_pixels(
+            session=session,
+            blobs=world.store,
+            renderer=world.renderer,
+            actor=world.doctor,
+            attachment_id=first.attachment_id,
+            frame=first.frame,
+            first_pass=True,
+        )
+        assert gzip.decompress(rough.data)[:4] == b"TMPX"
+    assert world.renderer.stats.jobs == 4
     views = (
         (
             await session.execute(

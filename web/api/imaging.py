@@ -17,8 +17,8 @@ from records.services.imaging_zip import upload_zip
 from ..i18n import translate
 from ..keys import blobs_key, config_key, renderer_key
 from .attachments import _part_chunks, _text
-from .common import actor, json, path_uuid, sessions
-from .registry import ApiRoutes
+from .common import actor, json, path_uuid, query_enum, sessions
+from .registry import ApiRoutes, Param
 
 routes = ApiRoutes(tag="imaging")
 
@@ -32,6 +32,14 @@ def _frame(request: web.Request) -> int:
     if not raw.isdigit() or len(raw) > 6:
         raise NotFound(msg(svc.NOT_FOUND))
     return int(raw)
+
+
+def _packed(rows: int | None, columns: int | None, max_size: int) -> list[int] | None:
+    """[columns, rows] of a packed frame of a series, None when its size is not known."""
+    if not rows or not columns:
+        return None
+    height, width = dicom_pixels.packed_size(rows, columns, max_size)
+    return [width, height]
 
 
 def slice_json(request: web.Request, s: Slice) -> dict[str, Any]:
@@ -61,6 +69,9 @@ def series_json(request: web.Request, series: Series) -> dict[str, Any]:
         "description": series.description,
         "rows": series.rows,
         "columns": series.columns,
+        # The size of a packed frame, and of its first pass (`?size=first`), when known.
+        "frame_size": _packed(series.rows, series.columns, dicom_pixels.MAX_SIZE),
+        "first_pass_size": _packed(series.rows, series.columns, dicom_pixels.FIRST_PASS_SIZE),
         "pixel_spacing": list(series.pixel_spacing) if series.pixel_spacing else None,
         "orientation": list(series.orientation) if series.orientation else None,
         "window": first.get("window"),
@@ -196,8 +207,10 @@ async def get_study(request: web.Request) -> web.Response:
     name="api-imaging-pixels",
     summary=(
         "One frame's stored values for the viewer's canvas: a 24-byte head and 16-bit samples, "
-        "gzip-encoded (see docs/imaging.md); cached for good, by ETag"
+        "gzip-encoded (see docs/imaging.md); cached for good, by ETag. `size=first`: the "
+        "first pass, averaged down to about 256 a side, to show while the full frame arrives"
     ),
+    query=(Param("size", "full (default) or first", enum=("full", "first")),),
     response_content="application/vnd.telemed.pixels",
     errors=(400, 401, 404, 429),
 )
@@ -205,6 +218,7 @@ async def pixels(request: web.Request) -> web.Response:
     """A frame's packed pixels."""
     attachment_id = path_uuid(request)
     frame = _frame(request)
+    first_pass = query_enum(request, "size", ("full", "first")) == "first"
     async with sessions(request)() as session:
         found = await svc.slice_pixels(
             session=session,
@@ -213,8 +227,10 @@ async def pixels(request: web.Request) -> web.Response:
             actor=actor(request),
             attachment_id=attachment_id,
             frame=frame,
+            first_pass=first_pass,
         )
-    etag = f'"{found.sha256[:32]}-{found.frame}-v{dicom_pixels.VERSION}"'
+    size = "-first" if first_pass else ""
+    etag = f'"{found.sha256[:32]}-{found.frame}{size}-v{dicom_pixels.VERSION}"'
     headers = {"ETag": etag, "Cache-Control": PIXELS_CACHE, "Vary": "Cookie"}
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)

@@ -43,6 +43,33 @@ export function parseFrame(buffer) {
   return { type, width, height, slope, intercept, data, min, max, bytes: buffer.byteLength };
 }
 
+/** The URL of a frame's first pass: averaged down to about 256 a side on the server. */
+export function firstPassUrl(url) {
+  const address = new URL(url, window.location.href);
+  address.searchParams.set("size", "first");
+  return address.pathname + address.search;
+}
+
+/** A first pass stretched (nearest sample) to the full frame's size, marked as such. */
+export function stretch(frame, width, height) {
+  const channels = frame.type === RGB8 ? 3 : 1;
+  const data = new frame.data.constructor(width * height * channels);
+  const columns = new Uint32Array(width);
+  for (let x = 0; x < width; x += 1) {
+    columns[x] = Math.min(frame.width - 1, Math.floor((x * frame.width) / width));
+  }
+  for (let y = 0; y < height; y += 1) {
+    const from = Math.min(frame.height - 1, Math.floor((y * frame.height) / height)) * frame.width;
+    const to = y * width;
+    for (let x = 0; x < width; x += 1) {
+      for (let c = 0; c < channels; c += 1) {
+        data[(to + x) * channels + c] = frame.data[(from + columns[x]) * channels + c];
+      }
+    }
+  }
+  return { ...frame, width, height, data, firstPass: true };
+}
+
 /** A loader of frames: each URL fetched once, a few at a time, the most wanted first. */
 export class FrameLoader {
   constructor({ parallel = 2, onLoaded = () => {} } = {}) {
@@ -58,6 +85,11 @@ export class FrameLoader {
 
   has(url) {
     return this.frames.has(url);
+  }
+
+  /** Whether the frame is here or on its way. */
+  known(url) {
+    return this.frames.has(url) || this.pending.has(url);
   }
 
   get(url) {

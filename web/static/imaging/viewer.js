@@ -2,7 +2,7 @@
 // value under the pointer. The state that others may follow is one plain object, the "view"
 // (getView/setView), and every change of it is announced through onChange.
 
-import { FrameLoader } from "./frames.js";
+import { FrameLoader, firstPassUrl, stretch } from "./frames.js";
 import {
   angleDeg,
   lengthMm,
@@ -51,6 +51,7 @@ export class Viewer {
     this.onChange = () => {};
     this.loader = new FrameLoader({ onLoaded: () => this.#loadedOne() });
     this.shown = null; // the frame on screen
+    this.started = false; // a full frame has arrived: the rest may share the link
     const start = Number(new URLSearchParams(window.location.search).get("series") || 0);
     this.view = freshView(Math.min(Math.max(start, 0), study.series.length - 1), 0);
     this.view.slice = Math.floor(this.#series().slices.length / 2);
@@ -166,20 +167,40 @@ export class Viewer {
     this.slider.value = String(index);
     const url = this.#url(index);
     // Once the first image is on screen the rest may share the link; before, it has it alone.
-    if (this.shown) this.#prefetch(index);
+    if (this.started) this.#prefetch(index);
     if (announce) this.onChange(this.getView());
     let frame;
     try {
+      await this.#firstPass(index, url);
       frame = await this.loader.load(url);
     } catch (error) {
       this.info.textContent = `${this.texts.failed}: ${error.message}`;
       return;
     }
-    if (!this.shown) {
+    if (!this.started) {
+      this.started = true;
       this.#prefetch(index);
       this.#showThumbnails();
     }
     if (this.#url(this.view.slice) !== url) return; // scrolled on meanwhile
+    this.#present(index, frame);
+    this.root.dataset.ready = "true";
+  }
+
+  /** A slice not on its way yet is first shown from its first pass (a quarter of the bytes on
+   * a CT), stretched to the full frame's size so the pointer and measurements keep their
+   * coordinates; the full frame replaces it as soon as it arrives. */
+  async #firstPass(index, url) {
+    const [width, height] = this.#series().frame_size || [];
+    const [smallWidth] = this.#series().first_pass_size || [];
+    if (!width || !smallWidth || smallWidth >= width || this.loader.known(url)) return;
+    const rough = await this.loader.load(firstPassUrl(url));
+    if (this.#url(this.view.slice) !== url || this.loader.has(url)) return;
+    this.#present(index, stretch(rough, width, height));
+  }
+
+  #present(index, frame) {
+    const slices = this.#series().slices;
     if (this.view.center === null) [this.view.center, this.view.width] = this.#defaultWindow(frame);
     this.shown = frame;
     this.#paint();
@@ -189,7 +210,8 @@ export class Viewer {
       `${this.texts.image} ${index + 1}/${slices.length}${where} · ` +
       `W ${Math.round(this.view.width)} L ${Math.round(this.view.center)}`;
     this.root.dataset.slice = String(index);
-    this.root.dataset.ready = "true";
+    // "first" while a first pass is on screen, "full" once the frame itself is.
+    this.root.dataset.painted = frame.firstPass ? "first" : "full";
   }
 
   #paint() {
