@@ -171,6 +171,58 @@ async def history(*, session: AsyncSession, case_id: uuid.UUID, actor: Actor) ->
     return events
 
 
+def _recent() -> Any:
+    """The case list's order: last changed first (ix_clinical_case_facility_recent)."""
+    return sa.func.coalesce(col(Case.updated_at), col(Case.created_at))
+
+
+async def _page_of_ids(
+    session: AsyncSession, sources: list[Any], conds: list[Any], lim: int, off: int
+) -> list[uuid.UUID]:
+    """One page of the readable cases' ids, last changed first.
+
+    Each reason to read a case is paged on its own, through its own index (a facility's cases
+    through ix_clinical_case_facility_recent: the page's entries, not all of them), then the
+    reasons' pages are merged. One OR of the reasons would make the database rank every
+    readable case of the facility for each page.
+    """
+    recent = _recent()
+    parts = [
+        select(col(Case.id).label("id"), recent.label("recent"))
+        .where(source, *conds)
+        .order_by(recent.desc(), col(Case.id).desc())
+        .limit(off + lim)
+        .subquery()
+        for source in sources
+    ]
+    chosen = [select(p.c.id, p.c.recent) for p in parts]
+    merged = (sa.union(*chosen) if len(chosen) > 1 else chosen[0]).subquery()
+    rows = await session.execute(
+        select(merged.c.id)
+        .order_by(merged.c.recent.desc(), merged.c.id.desc())
+        .limit(lim)
+        .offset(off)
+    )
+    return [r[0] for r in rows]
+
+
+async def _count(session: AsyncSession, sources: list[Any], conds: list[Any]) -> int:
+    """How many readable cases match: each reason counts the cases no earlier reason gave.
+
+    The broadest reason (a facility's cases) is counted alone, through its index, and the
+    narrow ones (invitations) without it; a count of the union would gather every id first.
+    """
+    parts = [
+        select(sa.func.count())
+        .select_from(Case)
+        .where(source, *conds, *[sa.not_(earlier) for earlier in sources[:i]])
+        .scalar_subquery()
+        for i, source in enumerate(sources)
+    ]
+    total = sum(parts[1:], parts[0]) if len(parts) > 1 else parts[0]
+    return int((await session.execute(select(total))).scalar_one())
+
+
 async def list_cases(
     *,
     session: AsyncSession,
@@ -184,7 +236,7 @@ async def list_cases(
 ) -> Page[Case]:
     """Cases the actor may see, most recently changed first."""
     lim, off = clamp_page(limit, offset)
-    conds: list[Any] = [access.cases_filter(actor, utcnow())]
+    conds: list[Any] = []
     if status is not None:
         conds.append(Case.status == status)
     if patient_id is not None:
@@ -193,28 +245,9 @@ async def list_cases(
         conds.append(Case.urgency == urgency)
     if q and q.strip():
         conds.append(col(Case.title).ilike(f"%{like_escape(q.strip())}%", escape="\\"))
-    where = sa.and_(*conds)
-    # Page over ids, counting the matches in the same pass: ix_clinical_case_facility_list
-    # covers the sort key, so only the page's rows are read, not every wide row of the facility.
-    ranked = (
-        await session.execute(
-            select(col(Case.id), sa.func.count().over())
-            .where(where)
-            .order_by(
-                sa.func.coalesce(col(Case.updated_at), col(Case.created_at)).desc(),
-                col(Case.id),
-            )
-            .limit(lim)
-            .offset(off)
-        )
-    ).all()
-    if ranked or off == 0:
-        total = int(ranked[0][1]) if ranked else 0
-    else:
-        total = (
-            await session.execute(select(sa.func.count()).select_from(Case).where(where))
-        ).scalar_one()
-    page_ids = [r[0] for r in ranked]
+    sources = access.case_sources(actor, utcnow())
+    page_ids = await _page_of_ids(session, sources, conds, lim, off)
+    total = await _count(session, sources, conds)
     if not page_ids:
         return Page(items=[], total=int(total), limit=lim, offset=off)
     rows = (await session.execute(select(Case).where(col(Case.id).in_(page_ids)))).scalars()

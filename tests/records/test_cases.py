@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import factories
 import pytest
@@ -12,9 +13,11 @@ from records.actor import Actor
 from records.errors import Conflict, Forbidden, NotFound
 from records.models import (
     CASE_TRANSITIONS,
+    Case,
     CaseCreate,
     CaseStatus,
     CaseUpdate,
+    FacilityLevel,
     ParticipantRole,
     Role,
     Urgency,
@@ -178,3 +181,47 @@ async def test_list_pages_add_up_most_recently_changed_first(session: AsyncSessi
     assert paged == [c.id for c in full.items]
     empty = await cases.list_cases(session=session, actor=doc, status=CaseStatus.closed)
     assert empty.total == 0 and empty.items == []
+
+
+async def test_the_list_merges_every_reason_to_read_a_case_in_one_order(
+    session: AsyncSession,
+) -> None:
+    province = await factories.facility(session, level=FacilityLevel.provincial)
+    home = await factories.facility(session, parent=province)
+    elsewhere = await factories.facility(session, parent=province)
+    me = await factories.user(session, facility=home)
+    colleague = await factories.user(session, facility=elsewhere)
+    t0 = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
+    made: list[Case] = []
+    for i, (fac, author) in enumerate([(home, me), (elsewhere, colleague)] * 4):
+        patient = await factories.patient(session, facility=fac)
+        case = await factories.case(session, patient=patient, author=author, title=f"Ca {i}")
+        # Two pairs changed at the same moment: the id decides between them.
+        case.updated_at = t0 + timedelta(minutes=i // 2 * 2 if i < 4 else i)
+        session.add(case)
+        made.append(case)
+    await session.commit()
+    # Invited to a session with two of the other centre's cases and one of my own.
+    await factories.consultation(
+        session,
+        host=province,
+        requesting=elsewhere,
+        cases=[made[1], made[5], made[2]],
+        participants={me.id: ParticipantRole.specialist},
+    )
+    readable = [c for c in made if c.facility_id == home.id or c in (made[1], made[5])]
+    expected = [
+        c.id for c in sorted(readable, key=lambda c: (c.updated_at, c.id.hex), reverse=True)
+    ]
+
+    doc = Actor.of(me)
+    full = await cases.list_cases(session=session, actor=doc)
+    assert (full.total, [c.id for c in full.items]) == (6, expected)
+    paged: list[object] = []
+    for offset in range(0, 8, 2):
+        page = await cases.list_cases(session=session, actor=doc, limit=2, offset=offset)
+        assert page.total == 6
+        paged += [c.id for c in page.items]
+    assert paged == expected
+    only = await cases.list_cases(session=session, actor=doc, q="Ca 5")
+    assert (only.total, [c.id for c in only.items]) == (1, [made[5].id])
