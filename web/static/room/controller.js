@@ -385,6 +385,7 @@ export class RoomController {
     });
     monitor.addEventListener("speaker", ({ detail }) => ui.setSpeaking(detail.peerId));
     monitor.addEventListener("weak", () => this.local.degrade(this.roster.size > 0));
+    monitor.addEventListener("strong", () => this.local.recover());
   }
 
   _listenToUser() {
@@ -414,8 +415,9 @@ export class RoomController {
       case "toggle-video": return local.setCamera(!local.camOn);
       case "toggle-screen": return local.setScreen(!local.screen);
       case "toggle-hand": return local.toggleHand();
-      case "toggle-lowbw": return local.setLowBandwidth(!local.lowbw);
-      case "toggle-audio-only": return local.setAudioOnly(!local.audioOnly);
+      // A mode the person chooses is theirs: the ladder will not undo it.
+      case "toggle-lowbw": this.monitor.ladder.chosen(); return local.setLowBandwidth(!local.lowbw);
+      case "toggle-audio-only": this.monitor.ladder.chosen(); return local.setAudioOnly(!local.audioOnly);
       case "toggle-side": return ui.toggleSide(true);
       case "pin": return peerId ? ui.stage.pin(tileKey(peerId, kind || "camera")) : undefined;
       case "spotlight":

@@ -164,11 +164,27 @@ export class LocalMedia {
   degrade(othersPresent) {
     if (!this.lowbw) {
       this.setLowBandwidth(true);
+      this.monitor.ladder.steppedDown();
       this.ui.toast(this.S.autoLowBandwidth);
     } else if (!this.audioOnly && (this.video || othersPresent)) {
       this.setAudioOnly(true);
+      this.monitor.ladder.steppedDown();
       this.ui.toast(this.S.autoAudioOnly);
     }
+  }
+
+  /** The link has been good for a while: undo the last step taken on our own, and say so. */
+  recover() {
+    const ladder = this.monitor.ladder;
+    if (ladder.steps === 0) return;
+    if (this.audioOnly) {
+      this.setAudioOnly(false);
+      this.ui.toast(this.S.autoVideoBack);
+    } else if (this.lowbw) {
+      this.setLowBandwidth(false);
+      this.ui.toast(this.S.autoFullQuality);
+    }
+    ladder.steppedUp();
   }
 
   // ---- before joining ------------------------------------------------------------------------

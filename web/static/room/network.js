@@ -1,11 +1,12 @@
 // Periodic measurements of the mesh: per-peer connection quality, the active speaker, and the
-// decision to fall back to low bandwidth or audio only. No DOM code here.
+// decisions to fall back to low bandwidth or audio only and to come back (ladder.js). No DOM
+// code here.
 
+import { Ladder } from "./ladder.js";
 import { receiverLevel, sample, tooWeakForVideo } from "./stats.js";
 
 const STATS_EVERY_MS = 2000;
 const SPEAKER_EVERY_MS = 250;
-const WEAK_SAMPLES = 3; // consecutive weak samples before stepping down
 // Both linear 0..1 (1 = full scale): RTCRtpSynchronizationSource.audioLevel and LevelMeter.rms().
 const REMOTE_SPEAKING = 0.04;
 const LOCAL_SPEAKING = 0.04;
@@ -13,7 +14,8 @@ const LOCAL_SPEAKING = 0.04;
 export class NetworkMonitor extends EventTarget {
   /**
    * Events: "quality" ({peerId, sample}), "overall" ({quality}), "weak" ({}) when the uplink
-   * has looked too weak for video for a while, "speaker" ({peerId}).
+   * has looked too weak for video for a while, "strong" ({}) when the link has been good long
+   * enough to undo an automatic step down, "speaker" ({peerId}).
    * @param {import("./peers.js").PeerManager} peers
    * @param {() => number} localLevel our own microphone RMS, linear 0..1 (0 when muted).
    */
@@ -24,7 +26,7 @@ export class NetworkMonitor extends EventTarget {
     this.selfId = "";
     this.prev = new Map();
     this.last = new Map();
-    this.weak = 0;
+    this.ladder = new Ladder(globalThis.telemedLadder || {});
     this.speaker = null;
     this.timers = [];
   }
@@ -40,9 +42,9 @@ export class NetworkMonitor extends EventTarget {
     this.timers = [];
   }
 
-  /** Forget the history after a step down, so the next decision is based on new figures. */
+  /** Forget the history after a change of mode, so the next decision is based on new figures. */
   resetWeak() {
-    this.weak = 0;
+    this.ladder.reset();
   }
 
   /** The last sample of each peer. */
@@ -60,6 +62,7 @@ export class NetworkMonitor extends EventTarget {
       }
     }
     let weakAll = conns.length > 0;
+    let goodAll = conns.length > 0;
     let worst = "unknown";
     const order = ["unknown", "good", "fair", "poor", "bad"];
     for (const [id, pc] of conns) {
@@ -74,13 +77,12 @@ export class NetworkMonitor extends EventTarget {
       this.dispatchEvent(new CustomEvent("quality", { detail: { peerId: id, sample: s } }));
       if (order.indexOf(s.quality) > order.indexOf(worst)) worst = s.quality;
       if (!tooWeakForVideo(s)) weakAll = false;
+      if (s.quality !== "good") goodAll = false;
     }
     this.dispatchEvent(new CustomEvent("overall", { detail: { quality: worst } }));
-    this.weak = weakAll ? this.weak + 1 : 0;
-    if (this.weak >= WEAK_SAMPLES) {
-      this.weak = 0;
-      this.dispatchEvent(new CustomEvent("weak", { detail: {} }));
-    }
+    const step = this.ladder.observe({ weak: weakAll, good: goodAll });
+    if (step === "down") this.dispatchEvent(new CustomEvent("weak", { detail: {} }));
+    if (step === "up") this.dispatchEvent(new CustomEvent("strong", { detail: {} }));
   }
 
   _speaker() {

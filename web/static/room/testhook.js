@@ -12,6 +12,8 @@ export function testHook(room) {
     get peerId() { return signaling.peerId; },
     get signalingState() { return signaling.state; },
     get micEnabled() { return Boolean(local.audio && local.audio.enabled); },
+    get lowBandwidth() { return local.lowbw; },
+    get audioOnly() { return local.audioOnly; },
     connections: () => peers.connections(),
     peers: () => [...room.roster.values()].map((p) => ({ ...p })),
     presence: () => room.presence.slice(),
