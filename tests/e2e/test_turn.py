@@ -3,6 +3,7 @@ over TCP (a clinic whose firewall lets only TCP out), with the credentials Telem
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,13 @@ async def _relay_call(browser: Browser, pages: Pages, world: World) -> tuple[Pag
 
 
 async def _assert_relayed(page: Page, turn: Turn, protocol: str) -> None:
-    pairs: list[dict[str, Any]] = await page.evaluate(SELECTED_PAIRS)
+    # A pair chosen anew (an ICE restart on a busy machine) starts from zero bytes: give the
+    # media a few seconds to reach it before reading.
+    for _ in range(40):
+        pairs: list[dict[str, Any]] = await page.evaluate(SELECTED_PAIRS)
+        if pairs and all(p["bytesReceived"] > 0 for p in pairs):
+            break
+        await asyncio.sleep(0.25)
     assert pairs, "no selected candidate pair"
     for pair in pairs:
         assert pair["state"] == "succeeded"
