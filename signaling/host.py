@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from signaling.bus import Bus
 from signaling.config import SignalingConfig
 from signaling.events import RoomEvent
+from signaling.ice import IceServers
 from signaling.ops import Op
 from signaling.ports import RecorderHook, SignalingRecorder
 from signaling.room import Peer, Room
@@ -46,6 +47,19 @@ class RoomHost(Protocol):
     @property
     def sfu(self) -> MediaRouter | None:
         """The media server of SFU rooms, if any."""
+        ...
+
+    @property
+    def ice(self) -> IceServers:
+        """The ICE servers handed to each participant."""
+        ...
+
+    def media_mode(self, room_id: str) -> str:
+        """`sfu` when the room's media goes through the media server, else `mesh`."""
+        ...
+
+    def max_peers(self, room_id: str) -> int:
+        """How many participants the room holds."""
         ...
 
     def publish(self, room_id: str, op: Op) -> None:

@@ -4,12 +4,11 @@ the other nodes through the bus. No aiohttp here."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from signaling import actions, frames, ops, sync
+from signaling import actions, frames, ops, resume, sync
 from signaling.bus import Bus, Entry
 from signaling.config import SignalingConfig
 from signaling.errors import CloseCode, Kicked, RoomClosed, RoomFull
@@ -26,7 +25,6 @@ from signaling.room import (
     Outlet,
     Peer,
     Room,
-    resume_hash,
 )
 from signaling.sfu import MESH, MediaRouter
 from signaling.stats import SignalingStats
@@ -35,8 +33,6 @@ log = logging.getLogger(__name__)
 
 # Heartbeats between two re-stores of every local record (the rooms' keys live six).
 RESTORE_EVERY = 3
-# Frames superseded by a fresh `welcome` when a peer resumes.
-_PRESENCE = frozenset({"lobby-update"})
 
 
 class RoomRegistry:
@@ -236,9 +232,9 @@ class RoomRegistry:
         try:
             async with room.join_lock:
                 if resume_token:
-                    peer = self._resume(room, identity, outlet, resume_token)
+                    peer = resume.here(self, room, identity, outlet, resume_token)
                     if peer is None:
-                        peer = await self._resume_moved(room, identity, outlet, resume_token)
+                        peer = await resume.moved(self, room, identity, outlet, resume_token)
                     if peer is not None:
                         self.stats.resumes += 1
                         return peer
@@ -296,7 +292,7 @@ class RoomRegistry:
     def _activate(self, room: Room, peer: Peer, entry: Entry, *, admitted: bool = False) -> None:
         """Send `welcome`, tell the others, record attendance."""
         present = {str(r["peer_id"]) for r in entry.present} | {p.peer_id for p in room.local()}
-        self._welcome(room, peer, present)
+        resume.welcome(self, room, peer, present)
         if self.sfu is not None and self.sfu.mode(room.room_id) != MESH:
             self.sfu.joined(room.room_id, peer.info())
         room.announce_joined(peer)
@@ -314,93 +310,6 @@ class RoomRegistry:
                 role=peer.role,
             )
         )
-
-    def _welcome(self, room: Room, peer: Peer, present: set[str]) -> None:
-        others = [p for p in room.active() if p is not peer and p.peer_id in present]
-        peer.known = {p.peer_id for p in others}
-        if peer.outlet is not None:
-            peer.outlet.send(self._welcome_frame(room, peer, others, resumed=False))
-        # Seen here but not when we entered: they joined after us, so they offer to us.
-        for other in room.active():
-            if other is not peer and other.peer_id not in peer.known:
-                peer.known.add(other.peer_id)
-                peer.send(frames.peer_joined(other.info()))
-        if peer.moderator and room.waiting():
-            room.lobby_update()
-        if room.recording and self.media is not None:
-            peer.send(frames.consent_request(None))
-        shared = room.imaging
-        if shared is not None and shared["from"] in {p.peer_id for p in others}:
-            peer.send(shared)
-
-    def _welcome_frame(self, room: Room, peer: Peer, others: list[Peer], *, resumed: bool) -> Frame:
-        return frames.welcome(
-            peer_id=peer.peer_id,
-            resume_token=peer.resume_token,
-            role=peer.role,
-            resumed=resumed,
-            room_id=room.room_id,
-            self_info=peer.info(),
-            ice_servers=self.ice.for_user(peer.user_id),
-            peers=[p.info() for p in others],
-            recording=room.recording,
-            max_peers=self.max_peers(room.room_id),
-            grace_seconds=self.config.grace_seconds,
-            media=self.media_mode(room.room_id),
-            spotlight=room.spotlight,
-        )
-
-    def _resume(self, room: Room, identity: Identity, outlet: Outlet, token: str) -> Peer | None:
-        for peer in room.local():
-            if peer.resume_token != token or peer.user_id != identity.user_id:
-                continue
-            if peer.overflowed or peer.status != ACTIVE:
-                return None
-            old = peer.outlet
-            peer.outlet = None
-            if old is not None and old is not outlet:
-                old.close(CloseCode.REPLACED, "replaced by a newer connection")
-            peer.cancel_grace()
-            peer.pending = [f for f in peer.pending if f.get("type") not in _PRESENCE]
-            if identity.moderator:
-                peer.role = MODERATOR
-                room.moderators.add(identity.user_id)
-            others = [p for p in room.active() if p is not peer]
-            outlet.send(self._welcome_frame(room, peer, others, resumed=True))
-            peer.attach(outlet)
-            if peer.moderator and room.waiting():
-                room.lobby_update()
-            return peer
-        return None
-
-    async def _resume_moved(
-        self, room: Room, identity: Identity, outlet: Outlet, token: str
-    ) -> Peer | None:
-        """Resume a place held by another node whose client came here (that node died or
-        the proxy sent the client elsewhere): the peer keeps its id and state, the others see
-        no one leave or join, and the place is now this node's."""
-        wanted = resume_hash(token)
-        for peer in list(room.peers.values()):
-            if peer.local or peer.status != ACTIVE or peer.user_id != identity.user_id:
-                continue
-            if not peer.resume_hash or not hmac.compare_digest(peer.resume_hash, wanted):
-                continue
-            peer.take_over(node=self.bus.node_id, token=token)
-            peer.room_id = room.room_id
-            if identity.moderator:
-                peer.role = MODERATOR
-                room.moderators.add(identity.user_id)
-            await self.bus.put(room.room_id, peer.record())
-            # The old node, if alive, lets its copy go without telling anyone (sync._peer).
-            self.publish(room.room_id, ops.PeerSeen(peer=peer.record()))
-            others = [p for p in room.active() if p is not peer]
-            peer.known = {p.peer_id for p in others}
-            outlet.send(self._welcome_frame(room, peer, others, resumed=True))
-            peer.attach(outlet)
-            if peer.moderator and room.waiting():
-                room.lobby_update()
-            return peer
-        return None
 
     async def admit(self, room: Room, peer: Peer) -> None:
         """Move a local lobby peer into the room; raises RoomFull."""
