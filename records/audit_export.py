@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from .actor import Actor
-from .audit import event_conditions, record_now, require_auditor
+from .audit import record_now
+from .audit_log import event_conditions, require_auditor
 from .localtime import to_local
 from .models import AuditEvent
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from .. import access, audit
+from .. import access, audit, audit_log
 from ..actor import Actor
 from ..blobs import BlobStore
 from ..errors import NotFound
@@ -133,7 +133,7 @@ async def open_download(
     else:
         await blobs.verify_once(attachment.sha256, size=attachment.size)
         chunks = blobs.open_range(attachment.sha256, chosen.start, chosen.end)
-        audited = actor.user_id is not None and await audit.recorded_since(
+        audited = actor.user_id is not None and await audit_log.recorded_since(
             session,
             actor_id=actor.user_id,
             action="download",

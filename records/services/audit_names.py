@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from ..actor import Actor
-from ..audit import require_auditor
+from ..audit_log import require_auditor
 from ..models import Attachment, AuditEvent, Case, Consultation, Facility, User
 
 # What names each kind of object, and the column it is found by.

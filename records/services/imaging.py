@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit, dicom_pixels
+from .. import audit, audit_log, dicom_pixels
 from ..actor import Actor
 from ..blobs import BlobStore
 from ..errors import Invalid, NotFound
@@ -58,7 +58,7 @@ async def studies_for_case(
 async def _audit_view(
     session: AsyncSession, *, actor: Actor, case: Case, study: uuid.UUID, uid: str
 ) -> None:
-    if actor.user_id is not None and await audit.recorded_since(
+    if actor.user_id is not None and await audit_log.recorded_since(
         session,
         actor_id=actor.user_id,
         action="view",

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records import access, audit
+from records import access, audit, audit_log
 from records.actor import Actor, ReadPolicy
 from records.errors import Forbidden, NotFound
 from records.models import (
@@ -132,7 +132,7 @@ async def test_write_and_manage_rights(session: AsyncSession) -> None:
             await access.require_consultation(
                 session=session, actor=actor, consultation_id=w.consultation.id, manage=True
             )
-    denied = await audit.list_events(
+    denied = await audit_log.list_events(
         session=session, actor=w.admin, action="denied", limit=50, offset=0
     )
     assert denied.total == 7
@@ -277,7 +277,7 @@ async def test_refused_room_entry_is_audited(session: AsyncSession) -> None:
         await access.require_room_role(
             session=session, actor=w.other_doctor, consultation=w.consultation
         )
-    page = await audit.list_events(session=session, actor=Actor.system(), action="denied")
+    page = await audit_log.list_events(session=session, actor=Actor.system(), action="denied")
     assert page.total == 1
     event = page.items[0]
     assert event.actor_id == w.other_doctor.user_id

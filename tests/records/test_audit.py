@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from records import audit, audit_export
+from records import audit, audit_export, audit_log
 from records.actor import Actor
 from records.db import session_maker
 from records.errors import Forbidden
@@ -124,25 +124,25 @@ async def test_list_events_admin_only_and_filters(session: AsyncSession) -> None
     )
     await audit.record_now(session, actor=admin, action="admin")
 
-    page = await audit.list_events(session=session, actor=admin, limit=10, offset=0)
+    page = await audit_log.list_events(session=session, actor=admin, limit=10, offset=0)
     assert page.total == 3 and [e.seq for e in page.items] == [3, 2, 1]
-    mine = await audit.list_events(
+    mine = await audit_log.list_events(
         session=session, actor=admin, user_id=doctor_user.id, limit=10, offset=0
     )
     assert mine.total == 2
-    about = await audit.list_events(
+    about = await audit_log.list_events(
         session=session, actor=admin, patient_id=pid, limit=10, offset=0
     )
     assert [e.action for e in about.items] == ["view"]
     assert about.items[0].client_addr == "10.0.0.7"
-    views = await audit.list_events(
+    views = await audit_log.list_events(
         session=session, actor=admin, action="login", limit=10, offset=0
     )
     assert views.total == 1
 
     with pytest.raises(Forbidden):
-        await audit.list_events(session=session, actor=doctor, limit=10, offset=0)
-    denied = await audit.list_events(
+        await audit_log.list_events(session=session, actor=doctor, limit=10, offset=0)
+    denied = await audit_log.list_events(
         session=session, actor=admin, action="denied", limit=10, offset=0
     )
     assert denied.total == 1
@@ -151,7 +151,7 @@ async def test_list_events_admin_only_and_filters(session: AsyncSession) -> None
 
 async def test_csv_rows(session: AsyncSession) -> None:
     await audit.record_now(session, actor=SYSTEM, action="export", detail={"what": "audit"})
-    page = await audit.list_events(session=session, actor=SYSTEM, limit=10, offset=0)
+    page = await audit_log.list_events(session=session, actor=SYSTEM, limit=10, offset=0)
     rows = list(audit_export.to_csv_rows(page.items))
     assert rows[0][0] == "seq" and rows[1][0] == "1" and rows[1][4] == "export"
     assert all(isinstance(c, str) for c in rows[1])
@@ -237,7 +237,7 @@ async def test_csv_export_is_admin_only_audited_and_safe_for_spreadsheets(
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == audit_export.CSV_HEADER and len(rows) == 2
     assert rows[1][3].startswith("'=")
-    last = await audit.list_events(session=session, actor=admin, limit=2, offset=0)
+    last = await audit_log.list_events(session=session, actor=admin, limit=2, offset=0)
     assert [e.action for e in last.items] == ["export", "denied"]
     assert last.items[0].detail == {"action": "login-failed", "rows": 1}
     assert (await audit.verify(session)).ok

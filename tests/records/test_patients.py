@@ -6,7 +6,7 @@ import factories
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records import audit
+from records import audit_log
 from records.actor import Actor
 from records.errors import Conflict, Forbidden, NotFound
 from records.models import (
@@ -90,7 +90,7 @@ async def test_view_is_audited_and_admin_sees_nothing(session: AsyncSession) -> 
     with pytest.raises(NotFound):
         await patients.get_patient(session=session, patient_id=p.id, actor=admin)
     assert (await patients.list_patients(session=session, actor=admin)).total == 0
-    events = await audit.list_events(
+    events = await audit_log.list_events(
         session=session, actor=admin, patient_id=p.id, limit=10, offset=0
     )
     assert [e.action for e in reversed(events.items)] == ["view", "denied"]

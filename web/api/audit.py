@@ -8,8 +8,8 @@ from typing import TypedDict
 
 from aiohttp import web
 
-from records import audit as svc
 from records import audit_export
+from records import audit_log as svc
 from records.models import AuditEventPublic
 
 from .common import actor, page, paging, query_datetime, query_text, query_uuid, sessions

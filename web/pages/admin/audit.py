@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from records import audit as audit_svc
+from records import audit_log
 from records.localtime import LOCAL_TZ
 from records.services import audit_names
 from records.services import users as users_svc
@@ -57,7 +58,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     filters, typed, errors = _audit_filters(request)
     offset = page_offset(request)
     async with request.app[sessions_key]() as session:
-        result = await audit_svc.list_events(
+        result = await audit_log.list_events(
             session=session, actor=who, limit=PAGE_SIZE, offset=offset, **filters
         )
         names = await audit_names.names_for(session=session, actor=who, events=result.items)
