@@ -3,6 +3,7 @@
 // (getView/setView), and every change of it is announced through onChange.
 
 import { FrameLoader, firstPassUrl, stretch } from "./frames.js";
+import { wireInput } from "./input.js";
 import {
   angleDeg,
   lengthMm,
@@ -56,9 +57,25 @@ export class Viewer {
     this.view = freshView(Math.min(Math.max(start, 0), study.series.length - 1), 0);
     this.view.slice = Math.floor(this.#series().slices.length / 2);
     this.#buildSeriesList();
-    this.#wire();
+    wireInput(this);
+    new ResizeObserver(() => this.#resize()).observe(this.canvas.parentElement);
     this.#resize();
     this.selectSeries(this.view.series, { keepSlice: true });
+  }
+
+  /** The series on screen. */
+  currentSeries() {
+    return this.#series();
+  }
+
+  /** Show the view again (announced to followers when `announce`). */
+  refresh(announce = true) {
+    this.#show(announce);
+  }
+
+  /** Paint the frame on screen again (a measurement being drawn). */
+  repaint() {
+    this.#paint();
   }
 
   #series() {
@@ -311,155 +328,6 @@ export class Viewer {
       dd.textContent = value;
       this.attrs.append(dt, dd);
     }
-  }
-
-  #point(event) {
-    const rect = this.canvas.getBoundingClientRect();
-    const ratio = this.canvas.width / rect.width;
-    return { x: (event.clientX - rect.left) * ratio, y: (event.clientY - rect.top) * ratio };
-  }
-
-  #imagePoint(event) {
-    return transform(this.canvas, this.shown, this.view).toImage(this.#point(event));
-  }
-
-  #probe(event) {
-    const frame = this.shown;
-    if (!frame || !this.probe) return;
-    const p = this.#imagePoint(event);
-    const x = Math.floor(p.x);
-    const y = Math.floor(p.y);
-    if (x < 0 || y < 0 || x >= frame.width || y >= frame.height || frame.type === 3) {
-      this.probe.textContent = "";
-      return;
-    }
-    const value = frame.data[y * frame.width + x] * frame.slope + frame.intercept;
-    const unit = this.#series().modality === "CT" ? " HU" : "";
-    this.probe.textContent = `(${x}, ${y}) ${Math.round(value)}${unit}`;
-  }
-
-  #drag(event) {
-    if (!this.shown) return;
-    const start = this.#point(event);
-    const startView = this.getView();
-    const range = Math.max((this.shown.max - this.shown.min) * this.shown.slope, 1);
-    const first = this.#imagePoint(event);
-    const measuring = this.tool === "length" || this.tool === "angle";
-    if (measuring) {
-      if (this.draft && this.draft.kind === "angle" && this.draft.points.length === 2) {
-        this.draft.points.push(first);
-      } else {
-        this.draft = { kind: this.tool, points: [first, { ...first }] };
-      }
-    }
-    const move = (e) => {
-      const p = this.#point(e);
-      const dx = p.x - start.x;
-      const dy = p.y - start.y;
-      if (measuring) {
-        this.draft.points[this.draft.points.length - 1] = this.#imagePoint(e);
-        this.#paint();
-        return;
-      }
-      if (this.tool === "window") {
-        const k = range / 1024;
-        this.view.width = Math.max(1, startView.width + dx * k * 2);
-        this.view.center = startView.center + dy * k;
-      } else if (this.tool === "pan") {
-        this.view.panX = startView.panX + dx / this.canvas.width;
-        this.view.panY = startView.panY + dy / this.canvas.height;
-      } else if (this.tool === "zoom") {
-        this.view.zoom = Math.max(0.25, Math.min(16, startView.zoom * Math.exp(-dy / 200)));
-      }
-      this.#show(true);
-    };
-    const up = () => {
-      window.removeEventListener("pointermove", move);
-      window.removeEventListener("pointerup", up);
-      if (!measuring) return;
-      const done =
-        this.draft.kind === "length" ||
-        (this.draft.kind === "angle" && this.draft.points.length === 3);
-      if (done) {
-        this.view.measurements.push(this.draft);
-        this.draft = null;
-        this.#show(true);
-      }
-    };
-    window.addEventListener("pointermove", move);
-    window.addEventListener("pointerup", up);
-  }
-
-  #wire() {
-    this.canvas.addEventListener("wheel", (event) => {
-      event.preventDefault();
-      this.setSlice(this.view.slice + (event.deltaY > 0 ? 1 : -1));
-    });
-    this.canvas.addEventListener("pointerdown", (event) => {
-      // The arrow keys then scroll this stack.
-      this.root.focus({ preventScroll: true });
-      if (event.pointerType === "touch") return;
-      event.preventDefault();
-      this.#drag(event);
-    });
-    this.canvas.addEventListener("pointermove", (event) => this.#probe(event));
-    this.#wireTouch();
-    this.root.addEventListener("keydown", (event) => {
-      const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1, PageDown: 10, PageUp: -10 }[
-        event.key
-      ];
-      if (step === undefined) return;
-      event.preventDefault();
-      this.setSlice(this.view.slice + step);
-    });
-    this.slider.addEventListener("input", () => this.setSlice(Number(this.slider.value)));
-    for (const item of this.root.querySelectorAll(".viewer-series [data-series]")) {
-      item.addEventListener("click", () => this.selectSeries(Number(item.dataset.series)));
-    }
-    for (const button of this.root.querySelectorAll("[data-tool]")) {
-      button.addEventListener("click", () => {
-        this.tool = button.dataset.tool;
-        this.draft = null;
-        for (const b of this.root.querySelectorAll("[data-tool]")) {
-          b.setAttribute("aria-pressed", String(b === button));
-        }
-      });
-    }
-    const on = (selector, fn) => this.root.querySelector(selector)?.addEventListener("click", fn);
-    on("[data-action=invert]", () => {
-      this.view.invert = !this.view.invert;
-      this.#show(true);
-    });
-    on("[data-action=reset]", () => this.reset());
-    on("[data-action=clear]", () => this.clearMeasurements());
-    on("[data-action=fullscreen]", () => {
-      if (document.fullscreenElement) document.exitFullscreen();
-      else this.root.requestFullscreen?.();
-    });
-    this.root.querySelector(".viewer-presets")?.addEventListener("change", (event) => {
-      this.preset(event.target.value);
-    });
-    new ResizeObserver(() => this.#resize()).observe(this.canvas.parentElement);
-  }
-
-  #wireTouch() {
-    let last = null;
-    this.canvas.addEventListener("touchstart", (e) => {
-      last = e.touches.length === 1 ? e.touches[0].clientY : null;
-    });
-    this.canvas.addEventListener(
-      "touchmove",
-      (e) => {
-        if (last === null || e.touches.length !== 1) return;
-        e.preventDefault();
-        const dy = e.touches[0].clientY - last;
-        if (Math.abs(dy) >= 12) {
-          this.setSlice(this.view.slice + (dy > 0 ? 1 : -1));
-          last = e.touches[0].clientY;
-        }
-      },
-      { passive: false },
-    );
   }
 
   #resize() {
