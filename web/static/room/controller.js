@@ -9,12 +9,12 @@ import { PeerManager } from "./peers.js";
 import { SfuMedia } from "./sfu.js";
 import { joinInfo, SignalingClient } from "./signaling.js";
 import { endedReason, Reopening } from "./reopen.js";
+import { listenToSignaling } from "./inbox.js";
 import { shortcut, tileKey } from "./stage.js";
 import { describe } from "./stats.js";
 import { fmt, RoomUI } from "./ui.js";
 
 // Error codes that end the session; the ended screen explains them.
-const FINAL_ERRORS = ["room-full", "room-ended", "kicked", "denied"];
 
 export class RoomController {
   /**
@@ -70,7 +70,7 @@ export class RoomController {
       isVisible: () => this.ui.sideVisible() && this.ui.currentTab() === "chat",
       strings: this.S,
     });
-    this._listenToSignaling();
+    listenToSignaling(this);
     this._listenToMedia();
     this._listenToUser();
   }
@@ -263,106 +263,6 @@ export class RoomController {
   }
 
   // ---- wiring ----------------------------------------------------------------------------------
-
-  _listenToSignaling() {
-    const { signaling, ui, S } = this;
-    const on = (type, handler) => signaling.addEventListener(type, ({ detail }) => handler(detail));
-    on("welcome", (msg) => this.onWelcome(msg));
-    on("sfu-published", (msg) => this.sfu.handle(msg));
-    on("sfu-subscribe", (msg) => this.sfu.handle(msg));
-    on("status", (detail) => {
-      if (detail.state === "reconnecting") {
-        ui.setBanner(S.reconnecting, "warning");
-        ui.setStatus(S.reconnecting);
-      } else if (detail.state === "joined") {
-        ui.setStatus(S.connected);
-      } else if (detail.state === "connecting") {
-        ui.setStatus(S.connecting);
-      } else if (detail.state === "lobby") {
-        ui.setView("lobby");
-        ui.setStatus(S.waitingLobby);
-      } else if (detail.state === "closed") {
-        this.finish(detail.code);
-      }
-    });
-    for (const type of ["offer", "answer", "candidate"]) {
-      on(type, (detail) => {
-        if (RecordingConsent.isFromRecorder(detail)) this.consent.handle(detail);
-        else this.peers.handleSignal(detail);
-      });
-    }
-    on("peer-joined", (detail) => {
-      this.presence.push(["joined", detail.peer.peer_id]);
-      this.addPeer(detail.peer);
-      this.renderPeople();
-      ui.toast(fmt(S.peerJoined, { name: detail.peer.name }));
-    });
-    on("peer-left", (detail) => {
-      this.presence.push(["left", detail.peer_id, detail.reason]);
-      const peer = this.roster.get(detail.peer_id);
-      this.dropPeer(detail.peer_id);
-      this.renderPeople();
-      // When the session ends everybody leaves at once: the "ended" screen says it all.
-      if (peer && detail.reason === "lobby") ui.toast(fmt(S.movedToLobby, { name: peer.name }));
-      else if (peer && detail.reason !== "ended") ui.toast(fmt(S.peerLeft, { name: peer.name }));
-    });
-    on("peers", (detail) => {
-      const others = (detail.peers || []).filter((p) => p.peer_id !== signaling.peerId);
-      const listed = new Map(others.map((p) => [p.peer_id, p]));
-      for (const id of [...this.roster.keys()]) if (!listed.has(id)) this.dropPeer(id);
-      for (const p of listed.values()) {
-        this.addPeer(p);
-        // After a resync the smaller peer_id offers where no connection works.
-        if (!this.peers.isAlive(p.peer_id) && signaling.peerId < p.peer_id) this.peers.connectTo(p.peer_id);
-      }
-      if (typeof detail.recording === "boolean") this.consent.setState(detail.recording);
-      this.renderPeople();
-    });
-    on("state", (detail) => {
-      const peer = this.roster.get(detail.peer_id);
-      if (!peer) return;
-      const wasHand = peer.hand;
-      Object.assign(peer, { audio: detail.audio, video: detail.video, hand: detail.hand, screen: detail.screen });
-      ui.upsertTile(peer);
-      this.syncScreen(peer.peer_id);
-      this.renderPeople();
-      if (peer.hand && !wasHand) ui.toast(fmt(S.raisedHand, { name: peer.name }));
-    });
-    on("spotlight", (detail) => {
-      ui.stage.setSpotlight(detail);
-      const who = detail.peer_id === signaling.peerId ? this.self : this.roster.get(detail.peer_id);
-      if (who) ui.toast(fmt(detail.kind === "screen" ? S.spotlightScreenOn : S.spotlightOn, { name: who.name }));
-      else if (!detail.peer_id) ui.toast(S.spotlightOff);
-    });
-    on("chat", (detail) => this.chat.add(detail, detail.from === signaling.peerId));
-    on("lobby-update", (detail) => {
-      const before = Number(document.getElementById("lobby-count")?.textContent || 0);
-      ui.renderLobby(detail.waiting || []);
-      if ((detail.waiting || []).length > before) ui.toast(S.someoneWaiting);
-    });
-    on("mute", (detail) => {
-      if (detail.kind === "video") this.local.setCamera(false);
-      else this.local.setMic(false);
-      ui.toast(detail.kind === "video" ? S.camStoppedByChair : S.mutedByChair);
-    });
-    // The application's reasons (a withdrawn invitation, a disabled account, a cancelled
-    // session) have their own explanations.
-    on("kicked", (detail) => { this.lastError = detail.reason || "kicked"; });
-    on("ended", (detail) => { this.lastError = detail.reason || "ended"; });
-    on("lobby", (detail) => this.onLobby(detail));
-    on("error", (detail) => {
-      if (detail.code === "room-full" && signaling.state === "joined") {
-        // The answer to our `admit`: the waiting peer stays in the lobby.
-        ui.toast(S.roomFullAdmit);
-      } else if (FINAL_ERRORS.includes(detail.code)) {
-        this.lastError = detail.code;
-      } else if (this.consent.handles(detail.code)) {
-        this.consent.onError(detail);
-      } else if (detail.code !== "peer-not-found") {
-        console.warn("signalling error", detail);
-      }
-    });
-  }
 
   _listenToMedia() {
     const { monitor, ui } = this;
