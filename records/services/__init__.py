@@ -12,12 +12,14 @@ MAX_PAGE = 200
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a list, with the total number of matches."""
+    """One page of a list, with the total number of matches (or, when ``total_exact`` is
+    False, a lower bound: a long list stops counting well past the page)."""
 
     items: list[T]
     total: int
     limit: int
     offset: int
+    total_exact: bool = True
 
 
 def clamp_page(limit: int | None, offset: int | None) -> tuple[int, int]:

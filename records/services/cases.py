@@ -171,6 +171,10 @@ async def history(*, session: AsyncSession, case_id: uuid.UUID, actor: Actor) ->
     return events
 
 
+# How far past the page a case list counts its matches before it says "more than".
+COUNT_BEYOND = 1000
+
+
 def _recent() -> Any:
     """The case list's order: last changed first (ix_clinical_case_facility_recent)."""
     return sa.func.coalesce(col(Case.updated_at), col(Case.created_at))
@@ -206,21 +210,29 @@ async def _page_of_ids(
     return [r[0] for r in rows]
 
 
-async def _count(session: AsyncSession, sources: list[Any], conds: list[Any]) -> int:
-    """How many readable cases match: each reason counts the cases no earlier reason gave.
+async def _count(session: AsyncSession, sources: list[Any], conds: list[Any], cap: int) -> int:
+    """How many readable cases match, up to ``cap``: each reason counts the cases no earlier
+    reason gave, and stops at the cap.
 
     The broadest reason (a facility's cases) is counted alone, through its index, and the
     narrow ones (invitations) without it; a count of the union would gather every id first.
+    The cap keeps a centre with a hundred thousand cases from counting them all for each page
+    (on PostgreSQL right after a bulk load, before vacuum, each counted entry reads its row).
     """
     parts = [
         select(sa.func.count())
-        .select_from(Case)
-        .where(source, *conds, *[sa.not_(earlier) for earlier in sources[:i]])
+        .select_from(
+            select(sa.literal(1))
+            .select_from(Case)
+            .where(source, *conds, *[sa.not_(earlier) for earlier in sources[:i]])
+            .limit(cap)
+            .subquery()
+        )
         .scalar_subquery()
         for i, source in enumerate(sources)
     ]
     total = sum(parts[1:], parts[0]) if len(parts) > 1 else parts[0]
-    return int((await session.execute(select(total))).scalar_one())
+    return min(int((await session.execute(select(total))).scalar_one()), cap)
 
 
 async def list_cases(
@@ -247,9 +259,11 @@ async def list_cases(
         conds.append(col(Case.title).ilike(f"%{like_escape(q.strip())}%", escape="\\"))
     sources = access.case_sources(actor, utcnow())
     page_ids = await _page_of_ids(session, sources, conds, lim, off)
-    total = await _count(session, sources, conds)
+    cap = off + lim + COUNT_BEYOND
+    total = await _count(session, sources, conds, cap)
+    exact = total < cap
     if not page_ids:
-        return Page(items=[], total=int(total), limit=lim, offset=off)
+        return Page(items=[], total=total, limit=lim, offset=off, total_exact=exact)
     rows = (await session.execute(select(Case).where(col(Case.id).in_(page_ids)))).scalars()
     by_id = {c.id: c for c in rows}
     items = [by_id[i] for i in page_ids if i in by_id]
@@ -259,4 +273,4 @@ async def list_cases(
         reads=[audit.Read("case", c.id, c.patient_id) for c in items],
         detail={"list": "cases"},
     )
-    return Page(items=items, total=int(total), limit=lim, offset=off)
+    return Page(items=items, total=total, limit=lim, offset=off, total_exact=exact)

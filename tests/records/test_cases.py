@@ -184,7 +184,7 @@ async def test_list_pages_add_up_most_recently_changed_first(session: AsyncSessi
 
 
 async def test_the_list_merges_every_reason_to_read_a_case_in_one_order(
-    session: AsyncSession,
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     province = await factories.facility(session, level=FacilityLevel.provincial)
     home = await factories.facility(session, parent=province)
@@ -225,3 +225,10 @@ async def test_the_list_merges_every_reason_to_read_a_case_in_one_order(
     assert paged == expected
     only = await cases.list_cases(session=session, actor=doc, q="Ca 5")
     assert (only.total, [c.id for c in only.items]) == (1, [made[5].id])
+
+    # A long list stops counting past the page and says it is a lower bound.
+    monkeypatch.setattr(cases, "COUNT_BEYOND", 1)
+    first = await cases.list_cases(session=session, actor=doc, limit=2, offset=0)
+    assert (first.total, first.total_exact, len(first.items)) == (3, False, 2)
+    last = await cases.list_cases(session=session, actor=doc, limit=2, offset=4)
+    assert (last.total, last.total_exact, [c.id for c in last.items]) == (6, True, expected[4:])

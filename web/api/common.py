@@ -186,5 +186,11 @@ def page(
         for o in result.items
     ]
     return json(
-        {"items": items, "total": result.total, "limit": result.limit, "offset": result.offset}
+        {
+            "items": items,
+            "total": result.total,
+            "total_exact": result.total_exact,
+            "limit": result.limit,
+            "offset": result.offset,
+        }
     )

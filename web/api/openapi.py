@@ -105,6 +105,11 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
                 "properties": {
                     "items": {"type": "array", "items": _ref(ep.response)},
                     "total": {"type": "integer"},
+                    "total_exact": {
+                        "type": "boolean",
+                        "description": "false: at least `total` match (a long list stops "
+                        "counting a thousand past the page)",
+                    },
                     "limit": {"type": "integer"},
                     "offset": {"type": "integer"},
                 },

@@ -146,7 +146,12 @@ async def case_list(request: web.Request) -> web.StreamResponse:
         "statuses": list(CaseStatus),
         "cases": result.items,
         "page": pager(
-            request, offset=offset, limit=PAGE_SIZE, count=len(result.items), total=result.total
+            request,
+            offset=offset,
+            limit=PAGE_SIZE,
+            count=len(result.items),
+            total=result.total,
+            total_exact=result.total_exact,
         ),
     }
     return await render(request, "cases/list.html", context)

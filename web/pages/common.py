@@ -303,7 +303,13 @@ def page_offset(request: web.Request) -> int:
 
 
 def pager(
-    request: web.Request, *, offset: int, limit: int, count: int, total: int | None
+    request: web.Request,
+    *,
+    offset: int,
+    limit: int,
+    count: int,
+    total: int | None,
+    total_exact: bool = True,
 ) -> dict[str, Any]:
     """What ``_pagination.html`` needs: the position and the previous/next links."""
     query = dict(request.query)
@@ -320,6 +326,7 @@ def pager(
         "limit": limit,
         "count": count,
         "total": total,
+        "total_exact": total_exact,
         "prev_url": link(max(0, offset - limit)) if offset > 0 else None,
         "next_url": link(offset + limit) if has_next and count else None,
     }
