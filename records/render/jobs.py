@@ -14,12 +14,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from .. import dicom, dicom_pixels
+from .. import deidentify, dicom, dicom_pixels
 from ..errors import Invalid
 from ..messages import N_, Message, msg
 from .base import DEFAULT_MAX_PIXELS, PREVIEW_SIZE, Job, Rendered
 
 IMAGE_UNREADABLE = N_("Ảnh bị hỏng hoặc không đọc được")
+NOT_DEIDENTIFIABLE = N_("Không đọc được tệp DICOM này để tạo bản ẩn danh")
 TOO_LARGE = N_(
     "Ảnh quá lớn để máy chủ tạo bản xem trước. "
     "Tệp vẫn được lưu đầy đủ trong hồ sơ; hãy tải về để xem bằng phần mềm chuyên dụng."
@@ -107,3 +108,19 @@ class DicomSlice(Job):
             raise Invalid(too_large_message(width, height))
         data, facts = dicom_pixels.pack(self.path, frame=self.frame, max_size=self.max_size)
         return Rendered(data, "application/vnd.telemed.pixels+gzip", facts)
+
+
+@dataclass(frozen=True, slots=True)
+class DicomDeidentified(Job):
+    """A de-identified copy of a DICOM file (``records.deidentify``); the pixels untouched."""
+
+    path: Path
+    seed: str
+
+    def run(self) -> Rendered:
+        """Read the header, replace or remove what identifies, write the copy."""
+        try:
+            data, burned = deidentify.deidentify(self.path, seed=self.seed)
+        except Exception:
+            raise Invalid(msg(NOT_DEIDENTIFIABLE)) from None
+        return Rendered(data, "application/dicom", {"burned_in": burned})

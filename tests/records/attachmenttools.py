@@ -128,3 +128,26 @@ async def upload(
 async def count_rows(session: AsyncSession) -> int:
     """How many attachment rows there are."""
     return int((await session.execute(select(func.count()).select_from(Attachment))).scalar_one())
+
+
+async def put(
+    session: AsyncSession,
+    w: World,
+    name: str,
+    data: bytes,
+    *,
+    confirm: bool = False,
+    kind: AttachmentKind = AttachmentKind.dicom,
+) -> Attachment:
+    """A file uploaded by the world's doctor to their case (a DICOM file unless told)."""
+    return await attachments.upload(
+        session=session,
+        blobs=w.store,
+        actor=w.doctor,
+        case_id=w.case.id,
+        kind=kind,
+        filename=name,
+        chunks=chunks_of(data),
+        max_bytes=10 * 1024 * 1024,
+        confirm_identity=confirm,
+    )

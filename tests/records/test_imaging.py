@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from attachmenttools import World, attachment_world, chunks_of
+from attachmenttools import World, attachment_world, chunks_of, put
 from dicomstudy import Who, ct_slice, ct_study, phantom, to_bytes, zipped
 from pydicom.uid import (
     ExplicitVRLittleEndian,
@@ -28,7 +28,6 @@ from records import dicom_pixels, imaging
 from records.errors import Invalid, NotFound
 from records.models import Attachment, AttachmentKind, AuditEvent, Patient
 from records.render import PreviewRefused, Renderer
-from records.services import attachments
 from records.services import imaging as svc
 from records.services.attachments import IdentityMismatch
 from records.services.imaging_zip import ZipLimits, upload_zip
@@ -55,22 +54,6 @@ async def world(session: AsyncSession, tmp_path: Path, renderer: Renderer) -> Wo
     session.add(patient)
     await session.commit()
     return w
-
-
-async def put(
-    session: AsyncSession, w: World, name: str, data: bytes, *, confirm: bool = False
-) -> Attachment:
-    return await attachments.upload(
-        session=session,
-        blobs=w.store,
-        actor=w.doctor,
-        case_id=w.case.id,
-        kind=AttachmentKind.dicom,
-        filename=name,
-        chunks=chunks_of(data),
-        max_bytes=10 * 1024 * 1024,
-        confirm_identity=confirm,
-    )
 
 
 async def test_a_three_series_study_uploaded_file_by_file_is_one_ordered_study(

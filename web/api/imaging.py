@@ -11,12 +11,13 @@ from records.errors import Invalid, NotFound
 from records.imaging import Series, Slice, Study
 from records.messages import msg
 from records.models import AttachmentPublic
+from records.services import deidentified as deidentified_svc
 from records.services import imaging as svc
 from records.services.imaging_zip import upload_zip
 
 from ..i18n import translate
 from ..keys import blobs_key, config_key, renderer_key
-from .attachments import _part_chunks, _text
+from .attachments import _part_chunks, _text, content_disposition
 from .common import actor, json, path_uuid, query_enum, sessions
 from .registry import ApiRoutes, Param
 
@@ -236,3 +237,36 @@ async def pixels(request: web.Request) -> web.Response:
         return web.Response(status=304, headers=headers)
     headers["Content-Encoding"] = "gzip"
     return web.Response(body=found.data, content_type=svc.PIXELS_TYPE, headers=headers)
+
+
+@routes.route(
+    "GET",
+    "/api/v1/attachments/{id}/deidentified",
+    name="api-attachment-deidentified",
+    summary=(
+        "A de-identified copy of a DICOM attachment (DICOM PS3.15 basic profile: names, IDs, "
+        "UIDs, dates, addresses replaced; private, overlay and free-text attributes removed; "
+        "pixels untouched); `Telemed-Burned-In: yes` when its pixels may carry text; audited"
+    ),
+    response_content="application/dicom",
+    errors=(400, 401, 404, 429),
+)
+async def deidentified(request: web.Request) -> web.Response:
+    """Download a de-identified copy."""
+    async with sessions(request)() as session:
+        copy = await deidentified_svc.deidentified_dicom(
+            session=session,
+            blobs=request.app[blobs_key],
+            renderer=request.app[renderer_key],
+            actor=actor(request),
+            attachment_id=path_uuid(request),
+        )
+    return web.Response(
+        body=copy.data,
+        content_type="application/dicom",
+        headers={
+            "Content-Disposition": content_disposition("attachment", copy.filename),
+            "Cache-Control": "private, no-store",
+            "Telemed-Burned-In": "yes" if copy.burned_in else "no",
+        },
+    )

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 from apitools import MAX_UPLOAD, Api
+from dicomstudy import Who, ct_slice, to_bytes
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -286,3 +287,35 @@ async def test_a_damaged_file_is_not_served_in_pieces(
     assert reply.status == 500 and reply.body[:10] != content[:10]
     assert reply.json["error"]["code"] == "blob-corrupt"
     assert len(await _downloads(engine, item["id"])) == 1
+
+
+async def test_a_dicom_file_has_a_deidentified_copy_for_readers_only(api: Api) -> None:
+    case = await _case(api)
+    ds = ct_slice(
+        study_uid="1.2.826.0.1.3680043.8.498.11", series_uid="1.2.826.0.1.3680043.8.498.12",
+        series_number=1, instance=1, z=0, who=Who(patient_id="", name="", birth=""),
+    )  # fmt: skip
+    ds.InstitutionName, ds.PatientComments = "TTYT Chon Thanh", "Goi 0912345678"
+    created = await api.ok(
+        "POST",
+        f"/api/v1/cases/{case['id']}/attachments",
+        201,
+        data=form(("IM0001.dcm", to_bytes(ds)), kind="dicom"),
+    )
+    dicom_id = created["items"][0]["id"]
+    url = f"/api/v1/attachments/{dicom_id}/deidentified"
+    reply = await api.get(url)
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/dicom"
+    assert "IM0001-an-danh.dcm" in reply.headers["Content-Disposition"]
+    assert reply.headers["Telemed-Burned-In"] == "no"
+    assert b"Chon Thanh" not in reply.body and b"0912345678" not in reply.body
+    (await api.get(url, user="doctor2")).error(404, "not-found")
+    (await api.get(url, user=None)).error(401)
+    pdf = await api.ok(
+        "POST",
+        f"/api/v1/cases/{case['id']}/attachments",
+        201,
+        data=form(("xet-nghiem.pdf", pdf_bytes(1000))),
+    )
+    pdf_url = f"/api/v1/attachments/{pdf['items'][0]['id']}/deidentified"
+    (await api.get(pdf_url)).error(400, "invalid")
