@@ -280,6 +280,46 @@ async def check(
     return report
 
 
+# What `remove_leftovers` may delete: files no record needs.
+LEFTOVERS = frozenset({"orphan-file", "leftover-temp"})
+
+
+async def _referenced(session: AsyncSession, sha256: str) -> bool:
+    found = await session.execute(
+        select(Attachment.id).where(col(Attachment.sha256) == sha256).limit(1)
+    )
+    await session.commit()
+    return found.first() is not None
+
+
+async def remove_leftovers(
+    *, session: AsyncSession, blobs: BlobStore, report: CheckReport
+) -> list[Problem]:
+    """Delete the files behind a report's orphan and leftover problems; what was removed.
+
+    A stored file goes through the store's own removal, which gives way to a row that commits
+    meanwhile (an upload of the same bytes reuses the file); a cached preview or a dead
+    upload's temporary file is simply deleted. The problems removed leave the report.
+    """
+    removed: list[Problem] = []
+    for problem in [p for p in report.problems if p.kind in LEFTOVERS]:
+        path = Path(problem.subject)
+        stored = _is_sha(path.name) and path == blobs.path_for(path.name)
+        if problem.kind == "orphan-file" and stored:
+
+            async def referenced(sha: str = path.name) -> bool:
+                return await _referenced(session, sha)
+
+            gone = await blobs.remove_unreferenced(path.name, is_referenced=referenced)
+            if not gone and path.exists():
+                continue
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(problem)
+        report.problems.remove(problem)
+    return removed
+
+
 def summary(report: CheckReport) -> Message:
     """One line saying what was checked."""
     return msg(

@@ -32,7 +32,7 @@ def cmd_check(args: argparse.Namespace, tools: CliTools) -> int:
     """Check that the database, the file store and the audit chain agree (exit 1 if not)."""
     from records.blobs import BlobStore
     from records.db import create_engine, session_maker
-    from records.integrity import check, summary
+    from records.integrity import check, remove_leftovers, summary
 
     settings = tools.settings(args)
     tools.require_schema(settings)
@@ -40,17 +40,22 @@ def cmd_check(args: argparse.Namespace, tools: CliTools) -> int:
 
     async def run() -> Any:
         engine = create_engine(settings.effective_database_url)
+        blobs = BlobStore(settings.blob_dir)
         try:
             async with session_maker(engine, audit_key=settings.audit_key_bytes)() as session:
-                return await check(
-                    session=session,
-                    blobs=BlobStore(settings.blob_dir),
-                    grace_seconds=args.grace_minutes * 60.0,
+                report = await check(
+                    session=session, blobs=blobs, grace_seconds=args.grace_minutes * 60.0
                 )
+                removed = []
+                if args.remove_leftovers:
+                    removed = await remove_leftovers(session=session, blobs=blobs, report=report)
+                return report, removed
         finally:
             await engine.dispose()
 
-    report = asyncio.run(run())
+    report, removed = asyncio.run(run())
+    for problem in removed:
+        print(f"ĐÃ XÓA [{problem.kind}] {say(problem.text)}")
     for problem in report.problems:
         print(f"LỖI [{problem.kind}] {say(problem.text)}")
     print(say(summary(report)))
@@ -118,6 +123,11 @@ def register(sub: Any, common: argparse.ArgumentParser, tools: CliTools) -> None
         type=float,
         default=60.0,
         help="tệp mới hơn thời gian này chưa bị coi là mồ côi (mặc định 60)",
+    )
+    check.add_argument(
+        "--remove-leftovers",
+        action="store_true",
+        help="xóa tệp mồ côi và tệp tạm của lần tải lên đã dừng (không đụng tới hồ sơ)",
     )
     check.set_defaults(func=lambda args: cmd_check(args, tools))
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from records import audit
 from records.actor import Actor
-from records.integrity import check
+from records.integrity import check, remove_leftovers
 from records.models import (
     Attachment,
     AttachmentKind,
@@ -97,6 +97,44 @@ async def test_a_dead_uploads_temp_file_is_found(session: AsyncSession, world: W
     # No process has pid 0x7FFFFFF0: the upload that wrote this is gone.
     (world.store.tmp_dir / f"{0x7FFFFFF0}-abc.part").write_bytes(b"half an upload")
     assert await _kinds(session, world) == {"leftover-temp"}
+
+
+async def test_leftovers_are_removed_on_request_and_a_file_in_use_is_kept(
+    session: AsyncSession, world: World
+) -> None:
+    old = time.time() - 2 * HOUR
+    orphan, _ = await world.store.put(_chunks(b"no row points at these bytes"), max_bytes=1000)
+    os.utime(world.store.path_for(orphan), (old, old))
+    world.store.tmp_dir.mkdir(parents=True, exist_ok=True)
+    dead = world.store.tmp_dir / f"{0x7FFFFFF0}-abc.part"
+    dead.write_bytes(b"half an upload")
+    # A file whose row commits between the check and the removal (the same bytes uploaded
+    # again): it must stay.
+    again, _ = await world.store.put(_chunks(b"uploaded again meanwhile"), max_bytes=1000)
+    os.utime(world.store.path_for(again), (old, old))
+    report = await check(session=session, blobs=world.store)
+    assert report.kinds() == {"orphan-file", "leftover-temp"} and len(report.problems) == 3
+    row = await _first(session)
+    session.add(
+        Attachment(
+            case_id=row.case_id,
+            kind=AttachmentKind.document,
+            filename="lai.pdf",
+            content_type="application/pdf",
+            size=len(b"uploaded again meanwhile"),
+            sha256=again,
+            uploaded_by=row.uploaded_by,
+        )
+    )
+    await session.commit()
+
+    removed = await remove_leftovers(session=session, blobs=world.store, report=report)
+    assert sorted(p.kind for p in removed) == ["leftover-temp", "orphan-file"]
+    assert not world.store.path_for(orphan).exists() and not dead.exists()
+    assert world.store.path_for(again).exists()
+    assert [p.subject for p in report.problems] == [str(world.store.path_for(again))]
+    # Nothing else was touched: the record's own files are all there.
+    assert "missing-file" not in await _kinds(session, world)
 
 
 async def test_a_live_uploads_temp_file_is_not_a_problem(

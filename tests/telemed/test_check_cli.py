@@ -27,3 +27,20 @@ def test_check_passes_on_the_demo_then_fails_on_a_missing_file(cli: Cli) -> None
     assert broken.returncode == 1
     assert "[missing-file]" in broken.stdout
     assert blob.name in broken.stdout
+
+
+def test_leftovers_are_removed_on_request(cli: Cli) -> None:
+    tmp = cli.data_dir / "blobs" / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    # No process has this pid: the upload that wrote this is gone.
+    dead = tmp / f"{0x7FFFFFF0}-abc.part"
+    dead.write_bytes(b"half an upload")
+    found = cli("check")
+    assert found.returncode == 1 and "[leftover-temp]" in found.stdout
+    cleaned = cli.ok("check", "--remove-leftovers")
+    assert (
+        "ĐÃ XÓA [leftover-temp]" in cleaned.stdout
+        and "Không phát hiện vấn đề nào" in cleaned.stdout
+    )
+    assert not dead.exists()
+    assert "Không phát hiện vấn đề nào" in cli.ok("check").stdout
