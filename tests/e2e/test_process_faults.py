@@ -1,15 +1,18 @@
 """Faults with real processes: one of two `telemed serve` processes is killed with SIGKILL
-during a call, and during an upload.
+during a call, during an upload, and while finalising minutes.
 
 The call goes on: the participants of the dead process resume their places through the other
 one, the others never see a leave or a join, media between the aiortc peers keeps flowing and
 no ghost remains. The upload leaves no row and no file; `telemed check` finds only the dead
-upload's temp file, which the restarted process sweeps away.
+upload's temp file, which the restarted process sweeps away. Minutes killed while their signed
+PDF is being made are final with one number (or still a draft, if the kill came first), and the
+PDF is made at the first download.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -235,3 +238,56 @@ async def test_a_process_killed_during_an_upload_leaves_nothing_half_done(
     async with signed_in(first, "bs.chonthanh") as doctor_http:
         listed = await (await doctor_http.get(f"/api/v1/cases/{case['id']}/attachments")).json()
         assert len(listed["items"]) == before
+
+
+async def test_a_process_killed_while_finalising_minutes_leaves_one_whole_record(
+    servers: Servers,
+) -> None:
+    first, second = servers.ports
+    async with signed_in(first, "cs.timmach") as chair_http:
+        me = (await (await chair_http.get("/api/v1/session")).json())["user"]["id"]
+        listed = await (await chair_http.get("/api/v1/consultations?status=scheduled")).json()
+        consultation = next(c for c in listed["items"] if c["chair_id"] == me)
+        detail = await (await chair_http.get(f"/api/v1/consultations/{consultation['id']}")).json()
+        case_id = detail["case_ids"][0]
+        url = f"/api/v1/consultations/{consultation['id']}/minutes/{case_id}"
+        draft = await (await chair_http.get(url)).json()
+        answered = [{**q, "answer": "Có"} for q in draft["conclusions"]]
+        saved = await chair_http.put(
+            url, json={"conclusion": "Hội chứng vành cấp", "conclusions": answered}
+        )
+        assert saved.status == 200, await saved.text()
+        # Confirming signs (one transaction), then renders, signs and stores the PDF: kill the
+        # process while that runs.
+        finalising = asyncio.create_task(
+            chair_http.post(f"{url}/finalize", json={"password": PASSWORD})
+        )
+        await asyncio.sleep(0.4)
+        servers.kill(first)
+        with contextlib.suppress(aiohttp.ClientError):
+            await finalising
+
+    # Nothing half-written: at most a dead upload's temp file, which a restart sweeps.
+    found = servers.check()
+    problems = [line for line in found.stdout.splitlines() if line.startswith("LỖI")]
+    assert all("[leftover-temp]" in line for line in problems), found.stdout
+    servers.start(first)
+    assert servers.check().returncode == 0
+
+    async with signed_in(second, "cs.timmach") as chair_http:
+        minutes = await (await chair_http.get(url)).json()
+        if minutes["status"] == "draft":  # killed before the confirmation committed: sign again
+            again = await chair_http.post(f"{url}/finalize", json={"password": PASSWORD})
+            assert again.status == 200, await again.text()
+            minutes = await again.json()
+        assert minutes["status"] == "final" and minutes["number"].endswith("/BB-HC")
+        # One final version with one number; its signed PDF is there, or made at the download.
+        pdf = await chair_http.get(f"/consultations/{consultation['id']}/minutes/{case_id}/pdf")
+        assert pdf.status == 200 and pdf.content_type == "application/pdf"
+        assert (await pdf.read()).startswith(b"%PDF")
+        versions = await (
+            await chair_http.get(f"/api/v1/consultations/{consultation['id']}/minutes")
+        ).json()
+        finals = [m for m in versions["items"] if m["status"] == "final"]
+        assert [m["number"] for m in finals] == [minutes["number"]]
+    assert servers.check().returncode == 0
