@@ -359,6 +359,10 @@ class BlobStore:
         except FileNotFoundError:
             return None
 
+    def has_preview(self, sha256: str, ext: str) -> bool:
+        """Whether a preview of this blob is cached (without reading it)."""
+        return (self.preview_dir / f"{_check_sha(sha256)}.{ext}").is_file()
+
     def write_preview(self, sha256: str, ext: str, data: bytes) -> None:
         """Cache a preview rendered from a verified blob."""
         self.preview_dir.mkdir(parents=True, exist_ok=True)

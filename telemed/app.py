@@ -14,8 +14,9 @@ from records.render import Renderer
 from records.signing import FacilityCertificates
 from signaling import IceServers, setup_signaling
 from web.app import setup_web
+from web.background import Background
 from web.config import WebConfig
-from web.keys import ice_provider_key, renderer_key
+from web.keys import background_key, ice_provider_key, renderer_key
 from web.minutes_pdf import certs_key
 
 from .health import setup_health
@@ -81,6 +82,16 @@ def create_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(rendering)
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        # After the render workers' context: its tasks are cancelled before the workers stop.
+        app[background_key] = tasks = Background()
+        try:
+            yield
+        finally:
+            await tasks.close()
+
+    app.cleanup_ctx.append(background)
     sig_config = signaling_config(settings)
     ice = IceServers(sig_config)
     app[ice_provider_key] = ice.for_user

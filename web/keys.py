@@ -13,6 +13,7 @@ from records.db import SessionMaker
 from records.models import User
 from records.render import Renderer
 
+from .background import Background
 from .config import WebConfig
 
 config_key = web.AppKey("web_config", WebConfig)
@@ -20,6 +21,8 @@ sessions_key = web.AppKey("db_sessions", SessionMaker)
 blobs_key = web.AppKey("blobs", BlobStore)
 # The pool of render workers; owned by the application factory (a cleanup context).
 renderer_key = web.AppKey("renderer", Renderer)
+# Work beside the requests (warming caches); owned by the application factory.
+background_key = web.AppKey("background", Background)
 
 # Set by the authentication middleware for every request.
 user_key = web.RequestKey("user", User | None)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from ..blobs import BlobStore
 from ..errors import Invalid, NotFound
 from ..imaging import UNKNOWN_UID, Study, group, study_id
 from ..messages import N_, msg
-from ..models import Case
+from ..models import Attachment, Case
 from ..models.base import utcnow
 from ..render import Renderer, RenderError
 from ..render.jobs import DicomSlice
@@ -125,10 +125,18 @@ async def slice_pixels(
         raise NotFound(msg(NOT_FOUND))
     uid = str((attachment.meta or {}).get("study_uid") or UNKNOWN_UID)
     await _audit_view(session, actor=actor, case=case, study=study_id(case.id, uid), uid=uid)
+    data = await _packed(blobs, renderer, attachment, frame, first_pass=first_pass)
+    return Pixels(data, attachment.sha256, frame)
+
+
+async def _packed(
+    blobs: BlobStore, renderer: Renderer, attachment: Attachment, frame: int, *, first_pass: bool
+) -> bytes:
+    """The packed frame from the cache, or decoded now in a render worker and cached."""
     ext = _ext(frame, first_pass)
     cached = blobs.read_preview(attachment.sha256, ext)
     if cached is not None:
-        return Pixels(cached, attachment.sha256, frame)
+        return cached
     reason = previews.note(blobs=blobs, limits=renderer.limits, attachment=attachment)
     if reason is not None:
         raise Invalid(reason)
@@ -142,4 +150,31 @@ async def slice_pixels(
         previews.remember(blobs, attachment.sha256, renderer.limits, exc)
         raise
     blobs.write_preview(attachment.sha256, ext, done.data)
-    return Pixels(done.data, attachment.sha256, frame)
+    return done.data
+
+
+async def warm(*, blobs: BlobStore, renderer: Renderer, studies: list[Study]) -> int:
+    """Pack ahead the slice each series opens on (its middle), both passes, so that the first
+    viewer of a study does not wait for the decoding; how many frames were packed.
+
+    For a page that has just listed the studies to a reader (access checked and audited
+    there); a file that cannot be decoded is skipped (its failure is remembered as usual).
+    """
+    packed = 0
+    for study in studies:
+        for series in study.series:
+            if not series.slices:
+                continue
+            chosen = series.slices[len(series.slices) // 2]
+            attachment = next((a for a in series.attachments if a.id == chosen.attachment_id), None)
+            if attachment is None:
+                continue
+            for first_pass in (True, False):
+                if blobs.has_preview(attachment.sha256, _ext(chosen.frame, first_pass)):
+                    continue
+                try:
+                    await _packed(blobs, renderer, attachment, chosen.frame, first_pass=first_pass)
+                except Invalid:
+                    break
+                packed += 1
+    return packed

@@ -411,3 +411,30 @@ async def test_pixels_are_cached_audited_once_and_hidden_from_other_facilities(
             attachment_id=first.attachment_id,
             frame=1,
         )
+
+
+async def test_warming_packs_the_slice_each_series_opens_on_once(
+    session: AsyncSession, world: World
+) -> None:
+    study = ct_study(slices=(5, 3), syntaxes=(JPEG2000Lossless,) * 2, shuffle=False)
+    for name, data in study.files.items():
+        await put(session, world, name, data)
+    studies = await svc.studies_for_case(session=session, actor=world.doctor, case_id=world.case.id)
+    before = world.renderer.stats.jobs
+    # Two series, the middle slice of each, the first pass and the full frame.
+    assert await svc.warm(blobs=world.store, renderer=world.renderer, studies=studies) == 4
+    assert world.renderer.stats.jobs == before + 4
+    assert await svc.warm(blobs=world.store, renderer=world.renderer, studies=studies) == 0
+    # The viewer's first request is then answered from the cache.
+    middle = studies[0].series[0].slices[2]
+    for first_pass in (True, False):
+        await svc.slice_pixels(
+            session=session,
+            blobs=world.store,
+            renderer=world.renderer,
+            actor=world.specialist,
+            attachment_id=middle.attachment_id,
+            frame=middle.frame,
+            first_pass=first_pass,
+        )
+    assert world.renderer.stats.jobs == before + 4

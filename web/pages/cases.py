@@ -54,6 +54,7 @@ from .common import (
     url,
 )
 from .forms import clean_form, error_fields, error_message, form_data
+from .imaging import warm_studies
 
 NOT_FOUND = N_("Không tìm thấy hồ sơ")
 # The clinical summary, in the order of a Vietnamese case presentation.
@@ -273,6 +274,7 @@ async def detail_context(
     can_write = access.can_write_clinical(actor, case.facility_id)
     status = CaseStatus(case.status)
     studies = imaging.group(case.id, attachments)
+    warm_studies(request, case.id, studies)
     # Why a DICOM file shows no image: flagged at upload, or its decoding failed before.
     notes = {
         a.id: note

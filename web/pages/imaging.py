@@ -7,13 +7,16 @@ access. The view is audited by ``get_study`` here, once per session.
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
+from records.imaging import Study
 from records.services import cases as cases_svc
 from records.services import imaging as imaging_svc
 
 from ..api.imaging import study_json
-from ..keys import sessions_key
+from ..keys import background_key, blobs_key, renderer_key, sessions_key
 from ..security import require_actor
 from .common import parse_id, render, url
 
@@ -36,6 +39,17 @@ async def study_view(request: web.Request) -> web.StreamResponse:
         "study_data": study_json(request, study, full=True),
     }
     return await render(request, "imaging/study.html", context)
+
+
+def warm_studies(request: web.Request, case_id: uuid.UUID, studies: list[Study]) -> None:
+    """A page that lists a case's studies packs, in the background, the slice each series
+    opens on, so that the viewer's first image waits for the link only."""
+    tasks = request.app.get(background_key)
+    if tasks is not None and studies:
+        work = imaging_svc.warm(
+            blobs=request.app[blobs_key], renderer=request.app[renderer_key], studies=studies
+        )
+        tasks.spawn(f"warm-imaging:{case_id}", work)
 
 
 def add_routes(app: web.Application) -> None:

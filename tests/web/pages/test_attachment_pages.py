@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from records.models import Case
 from records.render.pool import OUT_OF_MEMORY
-from web.keys import renderer_key
+from web.keys import background_key, blobs_key, renderer_key
 
 # The server's resident memory may grow this much while it serves a hostile picture's preview.
 SERVER_GROWTH_MB = 100
@@ -48,9 +48,12 @@ async def _case(site: Site) -> Case:
         return await factories.case(s, patient=patient, author=site.users["doctor"])
 
 
-async def _upload(site: Site, case: Case, kind: str, name: str, data: bytes) -> dict[str, object]:
-    """Upload the way js/upload.js does: multipart to the API with the page's CSRF header."""
-    token = csrf_of(await site.page(f"/cases/{case.id}"))
+async def _upload(
+    site: Site, case: Case, kind: str, name: str, data: bytes, token: str | None = None
+) -> dict[str, object]:
+    """Upload the way js/upload.js does: multipart to the API with the page's CSRF header
+    (the case page's token, read now unless given)."""
+    token = token or csrf_of(await site.page(f"/cases/{case.id}"))
     form = FormData()
     form.add_field("kind", kind)
     form.add_field("description", "Tải lên từ trang hồ sơ")
@@ -110,6 +113,23 @@ async def test_a_dicom_study_is_shown_as_an_image_with_its_key_metadata(site: Si
     resp = await site.client.get(f"/attachments/{item['id']}/preview")
     assert resp.status == 200 and resp.content_type == "image/png"
     assert Image.open(io.BytesIO(await resp.read())).size[0] > 0
+
+
+async def test_the_case_page_packs_the_slice_a_study_opens_on_and_offers_a_deidentified_copy(
+    site: Site,
+) -> None:
+    case = await _case(site)
+    await site.login("doctor")
+    item = await _upload(site, case, "dicom", "ct-nguc.dcm", ct_bytes())
+    await site.page(f"/cases/{case.id}")
+    app = site.client.app
+    assert app is not None
+    await app[background_key].idle()
+    blobs = app[blobs_key]
+    sha = str(item["sha256"])
+    assert blobs.has_preview(sha, "f0.v2.px.gz")  # packed before any viewer asked
+    view = await site.page(f"/attachments/{item['id']}")
+    assert f"/api/v1/attachments/{item['id']}/deidentified" in view and "Tải bản ẩn danh" in view
 
 
 async def test_another_facility_cannot_see_or_preview_an_attachment(site: Site) -> None:
@@ -224,8 +244,11 @@ async def test_a_preview_over_the_worker_memory_limit_costs_only_the_worker(
         case = await _case(site)
         await site.login("doctor")
         data = rle_dicom(tmp_path / "lon.dcm", rows=8000, columns=8000).read_bytes()
-        big = await _upload(site, case, "dicom", "lon.dcm", data)
-        ct = await _upload(site, case, "dicom", "ct.dcm", ct_bytes())
+        # One visit of the case page, before the files: it has no study to pack ahead, so the
+        # renders counted below are the previews' own.
+        token = csrf_of(await site.page(f"/cases/{case.id}"))
+        big = await _upload(site, case, "dicom", "lon.dcm", data, token)
+        ct = await _upload(site, case, "dicom", "ct.dcm", ct_bytes(), token)
         renderer = site.client.app[renderer_key]
         peak = PeakRss()
         peak.start()
