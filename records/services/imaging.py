@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import audit, audit_log, dicom_pixels
 from ..actor import Actor
 from ..blobs import BlobStore
-from ..errors import Invalid, NotFound
+from ..errors import Invalid, NotFound, RecordsError
 from ..imaging import UNKNOWN_UID, Study, group, study_id
 from ..messages import N_, msg
 from ..models import Attachment, Case
@@ -158,7 +158,8 @@ async def warm(*, blobs: BlobStore, renderer: Renderer, studies: list[Study]) ->
     viewer of a study does not wait for the decoding; how many frames were packed.
 
     For a page that has just listed the studies to a reader (access checked and audited
-    there); a file that cannot be decoded is skipped (its failure is remembered as usual).
+    there); a file that cannot be decoded, or is missing or damaged, is skipped (a decoding
+    failure is remembered as usual).
     """
     packed = 0
     for study in studies:
@@ -174,7 +175,8 @@ async def warm(*, blobs: BlobStore, renderer: Renderer, studies: list[Study]) ->
                     continue
                 try:
                     await _packed(blobs, renderer, attachment, chosen.frame, first_pass=first_pass)
-                except Invalid:
+                except RecordsError:
+                    # Undecodable, flagged, missing or damaged: the viewer will say why.
                     break
                 packed += 1
     return packed
