@@ -109,12 +109,24 @@ async def _counts(
     session: AsyncSession, actor: Actor, flt: ActivityFilter
 ) -> dict[tuple[uuid.UUID, str], MonthFigures]:
     month = month_of(Consultation.created_at).label("month")
-    emergency = _emergency()
-    attendees = (
-        select(sa.func.count(sa.distinct(col(Attendance.user_id))))
-        .where(col(Attendance.consultation_id) == col(Consultation.id))
-        .scalar_subquery()
+    # Joined once, grouped, rather than looked up again for every consultation.
+    urgent = (
+        select(col(ConsultationCase.consultation_id).label("cid"))
+        .join(Case, col(Case.id) == col(ConsultationCase.case_id))
+        .where(col(Case.urgency) == Urgency.emergency)
+        .group_by(col(ConsultationCase.consultation_id))
+        .subquery()
     )
+    present = (
+        select(
+            col(Attendance.consultation_id).label("cid"),
+            sa.func.count(sa.distinct(col(Attendance.user_id))).label("n"),
+        )
+        .group_by(col(Attendance.consultation_id))
+        .subquery()
+    )
+    emergency = urgent.c.cid.is_not(None)
+    attendees = sa.func.coalesce(present.c.n, 0)
     stmt = (
         sa.select(
             col(Consultation.requesting_facility_id),
@@ -133,6 +145,9 @@ async def _counts(
                 0,
             ),
         )
+        .select_from(Consultation)
+        .outerjoin(urgent, urgent.c.cid == col(Consultation.id))
+        .outerjoin(present, present.c.cid == col(Consultation.id))
         .where(*_conditions(actor, flt))
         .group_by(col(Consultation.requesting_facility_id), month)
     )
@@ -152,25 +167,31 @@ async def _counts(
 
 
 async def _percentiles(
-    session: AsyncSession, actor: Actor, flt: ActivityFilter, duration: Any, *, extra: Any = None
+    session: AsyncSession,
+    actor: Actor,
+    flt: ActivityFilter,
+    duration: Any,
+    *,
+    extra: Any = None,
+    joined: tuple[Any, Any] | None = None,
 ) -> dict[tuple[uuid.UUID, str], tuple[float, float]]:
-    """Median and 90th percentile (nearest rank) of a duration per facility and month."""
+    """Median and 90th percentile (nearest rank) of a duration per facility and month
+    (``joined``: a table and its condition the duration reads from)."""
     month = month_of(Consultation.created_at)
     conds = _conditions(actor, flt) + [duration.is_not(None)]
     if extra is not None:
         conds.append(extra)
     part = (col(Consultation.requesting_facility_id), month)
-    ranked = (
-        sa.select(
-            col(Consultation.requesting_facility_id).label("fid"),
-            month.label("month"),
-            duration.label("d"),
-            sa.func.row_number().over(partition_by=part, order_by=duration).label("rn"),
-            sa.func.count().over(partition_by=part).label("n"),
-        )
-        .where(*conds)
-        .subquery()
-    )
+    rows = sa.select(
+        col(Consultation.requesting_facility_id).label("fid"),
+        month.label("month"),
+        duration.label("d"),
+        sa.func.row_number().over(partition_by=part, order_by=duration).label("rn"),
+        sa.func.count().over(partition_by=part).label("n"),
+    ).select_from(Consultation)
+    if joined is not None:
+        rows = rows.join(*joined)
+    ranked = rows.where(*conds).subquery()
     stmt = sa.select(
         ranked.c.fid,
         ranked.c.month,
@@ -182,14 +203,16 @@ async def _percentiles(
     }
 
 
-def _final_minutes_at() -> Any:
+def _first_final_minutes() -> Any:
+    """When each consultation's first minutes became final (cid, at), grouped once."""
     return (
-        select(sa.func.min(Minutes.finalized_at))
-        .where(
-            col(Minutes.consultation_id) == col(Consultation.id),
-            col(Minutes.status) == MinutesStatus.final,
+        select(
+            col(Minutes.consultation_id).label("cid"),
+            sa.func.min(Minutes.finalized_at).label("at"),
         )
-        .scalar_subquery()
+        .where(col(Minutes.status) == MinutesStatus.final)
+        .group_by(col(Minutes.consultation_id))
+        .subquery()
     )
 
 
@@ -268,8 +291,13 @@ async def activity(*, session: AsyncSession, actor: Actor, flt: ActivityFilter) 
     to_session = await _percentiles(
         session, actor, flt, hours(Consultation.created_at, Consultation.scheduled_start)
     )
+    final = _first_final_minutes()
     to_minutes = await _percentiles(
-        session, actor, flt, hours(Consultation.created_at, _final_minutes_at())
+        session,
+        actor,
+        flt,
+        hours(Consultation.created_at, final.c.at),
+        joined=(final, final.c.cid == col(Consultation.id)),
     )
     for key, row in counts.items():
         if key in to_session:
