@@ -20,6 +20,8 @@ class Page(Generic[T]):
     limit: int
     offset: int
     total_exact: bool = True
+    # Where the next page starts, for lists paged by key (None: this is the last page).
+    next_after: str | None = None
 
 
 def clamp_page(limit: int | None, offset: int | None) -> tuple[int, int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +14,7 @@ from sqlmodel import col, select
 from .. import access, audit
 from ..actor import Actor
 from ..errors import Conflict, Invalid
-from ..messages import msg
+from ..messages import N_, msg
 from ..models import (
     CASE_TRANSITIONS,
     Case,
@@ -180,6 +182,29 @@ def _recent() -> Any:
     return sa.func.coalesce(col(Case.updated_at), col(Case.created_at))
 
 
+BAD_CURSOR = N_("Vị trí trang không hợp lệ; hãy tải lại danh sách từ đầu")
+
+
+def cursor_of(case: Case) -> str:
+    """Where a page ends: the case's place in the list's order, as an opaque string."""
+    recent = case.updated_at or case.created_at
+    raw = f"{recent.astimezone(UTC).isoformat()}|{case.id.hex}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, ident = raw.partition("|")
+        at = datetime.fromisoformat(moment)
+        if at.tzinfo is None:
+            raise ValueError(moment)
+        return at, uuid.UUID(hex=ident)
+    except ValueError:
+        problem = msg(BAD_CURSOR)
+        raise Invalid(problem, fields={"after": problem}) from None
+
+
 async def _page_of_ids(
     session: AsyncSession, sources: list[Any], conds: list[Any], lim: int, off: int
 ) -> list[uuid.UUID]:
@@ -245,10 +270,20 @@ async def list_cases(
     q: str | None = None,
     limit: int | None = None,
     offset: int | None = None,
+    after: str | None = None,
 ) -> Page[Case]:
-    """Cases the actor may see, most recently changed first."""
+    """Cases the actor may see, most recently changed first; ``after`` (a page's
+    ``next_after``) continues where that page ended, in place of ``offset``."""
     lim, off = clamp_page(limit, offset)
     conds: list[Any] = []
+    here: list[Any] = []
+    if after is not None:
+        # Keyset paging: the cases after this one in the list's order, read from the index
+        # where the last page ended (no offset to walk).
+        at, last = _after(after)
+        recent = _recent()
+        here.append(sa.or_(recent < at, sa.and_(recent == at, col(Case.id) < last)))
+        off = 0
     if status is not None:
         conds.append(Case.status == status)
     if patient_id is not None:
@@ -258,7 +293,9 @@ async def list_cases(
     if q and q.strip():
         conds.append(col(Case.title).ilike(f"%{like_escape(q.strip())}%", escape="\\"))
     sources = access.case_sources(actor, utcnow())
-    page_ids = await _page_of_ids(session, sources, conds, lim, off)
+    # One more than the page: whether a next page exists, without counting to it.
+    page_ids = await _page_of_ids(session, sources, conds + here, lim + 1, off)
+    more, page_ids = len(page_ids) > lim, page_ids[:lim]
     cap = off + lim + COUNT_BEYOND
     total = await _count(session, sources, conds, cap)
     exact = total < cap
@@ -273,4 +310,11 @@ async def list_cases(
         reads=[audit.Read("case", c.id, c.patient_id) for c in items],
         detail={"list": "cases"},
     )
-    return Page(items=items, total=total, limit=lim, offset=off, total_exact=exact)
+    return Page(
+        items=items,
+        total=total,
+        limit=lim,
+        offset=off,
+        total_exact=exact,
+        next_after=cursor_of(items[-1]) if more and items else None,
+    )

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.actor import Actor
-from records.errors import Conflict, Forbidden, NotFound
+from records.errors import Conflict, Forbidden, Invalid, NotFound
 from records.models import (
     CASE_TRANSITIONS,
     Case,
@@ -232,3 +232,19 @@ async def test_the_list_merges_every_reason_to_read_a_case_in_one_order(
     assert (first.total, first.total_exact, len(first.items)) == (3, False, 2)
     last = await cases.list_cases(session=session, actor=doc, limit=2, offset=4)
     assert (last.total, last.total_exact, [c.id for c in last.items]) == (6, True, expected[4:])
+
+    # Paged by key: each page starts where the last ended, ties broken by id, and says where
+    # the next starts until the last one.
+    monkeypatch.setattr(cases, "COUNT_BEYOND", 1000)
+    keyed: list[object] = []
+    after: str | None = None
+    for _ in range(4):
+        page = await cases.list_cases(session=session, actor=doc, limit=2, after=after)
+        keyed += [c.id for c in page.items]
+        after = page.next_after
+        if after is None:
+            break
+    assert keyed == expected and after is None and page.total == 6
+    with pytest.raises(Invalid) as bad:
+        await cases.list_cases(session=session, actor=doc, after="not-a-page")
+    assert "after" in bad.value.fields

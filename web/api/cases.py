@@ -52,6 +52,7 @@ class CaseTransition(SQLModel):
         Param("patient_id", "only this patient's cases", fmt="uuid"),
         Param("q", "words of the title (accents optional)"),
         *PAGING,
+        Param("after", "continue after this page: the previous page's `next` (offset ignored)"),
     ),
 )
 async def list_cases(request: web.Request) -> web.Response:
@@ -69,6 +70,7 @@ async def list_cases(request: web.Request) -> web.Response:
             q=query_text(request, "q"),
             limit=limit,
             offset=offset,
+            after=query_text(request, "after"),
         )
     return page(CasePublic, result)
 

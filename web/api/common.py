@@ -192,5 +192,6 @@ def page(
             "total_exact": result.total_exact,
             "limit": result.limit,
             "offset": result.offset,
+            "next": result.next_after,
         }
     )

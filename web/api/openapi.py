@@ -112,6 +112,11 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
                     },
                     "limit": {"type": "integer"},
                     "offset": {"type": "integer"},
+                    "next": {
+                        "type": ["string", "null"],
+                        "description": "lists paged by key: the `after` of the next page "
+                        "(null: this is the last)",
+                    },
                 },
             }
         responses[str(ep.status)] = {

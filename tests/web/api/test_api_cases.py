@@ -129,3 +129,20 @@ async def test_access(api: Api) -> None:
     ).error(404, "not-found")
     (await api.get(url, user=None)).error(401, "unauthenticated")
     assert (await api.ok("GET", url))["status"] == "draft"
+
+
+async def test_the_list_pages_by_key(api: Api) -> None:
+    patient = await api.patient()
+    made = [await api.case(patient["id"], title=f"Ca số {i}") for i in range(5)]
+    first = await api.ok("GET", "/api/v1/cases?limit=2")
+    assert first["total"] == 5 and first["total_exact"] is True and first["next"]
+    seen = [c["id"] for c in first["items"]]
+    after = first["next"]
+    while after:
+        page = await api.ok("GET", f"/api/v1/cases?limit=2&after={after}")
+        seen += [c["id"] for c in page["items"]]
+        after = page["next"]
+    assert sorted(seen) == sorted(c["id"] for c in made) and len(seen) == 5
+    assert seen == [c["id"] for c in (await api.ok("GET", "/api/v1/cases"))["items"]]
+    err = (await api.get("/api/v1/cases?after=xyz")).error(400, "invalid")
+    assert "after" in err["fields"]
