@@ -82,9 +82,12 @@ class MemoryEventSink:
             self.events.append(event)
             self._changed.notify_all()
 
-    async def wait_for(self, kind: type[RoomEvent], count: int = 1) -> list[RoomEvent]:
-        """Wait until `count` events of `kind` have arrived; return them."""
-        async with self._changed:
+    async def wait_for(
+        self, kind: type[RoomEvent], count: int = 1, timeout: float = 30
+    ) -> list[RoomEvent]:
+        """Wait until `count` events of `kind` have arrived (at most `timeout` seconds: a test
+        fails, it does not hang); return them."""
+        async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(
                 lambda: sum(isinstance(e, kind) for e in self.events) >= count
             )

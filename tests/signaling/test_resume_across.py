@@ -22,9 +22,12 @@ async def test_resume_on_another_process_after_its_process_died(redis_url: str) 
         await x.expect("peer-joined", lambda f: f["peer"]["peer_id"] == w.peer_id)
         # Process one stops dead: no goodbye, its sockets and liveness key go with it.
         registry = one.registry
-        for task in [registry._sweeper, *registry.outbox._workers]:
+        stopped = [registry._sweeper, *registry.outbox._workers, registry.bus._listener]
+        for task in stopped:
             task.cancel()
-        registry.bus._listener.cancel()
+        # Stopped for good before its liveness key goes: a heartbeat still on its way would
+        # bring the key back, and the survivor would wait for a process that is dead.
+        await asyncio.gather(*stopped, return_exceptions=True)
         await registry.bus.redis.delete(registry.bus._node_key(registry.bus.node_id))
         await x.ws.close()
 
