@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -142,13 +143,20 @@ async def open_download(
             since=utcnow() - RANGE_AUDIT_WINDOW,
         )
     if not audited:
-        await audit.record_now(
-            session,
-            actor=actor,
-            action="download",
-            object_type="attachment",
-            object_id=attachment.id,
-            patient_id=case.patient_id,
-            detail={"case": str(case.id), "filename": attachment.filename},
-        )
+        await audit_download(session, actor=actor, attachment=attachment, case=case)
     return Download(attachment=attachment, part=chosen, chunks=chunks)
+
+
+async def audit_download(
+    session: AsyncSession, *, actor: Actor, attachment: Attachment, case: Case, **detail: Any
+) -> None:
+    """Record (and commit) that the actor took a copy of the file out of the record."""
+    await audit.record_now(
+        session,
+        actor=actor,
+        action="download",
+        object_type="attachment",
+        object_id=attachment.id,
+        patient_id=case.patient_id,
+        detail={"case": str(case.id), "filename": attachment.filename, **detail},
+    )

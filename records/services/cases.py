@@ -297,8 +297,9 @@ async def list_cases(
     page_ids = await _page_of_ids(session, sources, conds + here, lim + 1, off)
     more, page_ids = len(page_ids) > lim, page_ids[:lim]
     cap = off + lim + COUNT_BEYOND
-    total = await _count(session, sources, conds, cap)
-    exact = total < cap
+    # Counting one past the cap tells "exactly the cap" from "more than the cap".
+    counted = await _count(session, sources, conds, cap + 1)
+    total, exact = min(counted, cap), counted <= cap
     if not page_ids:
         return Page(items=[], total=total, limit=lim, offset=off, total_exact=exact)
     rows = (await session.execute(select(Case).where(col(Case.id).in_(page_ids)))).scalars()

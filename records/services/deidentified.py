@@ -24,7 +24,7 @@ from ..messages import N_, msg
 from ..models import Attachment
 from ..render import Renderer
 from ..render.jobs import DicomDeidentified
-from .attachment_reads import readable
+from .attachment_reads import audit_download, readable
 
 NOT_DICOM = N_("Chỉ tệp DICOM mới có bản ẩn danh")
 # Bump when what the copy leaves out changes: older copies are then made again.
@@ -69,26 +69,23 @@ async def deidentified_dicom(
     seed = _seed(session, case.id)
     ext = f"deid{VERSION}-{seed[:16]}.dcm"
     data = blobs.read_preview(attachment.sha256, ext)
+    burned: bool | None = None
     if data is None:
         await blobs.verify(attachment.sha256, size=attachment.size)
         # A file that cannot be read answers 400 with the reason (RenderError is Invalid).
         done = await renderer.run(DicomDeidentified(blobs.path_for(attachment.sha256), seed=seed))
-        data = done.data
+        data, burned = done.data, bool(done.meta.get("burned_in"))
         blobs.write_preview(attachment.sha256, ext, data)
-    # The header only, in the server: no pixels are decoded here.
-    burned = deidentify.burned_in(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True))
-    await audit.record_now(
+    if burned is None:
+        # A kept copy: its header only, in the server (no pixels are decoded here).
+        header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        burned = deidentify.burned_in(header)
+    await audit_download(
         session,
         actor=actor,
-        action="download",
-        object_type="attachment",
-        object_id=attachment.id,
-        patient_id=case.patient_id,
-        detail={
-            "case": str(case.id),
-            "filename": attachment.filename,
-            "deidentified": True,
-            "burned_in": burned,
-        },
+        attachment=attachment,
+        case=case,
+        deidentified=True,
+        burned_in=burned,
     )
     return Deidentified(attachment=attachment, data=data, burned_in=burned)
